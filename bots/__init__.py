@@ -1,0 +1,1 @@
+"""Entry points (server and CLI) and the Slack and Teams adapters."""

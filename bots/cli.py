@@ -1,0 +1,221 @@
+"""The ``switchboard`` command: serve, ask, ingest, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bots.runtime import Runtime
+from core.answers import Answer
+from core.console import CollectingReplyStream, ConsoleReplyStream
+from core.errors import InvalidQuestion, SwitchboardError
+from core.events import ChatEvent, ConversationKind, Person, ThreadRef
+from core.ingest.pipeline import IngestReport
+from core.observability import configure_logging, new_request_id
+from core.settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="switchboard", description="An enterprise assistant for Slack and Microsoft Teams."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the server (Slack, Teams, health, metrics)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 3978 or $PORT)")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+
+    ask = commands.add_parser("ask", help="ask one question, streamed to the terminal")
+    ask.add_argument("question", nargs="+", help="the question")
+    ask.add_argument("--json", action="store_true", help="print one JSON object instead")
+    ask.add_argument("--user", default=None, help="ask as this user id (default: you)")
+    ask.add_argument("--thread", default=None, help="continue this thread (default: a new one)")
+
+    ingest = commands.add_parser("ingest", help="index files and folders")
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+
+    commands.add_parser("migrate", help="apply database migrations")
+    return parser
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """The ``ask --json`` object."""
+    usage = answer.usage
+    return {
+        "answer": answer.text,
+        "status": answer.status,
+        "citations": [
+            {
+                "n": c.n,
+                "title": c.title,
+                **({"url": c.url} if c.url else {"path": c.path}),
+                **({"page": c.page} if c.page is not None else {}),
+                **({"section": c.section} if c.section else {}),
+                "snippet": c.snippet,
+            }
+            for c in answer.citations
+        ],
+        "sources": [
+            {
+                "rank": rank,
+                "title": p.title,
+                **({"url": p.url} if p.url else {"path": p.path}),
+                **({"page": p.page} if p.page is not None else {}),
+                **({"section": p.section} if p.section else {}),
+                "domain": p.domain,
+                "score": round(p.score, 6),
+            }
+            for rank, p in enumerate(answer.sources, start=1)
+        ],
+        "route": answer.route.to_dict() if answer.route else None,
+        "timings": {
+            "retrieval_ms": _ms(usage.retrieval_ms),
+            "ttft_ms": _ms(usage.ttft_ms),
+            "total_ms": _ms(usage.total_ms),
+        },
+        "model": usage.model,
+        "conversation_id": answer.conversation_id,
+        "message_id": answer.message_id,
+    }
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+async def _ask(settings: Settings, args: argparse.Namespace) -> int:
+    question = " ".join(args.question)
+    user = args.user or getpass.getuser()
+    thread_id = args.thread or uuid.uuid4().hex
+    event = ChatEvent(
+        person=Person(platform="cli", workspace_id="local", user_id=user, display_name=user),
+        thread=ThreadRef(
+            platform="cli",
+            workspace_id="local",
+            channel_id=f"cli:{user}",
+            thread_id=thread_id,
+            kind=ConversationKind.DM,
+        ),
+        text=question,
+        event_key=f"cli:{uuid.uuid4().hex}",
+    )
+    new_request_id()
+    async with await Runtime.start(settings) as runtime:
+        if args.json:
+            collected = CollectingReplyStream()
+            try:
+                answer = await runtime.assistant.handle(event, collected)
+            except InvalidQuestion as exc:
+                print(json.dumps({"error": str(exc)}, ensure_ascii=False))
+                return 2
+            print(json.dumps({**answer_json(answer), "thread": thread_id}, ensure_ascii=False))
+        else:
+            try:
+                answer = await runtime.assistant.handle(event, ConsoleReplyStream())
+            except InvalidQuestion:
+                return 2  # the stream has told the user why
+            if args.thread is None:
+                print(f"\n(continue this conversation with --thread {thread_id})", file=sys.stderr)
+    return 0 if answer.status == "complete" else 1
+
+
+class _Progress:
+    """A progress bar on a terminal; nothing otherwise (the summary line follows anyway)."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def total(self, count: int) -> None:
+        if sys.stderr.isatty() and count:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=count, unit="file", desc="Ingesting", file=sys.stderr)
+
+    def step(self, path: str) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix_str(Path(path).name[-40:], refresh=False)
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+async def _ingest(settings: Settings, paths: Sequence[Path]) -> int:
+    progress = _Progress()
+    async with await Runtime.start(settings) as runtime:
+        try:
+            report: IngestReport = await runtime.ingestor.ingest(
+                paths, on_file=progress.step, total=progress.total
+            )
+        finally:
+            progress.close()
+    for path, error in report.failed:
+        print(f"error: {error}", file=sys.stderr)
+    print(f"Ingest: {report.summary()}")
+    return 1 if report.failed else 0
+
+
+async def _migrate(settings: Settings) -> int:
+    from store.database import Database
+    from store.migrate import apply_migrations
+
+    async with await Database.connect(settings, migrate=False) as db:
+        async with db.pool.connection() as conn:
+            applied = await apply_migrations(conn)
+    print(
+        "Applied " + ", ".join(f"{m.version:04d}_{m.name}" for m in applied)
+        if applied
+        else "Database is up to date."
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+        overrides: dict[str, Any] = {}
+        if getattr(args, "port", None) is not None:
+            overrides["port"] = args.port
+        if getattr(args, "host", None):
+            overrides["host"] = args.host
+        if overrides:
+            settings = settings.model_copy(update=overrides)
+    except ValidationError as exc:
+        print(f"error: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    serving = args.command == "serve"
+    configure_logging(
+        level=settings.log_level if serving else "WARNING",
+        json=settings.log_format == "json" if serving else False,
+    )
+    try:
+        if serving:
+            from bots.server import serve
+
+            asyncio.run(serve(settings))
+            return 0
+        if args.command == "ask":
+            return asyncio.run(_ask(settings, args))
+        if args.command == "ingest":
+            return asyncio.run(_ingest(settings, args.paths))
+        return asyncio.run(_migrate(settings))
+    except SwitchboardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Wires the pieces together from one Settings object: the only place that knows them all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Self
+
+from core.assistant import Assistant, AssistantLimits
+from core.commands import CommandHandler
+from core.extractive import ExtractiveAnswerer
+from core.ingest import Ingestor
+from core.ingest.chunking import Chunker
+from core.metrics import Metrics
+from core.routing import LexicalRouter, load_domains
+from core.settings import Settings
+from store.conversations import PgConversationStore
+from store.database import Database
+from store.knowledge import PgKnowledgeStore
+from store.retrieval import FullTextRetriever
+
+
+@dataclass(slots=True)
+class Runtime:
+    """The assembled application. ``async with await Runtime.start(settings) as rt: ...``"""
+
+    settings: Settings
+    db: Database
+    metrics: Metrics
+    knowledge: PgKnowledgeStore
+    conversations: PgConversationStore
+    assistant: Assistant
+    ingestor: Ingestor
+    commands: CommandHandler
+
+    @classmethod
+    async def start(cls, settings: Settings, *, metrics: Metrics | None = None) -> Self:
+        db = await Database.connect(settings)
+        metrics = metrics or Metrics()
+        domains = load_domains(settings.domains_file)
+        knowledge = PgKnowledgeStore(db.pool)
+        conversations = PgConversationStore(db.pool)
+        assistant = Assistant(
+            conversations=conversations,
+            router=LexicalRouter(domains),
+            retriever=FullTextRetriever(db.pool, candidates=settings.retrieval_candidates),
+            generator=ExtractiveAnswerer(),
+            domains=domains,
+            limits=AssistantLimits(
+                max_question_chars=settings.max_question_chars,
+                history_turns=settings.history_turns,
+                retrieval_k=settings.retrieval_k,
+            ),
+            metrics=metrics,
+        )
+        ingestor = Ingestor(
+            knowledge,
+            chunker=Chunker(chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap),
+        )
+        return cls(
+            settings=settings,
+            db=db,
+            metrics=metrics,
+            knowledge=knowledge,
+            conversations=conversations,
+            assistant=assistant,
+            ingestor=ingestor,
+            commands=CommandHandler(),
+        )
+
+    async def aclose(self) -> None:
+        await self.db.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

@@ -1,0 +1,163 @@
+"""The one aiohttp server: health, readiness, metrics, and the platform routes."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bots.runtime import Runtime
+from core.observability import new_request_id
+from core.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+RUNTIME = web.AppKey("runtime", Runtime)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def _request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = new_request_id(request.headers.get("X-Request-Id"))
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    metrics = request.app[RUNTIME].metrics
+    started = time.perf_counter()
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        metrics.http_requests.labels(route=route, status=str(exc.status)).inc()
+        exc.headers["X-Request-Id"] = request_id
+        raise
+    except Exception:
+        log.exception("request_failed", path=request.path)
+        metrics.http_requests.labels(route=route, status="500").inc()
+        return web.json_response(
+            {"error": "internal error", "request_id": request_id},
+            status=500,
+            headers={"X-Request-Id": request_id},
+        )
+    metrics.http_requests.labels(route=route, status=str(response.status)).inc()
+    response.headers["X-Request-Id"] = request_id
+    if route not in {"/healthz", "/readyz", "/metrics"}:
+        log.info(
+            "http_request",
+            method=request.method,
+            path=request.path,
+            status=response.status,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+    return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(runtime.db.ping(), timeout=3)
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means not ready; say which
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    return web.json_response(
+        {"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[RUNTIME].metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def build_app(runtime: Runtime) -> web.Application:
+    """The aiohttp application with every route Switchboard serves."""
+    app = web.Application(
+        middlewares=[_request_context], client_max_size=runtime.settings.max_body_bytes
+    )
+    app[RUNTIME] = runtime
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def ingest_sample_if_empty(runtime: Runtime) -> str:
+    """Load the bundled sample knowledge base when the index is empty; say what happened."""
+    chunks = await runtime.knowledge.count_chunks()
+    sample = runtime.settings.sample_knowledge
+    if chunks:
+        return f"{chunks} chunks indexed"
+    if sample is None or not sample.is_dir():
+        return "empty — run `switchboard ingest PATH` to add documents"
+    report = await runtime.ingestor.ingest([sample])
+    return f"sample knowledge base ingested from {sample}: {report.summary()}"
+
+
+def describe_configuration(settings: Settings, base: str, db_where: str, knowledge: str) -> str:
+    def line(label: str, value: str) -> str:
+        return f"  {label:<15} {value}"
+
+    slack = (
+        f"{base}/slack/events"
+        if settings.slack_configured
+        else "not configured (set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN)"
+    )
+    teams = (
+        f"{base}/api/messages"
+        if settings.teams_configured
+        else f"{base}/api/messages — anonymous local mode (set MICROSOFT_APP_ID for Teams)"
+    )
+    model = (
+        f"{settings.chat_model} at {settings.openai_base_url or 'OpenAI'}"
+        if settings.model_configured
+        else "not configured — answering extractively from the documents "
+        "(set OPENAI_BASE_URL / OPENAI_API_KEY and SWITCHBOARD_CHAT_MODEL)"
+    )
+    return "\n".join(
+        [
+            f"Switchboard is listening on {base}",
+            line("Health", f"{base}/healthz  {base}/readyz  {base}/metrics"),
+            line("Slack", slack),
+            line("Teams", teams),
+            line("Database", db_where),
+            line("Redis", "configured" if settings.redis_url else "not configured — in-process fallbacks"),
+            line("Model", model),
+            line("Knowledge", knowledge),
+        ]
+    )
+
+
+async def serve(settings: Settings, *, announce: Callable[[str], None] = print) -> None:
+    """Run the server until SIGINT or SIGTERM."""
+    async with await Runtime.start(settings) as runtime:
+        knowledge = await ingest_sample_if_empty(runtime)
+        app = build_app(runtime)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        port = runner.addresses[0][1] if runner.addresses else settings.port
+        base = f"http://{settings.host}:{port}"
+        where = (
+            f"embedded Postgres 16 + pgvector in {settings.data_dir / 'pgdata'}"
+            if runtime.db.embedded
+            else "DATABASE_URL"
+        )
+        announce(describe_configuration(settings, base, where, knowledge))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            log.info("shutting_down")
+            await runner.cleanup()

@@ -1,0 +1,1 @@
+"""Slack adapter: slack-bolt events in, ChatEvents to the core, streamed answers out."""

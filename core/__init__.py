@@ -1,0 +1,1 @@
+"""Switchboard's platform-neutral core: events, routing, retrieval, generation, streaming."""

@@ -1,0 +1,119 @@
+"""What goes back: passages found, the route taken, the answer with its citations."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """One retrieved chunk with where it came from and how well it matched."""
+
+    chunk_id: int
+    document_id: int
+    title: str
+    text: str
+    domain: str
+    score: float
+    url: str | None = None
+    path: str | None = None
+    section: str | None = None
+    page_start: int | None = None
+    page_end: int | None = None
+
+    @property
+    def page(self) -> int | None:
+        return self.page_start
+
+    @property
+    def location(self) -> str:
+        """Human-readable place in the document: ``p. 3`` or ``pp. 3–4`` or the section."""
+        if self.page_start is not None:
+            if self.page_end is not None and self.page_end != self.page_start:
+                return f"pp. {self.page_start}–{self.page_end}"
+            return f"p. {self.page_start}"
+        return self.section or ""
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A source the answer cites as ``[n]``."""
+
+    n: int
+    title: str
+    snippet: str
+    url: str | None = None
+    path: str | None = None
+    page: int | None = None
+    section: str | None = None
+    chunk_id: int | None = None
+    document_id: int | None = None
+
+    @classmethod
+    def from_passage(cls, n: int, passage: Passage, snippet: str | None = None) -> Citation:
+        return cls(
+            n=n,
+            title=passage.title,
+            snippet=snippet if snippet is not None else passage.text[:300],
+            url=passage.url,
+            path=passage.path,
+            page=passage.page_start,
+            section=passage.section,
+            chunk_id=passage.chunk_id,
+            document_id=passage.document_id,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDecision:
+    """Which domains a question belongs to, how sure we are, and who decided."""
+
+    domains: tuple[str, ...]
+    confidence: float
+    router: str
+    clarification: str | None = None
+
+    @property
+    def primary(self) -> str | None:
+        return self.domains[0] if self.domains else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "domains": list(self.domains),
+            "confidence": round(self.confidence, 3),
+            "router": self.router,
+        }
+        if self.clarification:
+            data["clarification"] = self.clarification
+        return data
+
+
+@dataclass(slots=True)
+class Usage:
+    """What an answer cost and how long it took."""
+
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    retrieval_ms: float | None = None
+    ttft_ms: float | None = None
+    total_ms: float | None = None
+
+
+@dataclass(slots=True)
+class Answer:
+    """The finished answer as the user sees it, with what it rests on."""
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    route: RouteDecision | None = None
+    sources: list[Passage] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    status: str = "complete"
+    conversation_id: int | None = None
+    message_id: int | None = None

@@ -1,0 +1,41 @@
+"""The conversation store the core needs: people, threads and their messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.answers import Answer
+from core.events import Person, ThreadRef
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: int
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One earlier message in the conversation, oldest first when listed."""
+
+    role: str
+    text: str
+
+
+class ConversationStore(Protocol):
+    """Persists who asked what where, and what the assistant answered."""
+
+    async def upsert_user(self, person: Person) -> UserRecord: ...
+
+    async def open_conversation(self, thread: ThreadRef, user_id: int, title: str) -> int:
+        """Return the conversation id for ``thread``, creating it on first use."""
+        ...
+
+    async def recent_turns(self, conversation_id: int, limit: int) -> list[Turn]: ...
+
+    async def add_question(
+        self, conversation_id: int, user_id: int, text: str, event_key: str | None
+    ) -> int: ...
+
+    async def add_answer(self, conversation_id: int, answer: Answer) -> int: ...

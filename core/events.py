@@ -1,0 +1,66 @@
+"""What arrives: a question from a person somewhere, in platform-neutral terms."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class ConversationKind(StrEnum):
+    """Where a conversation happens, whatever the platform calls it."""
+
+    DM = "dm"
+    CHANNEL = "channel"
+    GROUP = "group"
+    ASSISTANT = "assistant"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Who asked: the platform's user id, scoped by workspace or tenant."""
+
+    platform: str
+    workspace_id: str
+    user_id: str
+    display_name: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRef:
+    """Where a conversation lives: one platform thread is one conversation."""
+
+    platform: str
+    workspace_id: str
+    channel_id: str
+    thread_id: str
+    kind: ConversationKind = ConversationKind.DM
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that came with the question."""
+
+    name: str
+    url: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatEvent:
+    """One question: who, where, what.
+
+    ``text`` has platform mentions already stripped. ``event_key`` is the platform's delivery
+    id (Slack ``event_id``, Teams activity id) used to answer each question once. ``extras``
+    carries platform leftovers for the adapter's own use; the core never reads them.
+    """
+
+    person: Person
+    thread: ThreadRef
+    text: str
+    event_key: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    extras: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))

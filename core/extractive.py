@@ -1,0 +1,61 @@
+"""The offline answerer: the most relevant sentences of the best passages, each cited.
+
+Needs no model, so a fresh checkout answers from the documents straight away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+from core.answers import Passage
+from core.generation import GenerationRequest
+from core.text import sentences, terms
+
+NOTHING_FOUND = (
+    "I couldn't find anything about that in the company documents I can search. "
+    "Try different words, or ask the People Team (HR) or the IT Help Hub directly."
+)
+
+
+def best_sentences(question: str, passage: Passage, limit: int = 2) -> list[str]:
+    """The ``limit`` sentences of ``passage`` sharing most words with ``question``, in order."""
+    wanted = set(terms(question))
+    scored = []
+    for index, sentence in enumerate(sentences(passage.text)):
+        words = terms(sentence)
+        if len(words) < 3:
+            continue
+        overlap = len(wanted.intersection(words))
+        scored.append((overlap, -index, sentence))
+    scored.sort(reverse=True)
+    chosen = [item for item in scored[:limit] if item[0] > 0] or scored[:1]
+    return [sentence for _, _, sentence in sorted(chosen, key=lambda item: -item[1])]
+
+
+def condense(question: str, passages: Sequence[Passage], *, max_passages: int = 3) -> list[str]:
+    """One bullet per passage: its best sentences followed by its ``[n]`` marker."""
+    lines = []
+    for n, passage in enumerate(passages[:max_passages], start=1):
+        picked = best_sentences(question, passage)
+        if picked:
+            lines.append(f"• {' '.join(picked)} [{n}]")
+    return lines
+
+
+class ExtractiveAnswerer:
+    """Answers with quoted passages instead of generated prose."""
+
+    name = "extractive"
+
+    def __init__(self, *, max_passages: int = 3) -> None:
+        self._max_passages = max_passages
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        request.usage.model = self.name
+        lines = condense(request.question, request.passages, max_passages=self._max_passages)
+        if not lines:
+            yield NOTHING_FOUND
+            return
+        yield "Here is what I found in the company documents:\n"
+        for line in lines:
+            yield "\n" + line

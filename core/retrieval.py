@@ -1,0 +1,19 @@
+"""The retrieval seam: find the passages that answer a question."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from core.answers import Passage
+
+
+class Retriever(Protocol):
+    """Returns the best ``k`` passages for ``query``, best first.
+
+    ``domains`` restricts the search to documents of those domains; empty searches all.
+    """
+
+    async def search(
+        self, query: str, *, k: int, domains: Sequence[str] = ()
+    ) -> list[Passage]: ...

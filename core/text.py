@@ -1,0 +1,59 @@
+"""Small text helpers shared by the lexical router and the extractive answerer."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n{1,}")
+
+STOPWORDS = frozenset(
+    """a about above after again all am an and any are as at be been before being below
+    between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers him his how i if in into is it its itself just me
+    more most my myself no nor not now of off on once only or other our ours out over own
+    same she should so some such than that the their theirs them then there these they this
+    those through to too under until up very was we were what when where which while who
+    whom why will with would you your yours yourself hi hello hey please thanks thank tell
+    know need want get got let us i'm im can't cant don't dont much many also""".split()
+)
+
+
+def clean(text: str) -> str:
+    """Drop control and format characters (keeping newlines and tabs) and trim."""
+    kept = [
+        ch
+        for ch in text
+        if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co"}
+    ]
+    return "".join(kept).strip()
+
+
+def _stem(word: str) -> str:
+    # A light touch: plurals only, so "laptops" meets "laptop" and "policies" meets "policy".
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased content words of ``text``, stopwords dropped, plurals folded."""
+    return [
+        _stem(w)
+        for w in (m.group(0).lower() for m in _WORD.finditer(text))
+        if w not in STOPWORDS and (len(w) > 1 or w.isdigit())
+    ]
+
+
+def sentences(text: str) -> list[str]:
+    """Split prose into sentences and list items, dropping Markdown heading marks."""
+    out = []
+    for part in _SENTENCE_END.split(text):
+        part = part.strip().lstrip("#").strip()
+        part = re.sub(r"^([-*•]|\d+[.)])\s+", "", part)
+        if part:
+            out.append(part)
+    return out

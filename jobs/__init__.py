@@ -1,0 +1,1 @@
+"""Scheduled jobs (APScheduler): suggested prompts, re-ingest, retention, summaries."""

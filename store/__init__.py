@@ -1,0 +1,1 @@
+"""Postgres (psycopg 3 + pgvector) and Redis implementations of the core's stores."""

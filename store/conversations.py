@@ -1,0 +1,123 @@
+"""Postgres implementation of the core's ConversationStore."""
+
+from __future__ import annotations
+
+
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from core.answers import Answer
+from core.conversations import Turn, UserRecord
+from core.events import Person, ThreadRef
+
+
+class PgConversationStore:
+    """People, conversations and messages in Postgres."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def upsert_user(self, person: Person) -> UserRecord:
+        async with self._pool.connection() as conn:
+            cur = conn.cursor(row_factory=class_row(UserRecord))
+            await cur.execute(
+                """INSERT INTO users (platform, workspace_id, platform_user_id, display_name, email)
+                   VALUES (%s, %s, %s, %s, %s)
+                   ON CONFLICT (platform, workspace_id, platform_user_id) DO UPDATE SET
+                       display_name = coalesce(EXCLUDED.display_name, users.display_name),
+                       email = coalesce(EXCLUDED.email, users.email),
+                       updated_at = now()
+                   RETURNING id, role""",
+                (person.platform, person.workspace_id, person.user_id, person.display_name, person.email),
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return row
+
+    async def open_conversation(self, thread: ThreadRef, user_id: int, title: str) -> int:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                """INSERT INTO conversations
+                       (platform, workspace_id, channel_id, thread_id, kind, user_id, title)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (platform, workspace_id, channel_id, thread_id)
+                       DO UPDATE SET updated_at = now()
+                   RETURNING id""",
+                (
+                    thread.platform,
+                    thread.workspace_id,
+                    thread.channel_id,
+                    thread.thread_id,
+                    thread.kind.value,
+                    user_id,
+                    title,
+                ),
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def recent_turns(self, conversation_id: int, limit: int) -> list[Turn]:
+        if limit <= 0:
+            return []
+        async with self._pool.connection() as conn:
+            cur = conn.cursor(row_factory=class_row(Turn))
+            await cur.execute(
+                """SELECT role, text FROM (
+                       SELECT id, role, text FROM messages
+                       WHERE conversation_id = %s AND status = 'complete'
+                       ORDER BY id DESC LIMIT %s) recent
+                   ORDER BY id""",
+                (conversation_id, limit),
+            )
+            return await cur.fetchall()
+
+    async def add_question(
+        self, conversation_id: int, user_id: int, text: str, event_key: str | None
+    ) -> int:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                """INSERT INTO messages (conversation_id, user_id, role, text, event_key)
+                   VALUES (%s, %s, 'user', %s, %s) RETURNING id""",
+                (conversation_id, user_id, text, event_key),
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def add_answer(self, conversation_id: int, answer: Answer) -> int:
+        usage = answer.usage
+        sources = [
+            {"chunk_id": p.chunk_id, "document_id": p.document_id, "score": round(p.score, 6)}
+            for p in answer.sources
+        ]
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                """INSERT INTO messages
+                       (conversation_id, role, text, citations, sources, route, model,
+                        input_tokens, output_tokens, cost_usd, retrieval_ms, ttft_ms, total_ms,
+                        status)
+                   VALUES (%s, 'assistant', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   RETURNING id""",
+                (
+                    conversation_id,
+                    answer.text,
+                    Jsonb([c.to_dict() for c in answer.citations]),
+                    Jsonb(sources),
+                    Jsonb(answer.route.to_dict()) if answer.route else None,
+                    usage.model,
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    usage.cost_usd,
+                    usage.retrieval_ms,
+                    usage.ttft_ms,
+                    usage.total_ms,
+                    answer.status,
+                ),
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+
