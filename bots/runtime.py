@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Self
 
+from redis.asyncio import Redis
+
 from core.assistant import Assistant, AssistantLimits
 from core.commands import CommandHandler
 from core.extractive import ExtractiveAnswerer
@@ -15,7 +17,9 @@ from core.routing import LexicalRouter, load_domains
 from core.settings import Settings
 from store.conversations import PgConversationStore
 from store.database import Database
+from store.inbox import EventInbox
 from store.knowledge import PgKnowledgeStore
+from store.redis import connect_redis
 from store.retrieval import FullTextRetriever
 
 
@@ -31,10 +35,19 @@ class Runtime:
     assistant: Assistant
     ingestor: Ingestor
     commands: CommandHandler
+    inbox: EventInbox
+    redis: Redis | None = None
 
     @classmethod
     async def start(cls, settings: Settings, *, metrics: Metrics | None = None) -> Self:
         db = await Database.connect(settings)
+        try:
+            redis = await connect_redis(
+                settings.redis_url.get_secret_value() if settings.redis_url else None
+            )
+        except Exception:
+            await db.aclose()
+            raise
         metrics = metrics or Metrics()
         domains = load_domains(settings.domains_file)
         knowledge = PgKnowledgeStore(db.pool)
@@ -65,9 +78,13 @@ class Runtime:
             assistant=assistant,
             ingestor=ingestor,
             commands=CommandHandler(),
+            inbox=EventInbox(db.pool, redis=redis),
+            redis=redis,
         )
 
     async def aclose(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.db.aclose()
 
     async def __aenter__(self) -> Self:

@@ -135,7 +135,11 @@ def describe_configuration(settings: Settings, base: str, db_where: str, knowled
     )
 
 
-async def serve(settings: Settings, *, announce: Callable[[str], None] = print) -> None:
+def _announce(text: str) -> None:
+    print(text, flush=True)
+
+
+async def serve(settings: Settings, *, announce: Callable[[str], None] = _announce) -> None:
     """Run the server until SIGINT or SIGTERM."""
     async with await Runtime.start(settings) as runtime:
         knowledge = await ingest_sample_if_empty(runtime)

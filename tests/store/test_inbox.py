@@ -1,0 +1,59 @@
+"""The inbox answers each event once, across replicas, with or without Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.asyncio import Redis
+
+from bots.runtime import Runtime
+from store.inbox import EventInbox
+
+
+async def states(runtime: Runtime) -> dict[str, str]:
+    async with runtime.db.pool.connection() as conn:
+        cur = await conn.execute("SELECT event_key, state FROM inbox")
+        return dict(await cur.fetchall())
+
+
+async def test_same_event_delivered_three_times_is_accepted_once(runtime: Runtime):
+    inbox = EventInbox(runtime.db.pool)
+    results = await asyncio.gather(*(inbox.accept("Ev1", "slack", {"n": i}) for i in range(3)))
+    assert sorted(results) == [False, False, True]
+    assert await states(runtime) == {"Ev1": "working"}
+
+
+async def test_two_replicas_sharing_redis_accept_an_event_once(runtime: Runtime, redis_url: str):
+    first, second = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    try:
+        await first.flushdb()
+        replica_a = EventInbox(runtime.db.pool, redis=first)
+        replica_b = EventInbox(runtime.db.pool, redis=second)
+        results = await asyncio.gather(
+            replica_a.accept("Ev2", "slack", {}), replica_b.accept("Ev2", "slack", {})
+        )
+        assert sorted(results) == [False, True]
+        # A different event still goes through.
+        assert await replica_b.accept("Ev3", "slack", {})
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_redis_down_falls_back_to_the_postgres_inbox(runtime: Runtime):
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    inbox = EventInbox(runtime.db.pool, redis=dead)
+    try:
+        assert await inbox.accept("Ev4", "teams", {})
+        assert not await inbox.accept("Ev4", "teams", {})
+    finally:
+        await dead.aclose()
+
+
+async def test_done_and_failed_are_recorded(runtime: Runtime):
+    inbox = EventInbox(runtime.db.pool)
+    await inbox.accept("ok", "slack", {})
+    await inbox.accept("bad", "slack", {})
+    await inbox.done("ok")
+    await inbox.failed("bad", "model unreachable")
+    assert await states(runtime) == {"ok": "done", "bad": "failed"}
