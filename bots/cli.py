@@ -1,4 +1,4 @@
-"""The ``switchboard`` command: serve, ask, ingest, migrate."""
+"""The ``switchboard`` command: serve, ask, ingest, migrate, jobs."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from pydantic import ValidationError
 from bots.runtime import Runtime
 from core.answers import Answer
 from core.console import CollectingReplyStream, ConsoleReplyStream
-from core.errors import InvalidQuestion, SwitchboardError
+from core.errors import InvalidQuestion, RateLimited, SwitchboardError
 from core.events import ChatEvent, ConversationKind, Person, ThreadRef
 from core.ingest.pipeline import IngestReport
 from core.observability import configure_logging, new_request_id
-from core.settings import Settings
+from core.settings import Settings, explain
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,10 +40,30 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--user", default=None, help="ask as this user id (default: you)")
     ask.add_argument("--thread", default=None, help="continue this thread (default: a new one)")
 
-    ingest = commands.add_parser("ingest", help="index files and folders")
-    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ingest = commands.add_parser(
+        "ingest", help="index files, folders, web pages, SharePoint or Confluence"
+    )
+    ingest.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH|URL|SOURCE",
+        help="a file or folder, a web address, 'sharepoint', or 'confluence[:SPACE]'",
+    )
 
     commands.add_parser("migrate", help="apply database migrations")
+
+    jobs = commands.add_parser("jobs", help="list the scheduled jobs, or run one now")
+    job_commands = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    job_commands.add_parser("list", help="each job, its schedule and its last run")
+    run = job_commands.add_parser("run", help="run one job now and print what it did")
+    run.add_argument("name", help="weekly-prompts, reingest, retention or summaries")
+
+    package = commands.add_parser("teams-package", help="build the Teams app zip to upload")
+    package.add_argument("--app-id", help="the bot's app id (default: $MICROSOFT_APP_ID)")
+    package.add_argument("--domain", action="append", default=[], metavar="HOST",
+                         help="a host the app may open, e.g. bot.example.com (repeatable)")
+    package.add_argument("--version", dest="app_version", help="the app's version, e.g. 1.0.1")
+    package.add_argument("--output", type=Path, default=Path("dist/switchboard-teams.zip"))
     return parser
 
 
@@ -83,6 +103,11 @@ def answer_json(answer: Answer) -> dict[str, Any]:
             "total_ms": _ms(usage.total_ms),
         },
         "model": usage.model,
+        "usage": {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cost_usd": round(usage.cost_usd, 6),
+        },
         "conversation_id": answer.conversation_id,
         "message_id": answer.message_id,
     }
@@ -114,14 +139,14 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
             collected = CollectingReplyStream()
             try:
                 answer = await runtime.assistant.handle(event, collected)
-            except InvalidQuestion as exc:
+            except (InvalidQuestion, RateLimited) as exc:
                 print(json.dumps({"error": str(exc)}, ensure_ascii=False))
                 return 2
             print(json.dumps({**answer_json(answer), "thread": thread_id}, ensure_ascii=False))
         else:
             try:
                 answer = await runtime.assistant.handle(event, ConsoleReplyStream())
-            except InvalidQuestion:
+            except (InvalidQuestion, RateLimited):
                 return 2  # the stream has told the user why
             if args.thread is None:
                 print(f"\n(continue this conversation with --thread {thread_id})", file=sys.stderr)
@@ -150,15 +175,35 @@ class _Progress:
             self._bar.close()
 
 
-async def _ingest(settings: Settings, paths: Sequence[Path]) -> int:
-    progress = _Progress()
+async def _ingest(settings: Settings, targets: Sequence[str]) -> int:
+    from core.ingest.sources import is_remote_target, sources_for
+
+    paths = [Path(t) for t in targets if not is_remote_target(t)]
+    remote = [t for t in targets if is_remote_target(t)]
+    for target in remote:
+        for source in sources_for(target, settings):  # a missing setting stops us before any work
+            await source.aclose()
+    report = IngestReport()
     async with await Runtime.start(settings) as runtime:
-        try:
-            report: IngestReport = await runtime.ingestor.ingest(
-                paths, on_file=progress.step, total=progress.total
-            )
-        finally:
-            progress.close()
+        if paths or not remote:
+            progress = _Progress()
+            try:
+                report = await runtime.ingestor.ingest(
+                    paths, on_file=progress.step, total=progress.total
+                )
+            finally:
+                progress.close()
+        for target in remote:
+            for source in sources_for(target, settings):
+                try:
+                    part = await runtime.ingestor.ingest_source(source)
+                except SwitchboardError as exc:
+                    # The listing failed: nothing was changed for this source.
+                    report.failed.append((target, str(exc)))
+                    continue
+                finally:
+                    await source.aclose()
+                report.merge(part)
     for path, error in report.failed:
         print(f"error: {error}", file=sys.stderr)
     print(f"Ingest: {report.summary()}")
@@ -180,6 +225,21 @@ async def _migrate(settings: Settings) -> int:
     return 0
 
 
+async def _jobs(settings: Settings, args: argparse.Namespace) -> int:
+    from jobs.report import job_table, run_report
+
+    async with await Runtime.start(settings) as runtime:
+        assert runtime.jobs is not None
+        if args.jobs_command == "list":
+            from store.jobs import JobRunStore
+
+            print(job_table(runtime.jobs, await JobRunStore(runtime.db.pool).last_runs()))
+            return 0
+        report = await runtime.jobs.run_now(args.name)
+    print(run_report(report))
+    return 1 if report.run.outcome == "failed" else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -192,7 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if overrides:
             settings = settings.model_copy(update=overrides)
     except ValidationError as exc:
-        print(f"error: invalid settings:\n{exc}", file=sys.stderr)
+        # explain() names each variable without echoing values (they may be secrets).
+        print(f"error: invalid settings:\n{explain(exc)}", file=sys.stderr)
         return 2
     serving = args.command == "serve"
     configure_logging(
@@ -208,7 +269,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "ask":
             return asyncio.run(_ask(settings, args))
         if args.command == "ingest":
-            return asyncio.run(_ingest(settings, args.paths))
+            return asyncio.run(_ingest(settings, args.paths))  # paths, URLs or sources
+        if args.command == "jobs":
+            return asyncio.run(_jobs(settings, args))
+        if args.command == "teams-package":
+            from bots.teams.package import build_package
+
+            built = build_package(
+                app_id=args.app_id or settings.microsoft_app_id,
+                output=args.output,
+                domains=tuple(args.domain),
+                version=args.app_version,
+            )
+            print(f"Wrote {built.path} for app {built.app_id} (valid domains: "
+                  f"{', '.join(built.domains) or 'none'}). Upload it in Teams: Apps > Manage "
+                  "your apps > Upload an app (docs/teams-setup.md).")
+            return 0
         return asyncio.run(_migrate(settings))
     except SwitchboardError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -5,22 +5,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Self
 
+import structlog
 from redis.asyncio import Redis
 
 from core.assistant import Assistant, AssistantLimits
-from core.commands import CommandHandler
+from core.commands import CommandHandler, CommandOptions, CommandServices
+from core.commands.ingest import web_page_ingest
+from core.commands.privacy import CacheForgetting
+from core.embeddings import OpenAIEmbedder
+from core.errors import ModelError
 from core.extractive import ExtractiveAnswerer
 from core.ingest import Ingestor
 from core.ingest.chunking import Chunker
+from core.llm.cache import AnswerCache, MemoryAnswerCache
+from core.llm.layer import ModelLayer
 from core.metrics import Metrics
 from core.routing import LexicalRouter, load_domains
 from core.settings import Settings
+from jobs.catalog import JobServices, PromptRefresher, standard_jobs
+from jobs.reingest import WholeCacheInvalidation
+from jobs.scheduler import JobScheduler
+from store.admin import PgAdminStore, PgAuditLog
+from store.answer_cache import RedisAnswerCache
 from store.conversations import PgConversationStore
 from store.database import Database
+from store.history import PgHistoryStore
 from store.inbox import EventInbox
+from store.jobs import JobRunStore
 from store.knowledge import PgKnowledgeStore
+from store.limits import PgLimitLog, question_gate
+from store.privacy import PgPrivacyStore
+from store.prompts import PromptStore
 from store.redis import connect_redis
-from store.retrieval import FullTextRetriever
+from store.retrieval import HybridRetriever, HybridWeights
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(slots=True)
@@ -37,6 +56,12 @@ class Runtime:
     commands: CommandHandler
     inbox: EventInbox
     redis: Redis | None = None
+    embedder: OpenAIEmbedder | None = None
+    model: ModelLayer | None = None
+    # Call ``await answer_cache.invalidate()`` after an ingest that changed anything.
+    answer_cache: AnswerCache | None = None
+    # The scheduled jobs; `switchboard serve` starts them, the CLI runs one with run_now().
+    jobs: JobScheduler | None = None
 
     @classmethod
     async def start(cls, settings: Settings, *, metrics: Metrics | None = None) -> Self:
@@ -52,11 +77,39 @@ class Runtime:
         domains = load_domains(settings.domains_file)
         knowledge = PgKnowledgeStore(db.pool)
         conversations = PgConversationStore(db.pool)
+        embedder = OpenAIEmbedder.from_settings(settings) if settings.embeddings_configured else None
+        # Without an embedder the same retriever ranks by full text alone (IDF-weighted).
+        retriever = HybridRetriever(
+            db.pool,
+            embedder=embedder,
+            candidates=settings.retrieval_candidates,
+            weights=HybridWeights(
+                text=settings.retrieval_text_weight,
+                vector=settings.retrieval_vector_weight,
+                rrf_k=settings.retrieval_rrf_k,
+            ),
+            per_document=settings.retrieval_per_document,
+            ef_search=settings.retrieval_ef_search,
+        )
+        # The model generator and LLM router only when a chat model is configured; otherwise
+        # the offline lexical router and extractive answerer. Moderation's local rules always.
+        model = await ModelLayer.start(settings, domains)
+        answer_cache: AnswerCache | None = None
+        if model.generator is not None and settings.answer_cache_ttl > 0:
+            answer_cache = (
+                RedisAnswerCache(redis, ttl=settings.answer_cache_ttl)
+                if redis is not None
+                else MemoryAnswerCache(ttl=settings.answer_cache_ttl)
+            )
         assistant = Assistant(
             conversations=conversations,
-            router=LexicalRouter(domains),
-            retriever=FullTextRetriever(db.pool, candidates=settings.retrieval_candidates),
-            generator=ExtractiveAnswerer(),
+            router=model.router or LexicalRouter(domains),
+            retriever=retriever,
+            generator=model.generator or ExtractiveAnswerer(),
+            fallback=ExtractiveAnswerer() if model.generator is not None else None,
+            moderator=model.moderator,
+            cache=answer_cache,
+            gate=question_gate(settings, db.pool, redis),
             domains=domains,
             limits=AssistantLimits(
                 max_question_chars=settings.max_question_chars,
@@ -68,6 +121,41 @@ class Runtime:
         ingestor = Ingestor(
             knowledge,
             chunker=Chunker(chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap),
+            embedder=embedder,
+        )
+        if embedder is not None:
+            # Detects a changed embedding model now: its old vectors are dropped at once (never
+            # mixed with new ones) and Ingestor.backfill() re-embeds the chunks.
+            try:
+                await ingestor.prepare_embeddings()
+            except ModelError as exc:
+                log.warning("embeddings_unavailable", error=str(exc))
+        prompts = PromptStore(db.pool, defaults=settings.default_prompts)
+        jobs = JobScheduler(
+            standard_jobs(
+                settings,
+                JobServices(
+                    pool=db.pool,
+                    prompts=prompts,
+                    # Its own ingestor: an admin's ingest may run while reingest does.
+                    ingestor=Ingestor(
+                        knowledge,
+                        chunker=Chunker(
+                            chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
+                        ),
+                        embedder=embedder,
+                    ),
+                    embedder=embedder,
+                    model=model.client,
+                    answer_cache=(
+                        WholeCacheInvalidation(answer_cache) if answer_cache is not None else None
+                    ),
+                ),
+            ),
+            runs=JobRunStore(db.pool),
+            lock_url=db.url,
+            timezone=settings.jobs_timezone,
+            metrics=metrics,
         )
         return cls(
             settings=settings,
@@ -77,12 +165,47 @@ class Runtime:
             conversations=conversations,
             assistant=assistant,
             ingestor=ingestor,
-            commands=CommandHandler(),
-            inbox=EventInbox(db.pool, redis=redis),
+            commands=CommandHandler(
+                CommandServices(
+                    users=conversations,
+                    history=PgHistoryStore(db.pool),
+                    admin=PgAdminStore(db.pool),
+                    audit=PgAuditLog(db.pool),
+                    privacy=PgPrivacyStore(db.pool),
+                    ingestor=ingestor,
+                    url_ingest=web_page_ingest(ingestor, timeout=settings.web_timeout),
+                    prompts=prompts,
+                    refresh_prompts=PromptRefresher(jobs, prompts),
+                    embedder=embedder,
+                    answer_cache=(
+                        CacheForgetting(answer_cache) if answer_cache is not None else None
+                    ),
+                    limits=PgLimitLog(db.pool),
+                ),
+                options=CommandOptions.from_settings(settings),
+            ),
+            inbox=EventInbox(
+                db.pool,
+                redis=redis,
+                metrics=metrics,
+                lease_s=settings.inbox_lease_s,
+                max_attempts=settings.inbox_max_attempts,
+                retry_delay_s=settings.inbox_retry_delay_s,
+            ),
             redis=redis,
+            embedder=embedder,
+            model=model,
+            answer_cache=answer_cache,
+            jobs=jobs,
         )
 
     async def aclose(self) -> None:
+        if self.jobs is not None:
+            await self.jobs.aclose()  # first: running jobs still need the pool to record
+        if self.model is not None:
+            await self.model.aclose()
+        if self.embedder is not None:
+            await self.embedder.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.aclose()

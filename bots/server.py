@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -11,19 +12,32 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bots.readiness import ReadinessProbe
 from bots.runtime import Runtime
+from bots.slack.http import describe_slack, mount_slack
+from bots.teams import mount_teams
+from bots.worker import mount_worker
 from core.observability import new_request_id
 from core.settings import Settings
+from core.worker import Redelivery
 
 log = structlog.get_logger(__name__)
 
 RUNTIME = web.AppKey("runtime", Runtime)
+READINESS = web.AppKey("readiness", ReadinessProbe)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# A caller's X-Request-Id is kept only when it is a plain token: it goes into every log line.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _caller_request_id(request: web.Request) -> str | None:
+    given = request.headers.get("X-Request-Id")
+    return given if given and _REQUEST_ID.fullmatch(given) else None
 
 
 @web.middleware
 async def _request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request_id = new_request_id(request.headers.get("X-Request-Id"))
+    request_id = new_request_id(_caller_request_id(request))
     route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
     metrics = request.app[RUNTIME].metrics
     started = time.perf_counter()
@@ -59,17 +73,13 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
-    checks: dict[str, str] = {}
-    try:
-        await asyncio.wait_for(runtime.db.ping(), timeout=3)
-        checks["database"] = "ok"
-    except Exception as exc:  # any failure means not ready; say which
-        checks["database"] = f"unavailable: {type(exc).__name__}"
-    ready = all(value == "ok" for value in checks.values())
-    return web.json_response(
-        {"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503
-    )
+    """Database, Redis and model endpoint (when configured), each with its reason when down."""
+    readiness = await request.app[READINESS].check()
+    return web.json_response(readiness.to_dict(), status=readiness.http_status)
+
+
+async def _close_readiness(app: web.Application) -> None:
+    await app[READINESS].aclose()
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -83,9 +93,17 @@ def build_app(runtime: Runtime) -> web.Application:
         middlewares=[_request_context], client_max_size=runtime.settings.max_body_bytes
     )
     app[RUNTIME] = runtime
+    app[READINESS] = ReadinessProbe(runtime)
+    app.on_cleanup.append(_close_readiness)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    # Always mounted: with no MICROSOFT_APP_ID it runs in anonymous local mode (logged loudly).
+    handlers: dict[str, Redelivery] = {"teams": mount_teams(app, runtime)}
+    if runtime.settings.slack_configured:
+        handlers["slack"] = mount_slack(app, runtime)
+    # Events whose answering replica died are claimed again and answered (core/worker.py).
+    mount_worker(app, runtime, handlers)
     return app
 
 
@@ -106,7 +124,7 @@ def describe_configuration(settings: Settings, base: str, db_where: str, knowled
         return f"  {label:<15} {value}"
 
     slack = (
-        f"{base}/slack/events"
+        describe_slack(settings, base)
         if settings.slack_configured
         else "not configured (set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN)"
     )
@@ -143,6 +161,8 @@ async def serve(settings: Settings, *, announce: Callable[[str], None] = _announ
     """Run the server until SIGINT or SIGTERM."""
     async with await Runtime.start(settings) as runtime:
         knowledge = await ingest_sample_if_empty(runtime)
+        if settings.jobs_enabled and runtime.jobs is not None:
+            runtime.jobs.start()  # raises on a bad schedule; runtime.aclose() stops it
         app = build_app(runtime)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -164,4 +184,6 @@ async def serve(settings: Settings, *, announce: Callable[[str], None] = _announ
             await stop.wait()
         finally:
             log.info("shutting_down")
-            await runner.cleanup()
+            await runner.cleanup()  # answers in flight get their grace, then are cancelled
+            # Those cut short go to another replica at its next sweep, not after their lease.
+            await runtime.inbox.release_held()

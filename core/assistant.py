@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import structlog
 
-from core.answers import Answer, RouteDecision
+from core.answers import Answer, Citation, Passage, RouteDecision, Usage
 from core.citations import cite
 from core.conversations import ConversationStore, Turn
 from core.errors import SwitchboardError
 from core.events import ChatEvent
 from core.generation import GenerationRequest, Generator
 from core.guard import check_question
+from core.limits import QuestionGate
+from core.llm.cache import AnswerCache, CachedAnswer
+from core.llm.moderation import Moderator
 from core.metrics import Metrics
 from core.retrieval import Retriever
 from core.routing import Domain, Router, search_scope
@@ -24,6 +27,15 @@ from core.text import terms
 log = structlog.get_logger(__name__)
 
 FAILED = "Sorry — something went wrong while I was answering. Please try again in a moment."
+# Shown above the extractive answer when the model gives none, and under a broken stream.
+MODEL_DOWN = (
+    "_The language model isn't responding right now, so here are the most relevant passages "
+    "from the company documents instead._\n\n"
+)
+INTERRUPTED = (
+    "\n\n_(This answer was cut off because the language model stopped responding. "
+    "Ask again for the complete answer.)_"
+)
 _CONFIDENT = 0.5
 
 
@@ -61,6 +73,10 @@ class Assistant:
         domains: Sequence[Domain],
         limits: AssistantLimits = AssistantLimits(),
         metrics: Metrics | None = None,
+        fallback: Generator | None = None,
+        moderator: Moderator | None = None,
+        cache: AnswerCache | None = None,
+        gate: QuestionGate | None = None,
     ) -> None:
         self._conversations = conversations
         self._router = router
@@ -70,16 +86,26 @@ class Assistant:
         self._personas = {d.name: d.persona for d in domains}
         self._limits = limits
         self._metrics = metrics
+        # Answers when the generator gives nothing at all (the model is down).
+        self._fallback = fallback
+        self._moderator = moderator
+        self._cache = cache
+        # Pace and daily budgets: refused before anything is stored or generated.
+        self._gate = gate
 
     async def handle(self, event: ChatEvent, stream: ReplyStream) -> Answer:
         """Answer ``event`` through ``stream`` and return what was shown and stored.
 
-        Raises ``InvalidQuestion`` (after telling the user through ``stream.fail``) when the
-        question cannot be taken; nothing is stored then.
+        Raises ``InvalidQuestion`` or ``RateLimited`` (after telling the user through
+        ``stream.fail``) when the question cannot be taken; nothing is stored then.
         """
         started = time.perf_counter()
         try:
             question = check_question(event.text, max_chars=self._limits.max_question_chars)
+            if self._gate is not None:
+                await self._gate.admit(event.person)
+            if self._moderator is not None:
+                await self._moderator.screen(question)
         except SwitchboardError as exc:
             await stream.fail(str(exc))
             raise
@@ -97,6 +123,21 @@ class Assistant:
         # 2-3. route
         earlier_questions = [t.text for t in history if t.role == "user"]
         route = await self._router.route(question, earlier_questions)
+        if route.clarification:
+            # Unsure what the user means: ask them, rather than answer a guess.
+            return await self._answer_directly(
+                event, user.id, conversation_id, route, route.clarification, stream, started
+            )
+        # The cache knows standalone questions only: a follow-up depends on its thread.
+        cacheable = self._cache is not None and not history
+        if cacheable:
+            assert self._cache is not None
+            hit = await self._cache.get(route.primary or "", question)
+            if hit is not None:
+                return await self._answer_directly(
+                    event, user.id, conversation_id, route, hit.text, stream, started,
+                    citations=hit.citations, sources=hit.sources, model="cache",
+                )
         await stream.status(self._status_text(route))
 
         # 4. retrieve
@@ -117,30 +158,18 @@ class Assistant:
             persona=self._personas.get(route.primary or "", ""),
         )
         parts: list[str] = []
-        ttft_ms: float | None = None
-        status = "complete"
-        try:
-            async for delta in self._generator.stream(request):
-                if not delta:
-                    continue
-                if ttft_ms is None:
-                    ttft_ms = (time.perf_counter() - started) * 1000
-                parts.append(delta)
-                await stream.append(delta)
-        except Exception:
-            log.exception("generation_failed", conversation_id=conversation_id)
-            status = "failed"
+        status, fell_back, ttft_ms = await self._generate(request, stream, parts, started)
 
-        # 7. finish
-        text, citations = cite(question, "".join(parts), passages)
+        # 7. finish (citations are checked against the passages the generator actually used)
+        text, citations = cite(question, "".join(parts), request.passages)
         usage = request.usage
         usage.retrieval_ms = retrieval_ms
         usage.ttft_ms = ttft_ms
         answer = Answer(
-            text=text if status == "complete" else (text or FAILED),
+            text=text if status != "failed" else (text or FAILED),
             citations=citations,
             route=route,
-            sources=list(passages),
+            sources=list(request.passages),
             usage=usage,
             status=status,
             conversation_id=conversation_id,
@@ -148,11 +177,23 @@ class Assistant:
         usage.total_ms = (time.perf_counter() - started) * 1000
 
         # 8. persist, then show the final form (the answer now has its id for feedback).
-        answer.message_id = await self._conversations.add_answer(conversation_id, answer)
-        if status == "complete":
+        answer.message_id = await self._conversations.add_answer(
+            conversation_id, answer, user_id=user.id
+        )
+        if status != "failed":
             await stream.finish(answer)
         else:
             await stream.fail(FAILED)
+        if cacheable and status == "complete" and not fell_back:
+            assert self._cache is not None
+            await self._cache.put(
+                route.primary or "",
+                question,
+                CachedAnswer(
+                    text=answer.text, citations=tuple(citations),
+                    sources=tuple(answer.sources), model=usage.model,
+                ),
+            )
         if self._metrics is not None:
             self._observe(answer)
         log.info(
@@ -168,6 +209,90 @@ class Assistant:
         )
         return answer
 
+    async def _generate(
+        self, request: GenerationRequest, stream: ReplyStream, parts: list[str], started: float
+    ) -> tuple[str, bool, float | None]:
+        """Stream the answer into ``parts`` and ``stream``; return (status, fell back, ttft ms).
+
+        No text at all from the generator (model down, timed out, circuit open) means the
+        fallback answers under a one-line notice. A stream that breaks after text was shown is
+        finished with a note and marked ``incomplete``; nothing shown is taken back.
+        """
+        ttft: list[float] = []
+
+        async def pump(deltas: AsyncIterator[str]) -> None:
+            async for delta in deltas:
+                if not delta:
+                    continue
+                if not ttft:
+                    ttft.append((time.perf_counter() - started) * 1000)
+                parts.append(delta)
+                await stream.append(delta)
+
+        try:
+            await pump(self._generator.stream(request))
+            return "complete", False, ttft[0] if ttft else None
+        except Exception as exc:
+            if parts:
+                log.warning("generation_interrupted", error=str(exc), chars=sum(map(len, parts)))
+                parts.append(INTERRUPTED)
+                await stream.append(INTERRUPTED)
+                return "incomplete", False, ttft[0] if ttft else None
+            if self._fallback is None:
+                log.exception("generation_failed")
+                return "failed", False, None
+            log.warning("generation_unavailable", error=str(exc), fallback=self._fallback.name)
+
+        async def with_notice() -> AsyncIterator[str]:
+            yield MODEL_DOWN
+            async for delta in self._fallback.stream(request):  # type: ignore[union-attr]
+                yield delta
+
+        try:
+            await pump(with_notice())
+        except Exception:
+            log.exception("fallback_failed")
+            return "failed", True, ttft[0] if ttft else None
+        return "complete", True, ttft[0] if ttft else None
+
+    async def _answer_directly(
+        self,
+        event: ChatEvent,
+        user_id: int,
+        conversation_id: int,
+        route: RouteDecision,
+        text: str,
+        stream: ReplyStream,
+        started: float,
+        *,
+        citations: Sequence[Citation] = (),
+        sources: Sequence[Passage] = (),
+        model: str | None = None,
+    ) -> Answer:
+        """Show and store ``text`` as the answer without retrieving or generating: a
+        clarifying question, or an answer from the cache."""
+        await stream.append(text)
+        elapsed = (time.perf_counter() - started) * 1000
+        answer = Answer(
+            text=text,
+            citations=list(citations),
+            route=route,
+            sources=list(sources),
+            usage=Usage(model=model, ttft_ms=elapsed, total_ms=elapsed),
+            conversation_id=conversation_id,
+        )
+        answer.message_id = await self._conversations.add_answer(
+            conversation_id, answer, user_id=user_id
+        )
+        await stream.finish(answer)
+        if self._metrics is not None:
+            self._observe(answer)
+        log.info(
+            "answered_directly", conversation_id=conversation_id, message_id=answer.message_id,
+            route=route.to_dict(), model=model, event_key=event.event_key,
+        )
+        return answer
+
     def _observe(self, answer: Answer) -> None:
         assert self._metrics is not None
         usage = answer.usage
@@ -178,6 +303,14 @@ class Assistant:
             self._metrics.retrieval_duration.observe(usage.retrieval_ms / 1000)
         if usage.total_ms is not None:
             self._metrics.answer_duration.observe(usage.total_ms / 1000)
+        if usage.model and usage.model != "cache":
+            self._metrics.model_tokens.labels(model=usage.model, kind="input").inc(
+                usage.input_tokens
+            )
+            self._metrics.model_tokens.labels(model=usage.model, kind="output").inc(
+                usage.output_tokens
+            )
+            self._metrics.model_cost.labels(model=usage.model).inc(float(usage.cost_usd))
 
     def _status_text(self, route: RouteDecision) -> str:
         labels = {"hr": "HR", "it": "IT", "documents": "policy"}

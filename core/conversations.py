@@ -38,4 +38,8 @@ class ConversationStore(Protocol):
         self, conversation_id: int, user_id: int, text: str, event_key: str | None
     ) -> int: ...
 
-    async def add_answer(self, conversation_id: int, answer: Answer) -> int: ...
+    async def add_answer(
+        self, conversation_id: int, answer: Answer, *, user_id: int | None = None
+    ) -> int:
+        """Store the answer; ``user_id`` is who asked, so usage adds up per person."""
+        ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60)
 
@@ -38,5 +38,70 @@ class Metrics:
             "switchboard_http_requests",
             "HTTP requests served, by route and status.",
             ["route", "status"],
+            registry=r,
+        )
+        # The inbox: what arrived, what was a duplicate, what had to be answered again.
+        self.events_received = Counter(
+            "switchboard_events_received",
+            "Platform events carrying a question or command, each delivery counted.",
+            ["platform"],
+            registry=r,
+        )
+        self.events_deduplicated = Counter(
+            "switchboard_events_deduplicated",
+            "Deliveries turned away because their event was already accepted.",
+            ["platform"],
+            registry=r,
+        )
+        self.events_redelivered = Counter(
+            "switchboard_events_redelivered",
+            "Accepted events claimed again after their lease ran out (a replica died or "
+            "gave the event back after a failure).",
+            ["platform"],
+            registry=r,
+        )
+        self.events_finished = Counter(
+            "switchboard_events_finished",
+            "Attempts at an accepted event, by how they ended: done, retried (given back to "
+            "be tried again), failed, gave_up (out of attempts).",
+            ["platform", "outcome"],
+            registry=r,
+        )
+        self.inbox_depth = Gauge(
+            "switchboard_inbox_depth",
+            "Inbox rows not finished yet, by state (pending: waiting for a retry; working: "
+            "claimed and being answered). The same for every replica.",
+            ["state"],
+            registry=r,
+        )
+        self.inbox_oldest_age = Gauge(
+            "switchboard_inbox_oldest_age_seconds",
+            "Age of the oldest unfinished inbox row (0 when there is none).",
+            registry=r,
+        )
+        # Platforms and the model: calls, rate limits, tokens and money.
+        self.platform_calls = Counter(
+            "switchboard_platform_calls",
+            "Calls to Slack's Web API and Teams' Bot Connector, by method and outcome (ok, "
+            "ratelimited: HTTP 429, error).",
+            ["platform", "method", "outcome"],
+            registry=r,
+        )
+        self.model_tokens = Counter(
+            "switchboard_model_tokens",
+            "Tokens the answers used, by model and kind (input, output).",
+            ["model", "kind"],
+            registry=r,
+        )
+        self.model_cost = Counter(
+            "switchboard_model_cost_usd",
+            "What the answers cost in US dollars, by model (SWITCHBOARD_MODEL_PRICES).",
+            ["model"],
+            registry=r,
+        )
+        self.job_runs = Counter(
+            "switchboard_job_runs",
+            "Scheduled and manual job runs, by job and outcome (succeeded, skipped, failed).",
+            ["job", "outcome"],
             registry=r,
         )

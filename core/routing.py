@@ -1,11 +1,14 @@
 """Routing: which domains a question belongs to.
 
 Domains come from configuration. The lexical router decides without a model round trip by
-comparing the question's words with each domain's description and examples.
+comparing the question's words with each domain's description and examples. The tiered router
+lets it decide alone when it is sure and asks a slower router (the LLM router in
+``core.llm.router``) only when it is not.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -14,12 +17,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
+import structlog
 import yaml
 
 from core.answers import RouteDecision
 from core.errors import ConfigurationError
 from core.text import terms
 
+log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Domain:
@@ -30,6 +35,7 @@ class Domain:
     sources: tuple[str, ...]
     persona: str
     examples: tuple[str, ...]
+    contact: str = ""  # where to ask when the documents have no answer
 
 
 class Router(Protocol):
@@ -54,6 +60,7 @@ def load_domains(path: Path | None = None) -> tuple[Domain, ...]:
                 sources=tuple(str(s) for s in item.get("sources") or ()),
                 persona=str(item.get("persona", "")),
                 examples=tuple(str(e) for e in item.get("examples") or ()),
+                contact=str(item.get("contact", "")),
             )
             for item in data["domains"]
         )
@@ -68,14 +75,19 @@ class LexicalRouter:
     """Scores each domain by TF-IDF overlap of the question with its description and examples.
 
     Confidence is the margin between the best and the runner-up, so a question that matches two
-    domains equally is not routed confidently to either.
+    domains equally is not routed confidently to either, scaled down when the best score is
+    thin: one shared word ("office") is a hint, not certainty. ``sure_score`` is about two
+    distinctive words of one domain.
     """
 
     name = "lexical"
 
-    def __init__(self, domains: Sequence[Domain], *, fallback: str = "general") -> None:
+    def __init__(
+        self, domains: Sequence[Domain], *, fallback: str = "general", sure_score: float = 3.2
+    ) -> None:
         self._domains = tuple(domains)
         self._fallback = fallback
+        self._sure_score = sure_score
         bags = {d.name: Counter(terms(" ".join((d.name, d.description, *d.examples)))) for d in domains}
         doc_freq = Counter(t for bag in bags.values() for t in bag)
         n = len(bags)
@@ -105,8 +117,9 @@ class LexicalRouter:
             return RouteDecision(domains=(self._fallback,), confidence=0.0, router=self.name)
         best, best_score = ranked[0]
         runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-        confidence = (best_score - runner_up) / best_score
-        domains = (best,) if confidence >= 0.5 or runner_up == 0 else (best, ranked[1][0])
+        margin = (best_score - runner_up) / best_score
+        confidence = margin * min(1.0, best_score / self._sure_score)
+        domains = (best,) if margin >= 0.5 or runner_up == 0 else (best, ranked[1][0])
         return RouteDecision(domains=domains, confidence=confidence, router=self.name)
 
 
@@ -120,3 +133,38 @@ def search_scope(domains: Sequence[Domain], decision: RouteDecision) -> tuple[st
             return ()
         sources.extend(s for s in domain.sources if s not in sources)
     return tuple(sources)
+
+
+class TieredRouter:
+    """The fast router decides when it is sure; otherwise the slow one is asked.
+
+    When the fast router's confidence reaches ``confident`` the slow router is never called, so
+    it cannot delay the first token. Whatever goes wrong with the slow one — an error, malformed
+    output, more than ``timeout`` seconds — the fast decision stands, marked ``lexical-fallback``.
+    """
+
+    name = "tiered"
+
+    def __init__(
+        self, fast: Router, slow: Router, *, confident: float = 0.6, timeout: float = 4.0
+    ) -> None:
+        self._fast = fast
+        self._slow = slow
+        self._confident = confident
+        self._timeout = timeout
+
+    async def route(self, question: str, history: Sequence[str] = ()) -> RouteDecision:
+        fast = await self._fast.route(question, history)
+        if fast.confidence >= self._confident:
+            return fast
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._slow.route(question, history)
+        except Exception as exc:  # noqa: BLE001 - any slow-router failure means "use the fast one"
+            log.warning(
+                "slow_router_failed", error=str(exc) or type(exc).__name__,
+                kind=type(exc).__name__, fallback=fast.to_dict(),
+            )
+            return RouteDecision(
+                domains=fast.domains, confidence=fast.confidence, router=f"{fast.router}-fallback"
+            )

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from types import NoneType
+from typing import Annotated, Literal, Self, get_args
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
+# What /readyz can check; the ones listed in SWITCHBOARD_READINESS_REQUIRES take a replica out of
+# rotation when they fail, the others only report "degraded".
+READINESS_CHECKS = ("database", "redis", "model")
 
 
 class Settings(BaseSettings):
@@ -35,27 +46,130 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", alias="SWITCHBOARD_LOG_LEVEL")
     log_format: Literal["json", "console"] = Field("json", alias="SWITCHBOARD_LOG_FORMAT")
     max_body_bytes: int = Field(1_000_000, alias="SWITCHBOARD_MAX_BODY_BYTES", ge=1024)
+    readiness_requires: CommaList = Field(("database",), alias="SWITCHBOARD_READINESS_REQUIRES")
+
+    # The inbox: an answer holds its event's lease (renewed every sweep while it works); when a
+    # replica dies the lease runs out and another one answers. A failed attempt is tried again
+    # after a pause (times the attempt number), at most INBOX_MAX_ATTEMPTS times in all.
+    inbox_lease_s: float = Field(60.0, alias="SWITCHBOARD_INBOX_LEASE_S", gt=0)
+    inbox_sweep_s: float = Field(5.0, alias="SWITCHBOARD_INBOX_SWEEP_S", gt=0)
+    inbox_max_attempts: int = Field(3, alias="SWITCHBOARD_INBOX_MAX_ATTEMPTS", ge=1)
+    inbox_retry_delay_s: float = Field(5.0, alias="SWITCHBOARD_INBOX_RETRY_DELAY_S", ge=0)
 
     # Knowledge
     sample_knowledge: Path | None = Field(
         Path("examples/knowledge"), alias="SWITCHBOARD_SAMPLE_KNOWLEDGE"
     )
     domains_file: Path | None = Field(None, alias="SWITCHBOARD_DOMAINS_FILE")
-    chunk_size: int = Field(1200, alias="SWITCHBOARD_CHUNK_SIZE", ge=200)
-    chunk_overlap: int = Field(150, alias="SWITCHBOARD_CHUNK_OVERLAP", ge=0)
+    # 800 characters fit whole in a small embedding model's 256-token window (all-MiniLM-L6-v2
+    # cuts the rest) and scored better than 1,200 for full text too (docs/benchmarks.md).
+    chunk_size: int = Field(800, alias="SWITCHBOARD_CHUNK_SIZE", ge=200)
+    chunk_overlap: int = Field(100, alias="SWITCHBOARD_CHUNK_OVERLAP", ge=0)
     retrieval_k: int = Field(5, alias="SWITCHBOARD_RETRIEVAL_K", ge=1, le=50)
     retrieval_candidates: int = Field(40, alias="SWITCHBOARD_RETRIEVAL_CANDIDATES", ge=1)
+    # Hybrid retrieval: each ranking's weight in reciprocal-rank fusion, the fusion constant,
+    # how many passages one document may give, and the HNSW search breadth. Defaults measured
+    # in docs/benchmarks.md (retrieval quality).
+    retrieval_text_weight: float = Field(1.0, alias="SWITCHBOARD_RETRIEVAL_TEXT_WEIGHT", ge=0)
+    retrieval_vector_weight: float = Field(0.7, alias="SWITCHBOARD_RETRIEVAL_VECTOR_WEIGHT", ge=0)
+    retrieval_rrf_k: int = Field(20, alias="SWITCHBOARD_RETRIEVAL_RRF_K", ge=1)
+    retrieval_per_document: int = Field(2, alias="SWITCHBOARD_RETRIEVAL_PER_DOCUMENT", ge=1)
+    retrieval_ef_search: int = Field(100, alias="SWITCHBOARD_RETRIEVAL_EF_SEARCH", ge=10, le=1000)
+
+    # Knowledge sources beside folders (each used only when configured)
+    web_timeout: float = Field(20.0, alias="SWITCHBOARD_WEB_TIMEOUT", gt=0)
+    sharepoint_tenant_id: str | None = Field(None, alias="SHAREPOINT_TENANT_ID")
+    sharepoint_client_id: str | None = Field(None, alias="SHAREPOINT_CLIENT_ID")
+    sharepoint_client_secret: SecretStr | None = Field(None, alias="SHAREPOINT_CLIENT_SECRET")
+    # SHAREPOINT_SITE is "contoso.sharepoint.com:/sites/HR" or a site id; SHAREPOINT_DRIVE the
+    # document library's name (unset: the site's default library).
+    sharepoint_site: str | None = Field(None, alias="SHAREPOINT_SITE")
+    sharepoint_drive: str | None = Field(None, alias="SHAREPOINT_DRIVE")
+    sharepoint_folder: str = Field("/", alias="SHAREPOINT_FOLDER")
+    sharepoint_domain: str | None = Field(None, alias="SHAREPOINT_DOMAIN")
+    graph_url: str = Field("https://graph.microsoft.com/v1.0", alias="GRAPH_URL")
+    entra_authority_host: str = Field(
+        "https://login.microsoftonline.com", alias="ENTRA_AUTHORITY_HOST"
+    )
+    # CONFLUENCE_URL is the base, e.g. https://x.atlassian.net/wiki; with CONFLUENCE_EMAIL the
+    # token is a Cloud API token (basic auth), without it a Data Center personal access token.
+    confluence_url: str | None = Field(None, alias="CONFLUENCE_URL")
+    confluence_token: SecretStr | None = Field(None, alias="CONFLUENCE_TOKEN")
+    confluence_email: str | None = Field(None, alias="CONFLUENCE_EMAIL")
+    confluence_spaces: CommaList = Field((), alias="CONFLUENCE_SPACES")
+    confluence_domain: str | None = Field(None, alias="CONFLUENCE_DOMAIN")
 
     # Questions
     max_question_chars: int = Field(4000, alias="SWITCHBOARD_MAX_QUESTION_CHARS", ge=10)
     history_turns: int = Field(10, alias="SWITCHBOARD_HISTORY_TURNS", ge=0)
+    # Per person: a token bucket of RATE_LIMIT_BURST questions, refilled at RATE_LIMIT_PER_MINUTE
+    # (shared through Redis when configured; 0 burst turns it off). Daily model-cost budgets in
+    # USD per person and per workspace, renewed at midnight UTC (0: no budget).
+    rate_limit_burst: int = Field(10, alias="SWITCHBOARD_RATE_LIMIT_BURST", ge=0)
+    rate_limit_per_minute: float = Field(20.0, alias="SWITCHBOARD_RATE_LIMIT_PER_MINUTE", gt=0)
+    user_daily_budget_usd: float = Field(0.0, alias="SWITCHBOARD_USER_DAILY_BUDGET_USD", ge=0)
+    workspace_daily_budget_usd: float = Field(
+        0.0, alias="SWITCHBOARD_WORKSPACE_DAILY_BUDGET_USD", ge=0
+    )
+    # Seconds a workspace's spend total is reused before it is summed again (0: every question).
+    budget_refresh_s: float = Field(5.0, alias="SWITCHBOARD_BUDGET_REFRESH_S", ge=0)
 
     # Model (used only when given; otherwise the offline paths answer)
     openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
     openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
     chat_model: str | None = Field(None, alias="SWITCHBOARD_CHAT_MODEL")
     embedding_model: str | None = Field(None, alias="SWITCHBOARD_EMBEDDING_MODEL")
-    embedding_dimensions: int | None = Field(None, alias="SWITCHBOARD_EMBEDDING_DIMENSIONS")
+    embedding_dimensions: int | None = Field(
+        None, alias="SWITCHBOARD_EMBEDDING_DIMENSIONS", ge=1, le=2000  # HNSW indexes 2,000 at most
+    )
+    embedding_batch_size: int = Field(128, alias="SWITCHBOARD_EMBEDDING_BATCH", ge=1, le=2048)
+    # Azure OpenAI: set the api-version; OPENAI_BASE_URL is then the resource endpoint and every
+    # model setting names a deployment.
+    openai_api_version: str | None = Field(None, alias="OPENAI_API_VERSION")
+    router_model: str | None = Field(None, alias="SWITCHBOARD_ROUTER_MODEL")  # unset: chat model
+    moderation_model: str | None = Field(None, alias="SWITCHBOARD_MODERATION_MODEL")  # unset: local rules
+    # A bad model day: timeouts (seconds), retries before the first token, the circuit breaker.
+    model_connect_timeout: float = Field(5.0, alias="SWITCHBOARD_MODEL_CONNECT_TIMEOUT", gt=0)
+    model_first_token_timeout: float = Field(
+        20.0, alias="SWITCHBOARD_MODEL_FIRST_TOKEN_TIMEOUT", gt=0
+    )
+    model_idle_timeout: float = Field(30.0, alias="SWITCHBOARD_MODEL_IDLE_TIMEOUT", gt=0)
+    model_total_timeout: float = Field(180.0, alias="SWITCHBOARD_MODEL_TOTAL_TIMEOUT", gt=0)
+    model_retries: int = Field(2, alias="SWITCHBOARD_MODEL_RETRIES", ge=0, le=10)
+    model_backoff_base: float = Field(0.5, alias="SWITCHBOARD_MODEL_BACKOFF_BASE", ge=0)
+    model_backoff_max: float = Field(8.0, alias="SWITCHBOARD_MODEL_BACKOFF_MAX", ge=0)
+    model_stream_usage: bool = Field(True, alias="SWITCHBOARD_MODEL_STREAM_USAGE")
+    breaker_failures: int = Field(5, alias="SWITCHBOARD_BREAKER_FAILURES", ge=1)
+    breaker_cooldown: float = Field(30.0, alias="SWITCHBOARD_BREAKER_COOLDOWN", gt=0)
+    router_timeout: float = Field(4.0, alias="SWITCHBOARD_ROUTER_TIMEOUT", gt=0)
+    # The fast router decides alone at or above this confidence; below it the LLM router is asked.
+    router_fast_confidence: float = Field(
+        0.6, alias="SWITCHBOARD_ROUTER_FAST_CONFIDENCE", ge=0, le=1
+    )
+    moderation_timeout: float = Field(5.0, alias="SWITCHBOARD_MODERATION_TIMEOUT", gt=0)
+    moderation_enabled: bool = Field(True, alias="SWITCHBOARD_MODERATION")
+    moderation_blocklist: CommaList = Field((), alias="SWITCHBOARD_MODERATION_BLOCKLIST")
+    # Generation: answer length, temperature, and token budgets for history and passages.
+    max_answer_tokens: int = Field(800, alias="SWITCHBOARD_MAX_ANSWER_TOKENS", ge=16)
+    temperature: float = Field(0.2, alias="SWITCHBOARD_TEMPERATURE", ge=0, le=2)
+    history_tokens: int = Field(1500, alias="SWITCHBOARD_HISTORY_TOKENS", ge=0)
+    passage_tokens: int = Field(6000, alias="SWITCHBOARD_PASSAGE_TOKENS", ge=200)
+    # USD per million tokens, [input, output], by model name or name prefix (JSON in the env).
+    # Models not listed (local ones) cost nothing.
+    model_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {
+            "gpt-4o-mini": (0.15, 0.60),
+            "gpt-4o": (2.50, 10.00),
+            "gpt-4.1-nano": (0.10, 0.40),
+            "gpt-4.1-mini": (0.40, 1.60),
+            "gpt-4.1": (2.00, 8.00),
+            "text-embedding-3-small": (0.02, 0.0),
+            "text-embedding-3-large": (0.13, 0.0),
+        },
+        alias="SWITCHBOARD_MODEL_PRICES",
+    )
+    # Repeated questions: seconds an answer is reused (0 turns the cache off).
+    answer_cache_ttl: int = Field(86_400, alias="SWITCHBOARD_ANSWER_CACHE_TTL", ge=0)
 
     # Slack
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
@@ -64,21 +178,206 @@ class Settings(BaseSettings):
     slack_client_id: str | None = Field(None, alias="SLACK_CLIENT_ID")
     slack_client_secret: SecretStr | None = Field(None, alias="SLACK_CLIENT_SECRET")
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+    # OAuth installs: the bot scopes asked for (comma-separated; default: the manifest's) and
+    # the redirect URL registered with Slack (unset: Slack uses the app's only one).
+    slack_scopes: str | None = Field(None, alias="SLACK_SCOPES")
+    slack_redirect_uri: str | None = Field(None, alias="SLACK_REDIRECT_URI")
+    # Pacing: Slack counts calls per method per workspace over this window (60 s; tests shrink
+    # it); one answer appends at most every SLACK_STREAM_INTERVAL seconds. SLACK_STREAMING=false
+    # posts a placeholder and edits it instead of streaming.
+    slack_pacing_window_s: float = Field(60.0, alias="SLACK_PACING_WINDOW_S", gt=0)
+    slack_stream_interval_s: float = Field(1.0, alias="SLACK_STREAM_INTERVAL", ge=0)
+    slack_streaming: bool = Field(True, alias="SLACK_STREAMING")
+    # Answer messages from other bots (never our own); off by default to avoid bot loops.
+    slack_answer_bots: bool = Field(False, alias="SLACK_ANSWER_BOTS")
+    # Answers one replica works on at once; more wait their turn (a burst must not exhaust the
+    # database pool and fail them all).
+    slack_max_answers: int = Field(200, alias="SLACK_MAX_ANSWERS", ge=1)
 
     # Microsoft Teams
     microsoft_app_id: str | None = Field(None, alias="MICROSOFT_APP_ID")
     microsoft_app_password: SecretStr | None = Field(None, alias="MICROSOFT_APP_PASSWORD")
     microsoft_app_tenant_id: str | None = Field(None, alias="MICROSOFT_APP_TENANT_ID")
+    # How the bot gets its own token for the Bot Connector: SingleTenant (client secret, or the
+    # certificate below), UserAssignedMSI (managed identity; the app id is its client id), or
+    # MultiTenant (deprecated by Microsoft for new bots). The PEM holds the private key and the
+    # certificate (its thumbprint is computed).
+    microsoft_app_type: Literal["SingleTenant", "MultiTenant", "UserAssignedMSI"] = Field(
+        "SingleTenant", alias="MICROSOFT_APP_TYPE"
+    )
+    microsoft_app_certificate: Path | None = Field(None, alias="MICROSOFT_APP_CERTIFICATE_PATH")
+    # Where incoming Bot Connector tokens' signing keys are published, and who issues them.
+    teams_openid_metadata_url: str = Field(
+        "https://login.botframework.com/v1/.well-known/openidconfiguration",
+        alias="TEAMS_OPENID_METADATA_URL",
+    )
+    teams_token_issuer: str = Field("https://api.botframework.com", alias="TEAMS_TOKEN_ISSUER")
+    # Pace of platform calls: Teams allows one streaming request a second per stream and about
+    # one edit a second per conversation; a stream must end within two minutes.
+    teams_stream_interval: float = Field(1.0, alias="TEAMS_STREAM_INTERVAL", gt=0)
+    teams_edit_interval: float = Field(1.0, alias="TEAMS_EDIT_INTERVAL", gt=0)
+    teams_stream_max_seconds: float = Field(110.0, alias="TEAMS_STREAM_MAX_SECONDS", gt=0)
+    # Longer answers are split into several messages (Teams takes about 80 KB a message).
+    teams_message_max_chars: int = Field(16000, alias="TEAMS_MESSAGE_MAX_CHARS", ge=200)
 
     # People
     admins: CommaList = Field((), alias="SWITCHBOARD_ADMINS")
 
-    @field_validator("admins", mode="before")
+    # Commands: history pages, the timezone for "Today" when the platform gives none, and the
+    # server folders admins may `ingest` from chat (none: only URLs).
+    history_page_size: int = Field(10, alias="SWITCHBOARD_HISTORY_PAGE_SIZE", ge=1, le=40)
+    timezone: str = Field("UTC", alias="SWITCHBOARD_TIMEZONE")
+    ingest_roots: CommaList = Field((), alias="SWITCHBOARD_INGEST_ROOTS")
+
+    # Scheduled jobs (run inside `switchboard serve`; one replica runs each slot). Schedules are
+    # cron: "minute hour day month weekday" (weekday 0 or 7 = Sunday, or names such as "sun"),
+    # or six fields with seconds first.
+    jobs_enabled: bool = Field(True, alias="SWITCHBOARD_JOBS_ENABLED")
+    jobs_timezone: str = Field("UTC", alias="SWITCHBOARD_JOBS_TIMEZONE")
+    weekly_prompts_cron: str = Field("0 2 * * sun", alias="SWITCHBOARD_WEEKLY_PROMPTS_CRON")
+    reingest_cron: str = Field("0 * * * *", alias="SWITCHBOARD_REINGEST_CRON")
+    retention_cron: str = Field("30 3 * * *", alias="SWITCHBOARD_RETENTION_CRON")
+    summaries_cron: str = Field("*/10 * * * *", alias="SWITCHBOARD_SUMMARIES_CRON")
+    # Suggested prompts: shown until the weekly job has enough questions (a JSON list in the env).
+    default_prompts: tuple[str, ...] = Field(
+        (
+            "How do I reset my password?",
+            "How many vacation days do I get?",
+            "How do I connect to the VPN?",
+            "What is the travel expense policy?",
+            "How do I request new hardware?",
+            "When is payday?",
+            "How do I report a phishing email?",
+            "What are the company holidays this year?",
+            "How do I set up multi-factor authentication?",
+        ),
+        alias="SWITCHBOARD_DEFAULT_PROMPTS",
+    )
+    prompts_min_questions: int = Field(30, alias="SWITCHBOARD_PROMPTS_MIN_QUESTIONS", ge=1)
+    # With embeddings: the average cosine similarity two groups of questions need to merge.
+    # Embedding models differ in scale; raise it if unrelated topics share a prompt.
+    prompts_similarity: float = Field(0.6, alias="SWITCHBOARD_PROMPTS_SIMILARITY", gt=0, lt=1)
+    # Folders and URLs the reingest job re-scans, beside every source ingested before.
+    reingest_sources: CommaList = Field((), alias="SWITCHBOARD_REINGEST_SOURCES")
+    # Retention in days (0 keeps forever): conversations and messages, feedback, finished inbox
+    # rows and job runs; deleted a batch at a time so no table is locked for long.
+    retention_days: int = Field(365, alias="SWITCHBOARD_RETENTION_DAYS", ge=0)
+    feedback_retention_days: int = Field(365, alias="SWITCHBOARD_FEEDBACK_RETENTION_DAYS", ge=0)
+    inbox_retention_days: int = Field(7, alias="SWITCHBOARD_INBOX_RETENTION_DAYS", ge=0)
+    job_runs_retention_days: int = Field(90, alias="SWITCHBOARD_JOB_RUNS_RETENTION_DAYS", ge=0)
+    retention_batch_size: int = Field(2000, alias="SWITCHBOARD_RETENTION_BATCH", ge=1)
+    # A conversation quiet this long gets a summary (and an embedding when configured).
+    summary_quiet_minutes: int = Field(30, alias="SWITCHBOARD_SUMMARY_QUIET_MINUTES", ge=1)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object, info: ValidationInfo) -> object:
+        # `FOO=` in a .env or a manifest means "not set", not an empty token or the path ".".
+        field = cls.model_fields.get(info.field_name or "")
+        if value == "" and field is not None and NoneType in get_args(field.annotation):
+            return None
+        return value
+
+    @field_validator(
+        "admins", "confluence_spaces", "readiness_requires", "reingest_sources",
+        "moderation_blocklist", "ingest_roots", mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("readiness_requires")
+    @classmethod
+    def _known_checks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in value if name not in READINESS_CHECKS]
+        if unknown:
+            known = ", ".join(READINESS_CHECKS)
+            raise ValueError(f"unknown check {', '.join(unknown)}; choose from {known}")
+        return value
+
+    @model_validator(mode="after")
+    def _complete_combinations(self) -> Self:
+        """Settings that only work together: name every missing partner at once, at start."""
+        missing: list[str] = []
+        slack_oauth = self.slack_client_id is not None or self.slack_client_secret is not None
+        if self.slack_bot_token and not self.slack_signing_secret and not self.slack_app_token:
+            missing.append(
+                "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is missing: Slack's HTTP events "
+                "cannot be verified without it (or set SLACK_APP_TOKEN to use Socket Mode)"
+            )
+        if slack_oauth and not (self.slack_client_id and self.slack_client_secret):
+            given, absent = (
+                ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+                if self.slack_client_id
+                else ("SLACK_CLIENT_SECRET", "SLACK_CLIENT_ID")
+            )
+            missing.append(
+                f"{given} is set but {absent} is missing: the OAuth install flow needs both"
+            )
+        if slack_oauth and not self.slack_signing_secret:
+            missing.append(
+                "SLACK_CLIENT_ID/SLACK_CLIENT_SECRET are set but SLACK_SIGNING_SECRET is missing: "
+                "the install flow and events arrive over HTTP and must be verified"
+            )
+        if (self.slack_signing_secret or self.slack_app_token) and not (
+            self.slack_bot_token or slack_oauth
+        ):
+            given = "SLACK_SIGNING_SECRET" if self.slack_signing_secret else "SLACK_APP_TOKEN"
+            missing.append(
+                f"{given} is set but Slack has no way to answer: set SLACK_BOT_TOKEN (one workspace) "
+                "or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (installs through OAuth)"
+            )
+        managed_identity = self.microsoft_app_type == "UserAssignedMSI"
+        if self.microsoft_app_id and not managed_identity:
+            if not (self.microsoft_app_password or self.microsoft_app_certificate):
+                missing.append(
+                    "MICROSOFT_APP_ID is set but MICROSOFT_APP_PASSWORD is missing: the bot cannot "
+                    "get a token to answer in Teams (or set MICROSOFT_APP_CERTIFICATE_PATH, or "
+                    "MICROSOFT_APP_TYPE=UserAssignedMSI; unset MICROSOFT_APP_ID for local mode)"
+                )
+            if self.microsoft_app_type == "SingleTenant" and not self.microsoft_app_tenant_id:
+                missing.append(
+                    "MICROSOFT_APP_ID is set but MICROSOFT_APP_TENANT_ID is missing: a single-"
+                    "tenant bot gets its token from its own tenant"
+                )
+        if self.microsoft_app_password and not self.microsoft_app_id:
+            missing.append("MICROSOFT_APP_PASSWORD is set but MICROSOFT_APP_ID is missing")
+        if self.microsoft_app_tenant_id and not self.microsoft_app_id:
+            missing.append("MICROSOFT_APP_TENANT_ID is set but MICROSOFT_APP_ID is missing")
+        endpoint = self.openai_base_url or self.openai_api_key
+        for alias, model in (
+            ("SWITCHBOARD_CHAT_MODEL", self.chat_model),
+            ("SWITCHBOARD_EMBEDDING_MODEL", self.embedding_model),
+        ):
+            if model and not endpoint:
+                missing.append(
+                    f"{alias} is set but there is no model endpoint: set OPENAI_BASE_URL (any "
+                    "OpenAI-compatible server) and/or OPENAI_API_KEY (OpenAI itself)"
+                )
+        if self.openai_api_version and not self.openai_base_url:
+            missing.append(
+                "OPENAI_API_VERSION is set (Azure OpenAI) but OPENAI_BASE_URL is missing: set it "
+                "to the resource endpoint, https://NAME.openai.azure.com"
+            )
+        if self.moderation_model and not endpoint:
+            missing.append(
+                "SWITCHBOARD_MODERATION_MODEL is set but there is no model endpoint: set "
+                "OPENAI_BASE_URL and/or OPENAI_API_KEY (or unset it to use the local rules)"
+            )
+        if self.db_pool_min > self.db_pool_max:
+            missing.append("SWITCHBOARD_DB_POOL_MIN is larger than SWITCHBOARD_DB_POOL_MAX")
+        if self.inbox_sweep_s * 2 > self.inbox_lease_s:
+            # Leases are renewed once a sweep: a lease must outlive two of them.
+            missing.append(
+                "SWITCHBOARD_INBOX_SWEEP_S must be at most half of SWITCHBOARD_INBOX_LEASE_S"
+            )
+        if self.chunk_overlap >= self.chunk_size:
+            missing.append("SWITCHBOARD_CHUNK_OVERLAP must be smaller than SWITCHBOARD_CHUNK_SIZE")
+        if missing:
+            raise ValueError("\n".join(missing))
+        return self
 
     @property
     def model_configured(self) -> bool:
@@ -90,10 +389,25 @@ class Settings(BaseSettings):
 
     @property
     def slack_configured(self) -> bool:
-        return self.slack_signing_secret is not None and (
+        # HTTP events need the signing secret; Socket Mode (SLACK_APP_TOKEN) does not.
+        return (self.slack_signing_secret is not None or self.slack_app_token is not None) and (
             self.slack_bot_token is not None or self.slack_client_id is not None
         )
 
     @property
     def teams_configured(self) -> bool:
         return self.microsoft_app_id is not None
+
+
+def explain(exc: ValidationError) -> str:
+    """One line per problem, naming the environment variable, never echoing a value.
+
+    Pydantic's own message repeats the input, which would print tokens and passwords.
+    """
+    aliases = {name: field.alias or name.upper() for name, field in Settings.model_fields.items()}
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(aliases.get(str(part), str(part)) for part in error["loc"])
+        for message in error["msg"].removeprefix("Value error, ").splitlines():
+            lines.append(f"  - {where}: {message}" if where else f"  - {message}")
+    return "\n".join(lines)

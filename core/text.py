@@ -57,3 +57,20 @@ def sentences(text: str) -> list[str]:
         if part:
             out.append(part)
     return out
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(value: object) -> object:
+    """``value`` — a string, or JSON-like lists and dicts of them — without what Postgres text
+    and JSON cannot hold: NUL characters are dropped, lone surrogates become U+FFFD."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "")
+        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    return value

@@ -86,7 +86,9 @@ class PgConversationStore:
         assert row is not None
         return int(row[0])
 
-    async def add_answer(self, conversation_id: int, answer: Answer) -> int:
+    async def add_answer(
+        self, conversation_id: int, answer: Answer, *, user_id: int | None = None
+    ) -> int:
         usage = answer.usage
         sources = [
             {"chunk_id": p.chunk_id, "document_id": p.document_id, "score": round(p.score, 6)}
@@ -95,13 +97,14 @@ class PgConversationStore:
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 """INSERT INTO messages
-                       (conversation_id, role, text, citations, sources, route, model,
+                       (conversation_id, user_id, role, text, citations, sources, route, model,
                         input_tokens, output_tokens, cost_usd, retrieval_ms, ttft_ms, total_ms,
                         status)
-                   VALUES (%s, 'assistant', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   VALUES (%s, %s, 'assistant', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                    RETURNING id""",
                 (
                     conversation_id,
+                    user_id,
                     answer.text,
                     Jsonb([c.to_dict() for c in answer.citations]),
                     Jsonb(sources),

@@ -1,60 +1,147 @@
-"""The inbox: every accepted platform event once, so each question is answered exactly once.
+"""The inbox: every accepted platform event once, held by one process at a time until answered.
 
 Redis (``SET NX EX``, shared by all replicas) turns away duplicate deliveries cheaply; the
 Postgres ``inbox`` table, unique on the event key, is the durable guarantee and the record of
-what happened to each event.
+what happened to each event. The process that accepts an event claims its row at once: a lease
+(``lease_until``, renewed while it works) and a claim token that fences its bookkeeping. When
+the lease runs out — the process died, or gave the event back to be tried again — the
+``InboxWorker`` (core/worker.py) of any replica claims the row again with
+``FOR UPDATE SKIP LOCKED``. Every claim is an attempt; after ``max_attempts`` the event is
+given up.
+
+    accept ──▶ working ──done──▶ done
+                 │  ╰──failed──▶ failed
+                 ╰──retry──▶ pending ──(lease over: claimed again)──▶ working
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import os
+import socket
+import time
+import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import psycopg
 import structlog
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from core.metrics import Metrics
+from core.worker import ClaimedEvent, QueueDepth
+
 log = structlog.get_logger(__name__)
+
+# Errors that mean "the database is not there right now", as opposed to a bad statement.
+_UNAVAILABLE = (psycopg.OperationalError, PoolTimeout, OSError, TimeoutError)
+
+_CLAIM_DUE = """
+WITH due AS (
+    SELECT id, attempts AS tried FROM inbox
+    WHERE state IN ('pending', 'working')
+      AND lease_until < now()
+      AND platform = ANY(%(platforms)s)
+      AND NOT (event_key = ANY(%(held)s))
+    ORDER BY lease_until
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED)
+UPDATE inbox AS i SET
+    state = 'working',
+    attempts = CASE WHEN due.tried >= %(max)s THEN i.attempts ELSE i.attempts + 1 END,
+    lease_until = now() + make_interval(secs => %(lease)s),
+    claim = gen_random_uuid()::text,
+    owner = %(owner)s,
+    updated_at = now()
+FROM due WHERE i.id = due.id
+RETURNING i.event_key, i.platform, i.claim, i.attempts, i.payload, i.progress, i.last_error,
+          due.tried >= %(max)s
+"""
+
+
+def replica_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class EventInbox:
-    """``accept`` says whether an event is new; ``done`` / ``failed`` record how it ended."""
+    """Accepts events once and keeps the books of each attempt at answering them.
+
+    ``accept`` returns the claim on a new event (None for a duplicate). The answering code then
+    ends the attempt with exactly one of ``done``, ``failed`` or ``retry``; ``progress`` records
+    on the way what a later attempt needs to finish or replace what this one showed. Those
+    final writes are retried while the database is away (up to ``lease_s``), so an answer
+    finished during a restart is not taken for an unfinished one.
+    """
 
     def __init__(
         self,
         pool: AsyncConnectionPool,
         *,
         redis: Redis | None = None,
+        metrics: Metrics | None = None,
         dedupe_ttl_s: int = 3600,
-        lease_s: int = 300,
+        lease_s: float = 60.0,
+        max_attempts: int = 3,
+        retry_delay_s: float = 5.0,
+        accept_timeout_s: float = 10.0,
+        replica: str | None = None,
     ) -> None:
         self._pool = pool
         self._redis = redis
+        self._metrics = metrics
         self._ttl = dedupe_ttl_s
-        self._lease = lease_s
+        self.lease_s = lease_s
+        self.max_attempts = max_attempts
+        self._retry_delay = retry_delay_s
+        self.accept_timeout_s = accept_timeout_s
+        self.replica = replica or replica_name()
+        # Event key -> claim token of every row this process is working on.
+        self._held: dict[str, str] = {}
 
-    async def accept(self, event_key: str, platform: str, payload: Mapping[str, Any]) -> bool:
-        """Record the event; True the first time its key is seen, False for a duplicate."""
+    @property
+    def held(self) -> frozenset[str]:
+        """Keys of the events this process is answering now."""
+        return frozenset(self._held)
+
+    # -- arrival -------------------------------------------------------------------------------
+
+    async def accept(
+        self, event_key: str, platform: str, payload: Mapping[str, Any]
+    ) -> ClaimedEvent | None:
+        """Record the event and claim it; None when its key was seen before (a duplicate).
+
+        Raises when the database cannot record it: the delivery must then not be acknowledged,
+        so the platform sends it again.
+        """
+        self._count("events_received", platform=platform)
         redis_key = f"sb:event:{event_key}"
         if self._redis is not None:
             try:
                 if not await self._redis.set(redis_key, "1", nx=True, ex=self._ttl):
-                    return False
+                    self._count("events_deduplicated", platform=platform)
+                    return None
             except (RedisError, OSError) as exc:
                 # Redis is an optimisation here; Postgres below still dedupes.
                 log.warning("dedupe_redis_unavailable", error=str(exc))
+        token = uuid.uuid4().hex
         try:
-            async with self._pool.connection() as conn:
+            # Bounded, so a request does not hang while the database is away (the platform sends
+            # the event again); long enough that a burst queueing for the pool is not refused:
+            # a late ack only costs a duplicate delivery, which is turned away.
+            async with self._pool.connection(timeout=self.accept_timeout_s) as conn:
                 cur = await conn.execute(
-                    """INSERT INTO inbox (event_key, platform, payload, state, attempts, lease_until)
-                       VALUES (%s, %s, %s, 'working', 1, now() + make_interval(secs => %s))
+                    """INSERT INTO inbox (event_key, platform, payload, state, attempts,
+                                          lease_until, claim, owner)
+                       VALUES (%s, %s, %s, 'working', 1,
+                               now() + make_interval(secs => %s), %s, %s)
                        ON CONFLICT (event_key) DO NOTHING
                        RETURNING id""",
-                    (event_key, platform, Jsonb(dict(payload)), self._lease),
+                    (event_key, platform, Jsonb(dict(payload)), self.lease_s, token, self.replica),
                 )
-                return await cur.fetchone() is not None
+                created = await cur.fetchone() is not None
         except Exception:
             if self._redis is not None:
                 # Let a retry of this delivery try again rather than be taken for a duplicate.
@@ -63,19 +150,216 @@ class EventInbox:
                 except (RedisError, OSError):
                     pass
             raise
+        if not created:
+            self._count("events_deduplicated", platform=platform)
+            return None
+        self._held[event_key] = token
+        return ClaimedEvent(
+            event_key=event_key, platform=platform, token=token, attempt=1, payload=payload
+        )
 
-    async def done(self, event_key: str) -> None:
-        async with self._pool.connection() as conn:
-            await conn.execute(
-                "UPDATE inbox SET state = 'done', lease_until = NULL, updated_at = now() "
-                "WHERE event_key = %s",
-                (event_key,),
-            )
+    # -- the end of an attempt -----------------------------------------------------------------
 
-    async def failed(self, event_key: str, error: str) -> None:
+    async def done(self, claim: ClaimedEvent | str) -> None:
+        """The event was answered (or refused with a reason the user saw)."""
+        await self._finish(
+            claim,
+            "done",
+            "UPDATE inbox SET state = 'done', lease_until = NULL, claim = NULL, "
+            "updated_at = now() WHERE event_key = %(key)s{fence}",
+            {},
+        )
+
+    async def failed(
+        self, claim: ClaimedEvent | str, error: str, *, outcome: str = "failed"
+    ) -> None:
+        """The event will not be answered; ``error`` says why (the user has been told)."""
+        await self._finish(
+            claim,
+            outcome,
+            "UPDATE inbox SET state = 'failed', last_error = %(error)s, lease_until = NULL, "
+            "claim = NULL, updated_at = now() WHERE event_key = %(key)s{fence}",
+            {"error": error[:2000]},
+        )
+
+    async def retry(
+        self,
+        claim: ClaimedEvent,
+        error: str,
+        *,
+        progress: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Give the event back to be tried again after a pause; False (and the event marked
+        failed) when it has no attempts left, and the caller must tell the user."""
+        if claim.attempt >= self.max_attempts:
+            await self.failed(claim, f"gave up after {claim.attempt} attempts: {error}")
+            return False
+        await self._finish(
+            claim,
+            "retried",
+            "UPDATE inbox SET state = 'pending', last_error = %(error)s, claim = NULL, "
+            "progress = progress || %(progress)s, "
+            "lease_until = now() + make_interval(secs => %(delay)s), updated_at = now() "
+            "WHERE event_key = %(key)s{fence}",
+            {
+                "error": error[:2000],
+                "progress": Jsonb(dict(progress or {})),
+                "delay": self._retry_delay * claim.attempt,
+            },
+        )
+        return True
+
+    def abandon(self, claim: ClaimedEvent) -> None:
+        """Stop renewing ``claim`` without a word (its attempt broke before its bookkeeping):
+        the lease runs out and another attempt follows, as after a crash."""
+        if self._held.get(claim.event_key) == claim.token:
+            del self._held[claim.event_key]
+
+    async def progress(self, claim: ClaimedEvent, data: Mapping[str, Any]) -> None:
+        """Remember ``data`` (merged into the row's progress) for a later attempt. Best effort:
+        an answer never waits long for it."""
+        try:
+            async with self._pool.connection(timeout=2) as conn:
+                await conn.execute(
+                    "UPDATE inbox SET progress = progress || %s "
+                    "WHERE event_key = %s AND claim = %s",
+                    (Jsonb(dict(data)), claim.event_key, claim.token),
+                )
+        except _UNAVAILABLE as exc:
+            log.warning("inbox_progress_not_saved", event_key=claim.event_key, error=str(exc))
+
+    async def _finish(
+        self, claim: ClaimedEvent | str, outcome: str, query: str, params: dict[str, Any]
+    ) -> None:
+        if isinstance(claim, ClaimedEvent):
+            key, platform = claim.event_key, claim.platform
+            params = {**params, "key": key, "token": claim.token}
+            query = query.format(fence=" AND claim = %(token)s")
+        else:
+            key, platform = claim, None
+            params = {**params, "key": key}
+            query = query.format(fence="")
+        try:
+            changed = await self._write_until_done(query, params)
+        finally:
+            self._held.pop(key, None)
+        if not changed and isinstance(claim, ClaimedEvent):
+            # Our lease ran out and another attempt holds the event now; it keeps the books.
+            log.warning("inbox_claim_lost", event_key=key, outcome=outcome)
+        if platform is not None:
+            self._count("events_finished", platform=platform, outcome=outcome)
+
+    async def _write_until_done(self, query: str, params: dict[str, Any]) -> bool:
+        """Run one bookkeeping statement, retrying while the database is away (up to the lease:
+        after that another replica may claim the event anyway)."""
+        deadline = time.monotonic() + self.lease_s
+        delay = 0.2
+        while True:
+            try:
+                async with self._pool.connection(timeout=max(1.0, min(10.0, self.lease_s))) as conn:
+                    cur = await conn.execute(query, params)
+                    return cur.rowcount > 0
+            except _UNAVAILABLE as exc:
+                if time.monotonic() + delay > deadline:
+                    log.error("inbox_write_failed", error=str(exc))
+                    raise
+                log.warning("inbox_write_retrying", error=str(exc), in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # -- the worker's side ---------------------------------------------------------------------
+
+    async def claim_due(self, platforms: Sequence[str], limit: int) -> list[ClaimedEvent]:
+        """Claim up to ``limit`` events whose lease ran out; rows another replica is claiming
+        right now are skipped, not waited for."""
+        if limit <= 0 or not platforms:
+            return []
         async with self._pool.connection() as conn:
-            await conn.execute(
-                "UPDATE inbox SET state = 'failed', last_error = %s, lease_until = NULL, "
-                "updated_at = now() WHERE event_key = %s",
-                (error[:2000], event_key),
+            cur = await conn.execute(
+                _CLAIM_DUE,
+                {
+                    "platforms": list(platforms),
+                    "held": list(self._held),
+                    "limit": limit,
+                    "max": self.max_attempts,
+                    "lease": self.lease_s,
+                    "owner": self.replica,
+                },
             )
+            rows = await cur.fetchall()
+        claims = [
+            ClaimedEvent(
+                event_key=key,
+                platform=platform,
+                token=token,
+                attempt=attempts,
+                payload=payload or {},
+                progress=progress or {},
+                last_error=last_error,
+                exhausted=bool(exhausted),
+            )
+            for key, platform, token, attempts, payload, progress, last_error, exhausted in rows
+        ]
+        for claim in claims:
+            self._held[claim.event_key] = claim.token
+        return claims
+
+    async def forget_attempt(self, claim: ClaimedEvent) -> None:
+        """Delete the question an unfinished earlier attempt stored (and its answer, when it
+        got that far), so the new attempt's are the only ones in the conversation."""
+        answer_id = claim.progress.get("message_id")
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "DELETE FROM messages WHERE event_key = %s AND role = 'user'", (claim.event_key,)
+            )
+            if isinstance(answer_id, int):
+                await conn.execute(
+                    "DELETE FROM messages WHERE id = %s AND role = 'assistant'", (answer_id,)
+                )
+
+    async def renew(self) -> int:
+        """Extend the lease of every event this process is still answering."""
+        tokens = list(self._held.values())
+        if not tokens:
+            return 0
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "UPDATE inbox SET lease_until = now() + make_interval(secs => %s) "
+                "WHERE claim = ANY(%s) AND state = 'working'",
+                (self.lease_s, tokens),
+            )
+            return cur.rowcount
+
+    async def release_held(self) -> int:
+        """On shutdown, after the answers in flight were given their grace: let another
+        replica take over what is still held here now, not when the leases run out."""
+        tokens = list(self._held.values())
+        self._held.clear()
+        if not tokens:
+            return 0
+        try:
+            async with self._pool.connection(timeout=2) as conn:
+                cur = await conn.execute(
+                    "UPDATE inbox SET lease_until = now() WHERE claim = ANY(%s) AND state = 'working'",
+                    (tokens,),
+                )
+                return cur.rowcount
+        except _UNAVAILABLE as exc:
+            log.warning("inbox_release_failed", error=str(exc), held=len(tokens))
+            return 0
+
+    async def depth(self) -> QueueDepth:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT count(*) FILTER (WHERE state = 'pending'),
+                          count(*) FILTER (WHERE state = 'working'),
+                          coalesce(extract(epoch FROM now() - min(created_at)), 0)
+                   FROM inbox WHERE state IN ('pending', 'working')"""
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return QueueDepth(pending=int(row[0]), working=int(row[1]), oldest_s=float(row[2]))
+
+    def _count(self, name: str, **labels: str) -> None:
+        if self._metrics is not None:
+            getattr(self._metrics, name).labels(**labels).inc()

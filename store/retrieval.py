@@ -1,18 +1,34 @@
-"""Full-text retrieval in Postgres (``websearch_to_tsquery`` + ``ts_rank_cd``)."""
+"""Retrieval in Postgres: full text (``websearch_to_tsquery`` + ``ts_rank_cd``) alone, or
+hybrid with pgvector (HNSW, cosine), fused by reciprocal rank."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
+import structlog
 from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 
 from core.answers import Passage
+from core.errors import ModelError
+from core.ingest.pipeline import Embedder
 from core.text import STOPWORDS
+from store.knowledge import vector_literal
+
+log = structlog.get_logger(__name__)
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_SHINGLE = re.compile(r"\w+")
 _MAX_WORDS = 32
+_NEAR_DUPLICATE = 0.8
+
+_FILTERS = """
+  AND (cardinality(%(domains)s::text[]) = 0 OR c.domain = ANY(%(domains)s::text[]))
+  AND (cardinality(%(sources)s::text[]) = 0 OR c.document_id IN
+       (SELECT id FROM documents WHERE source = ANY(%(sources)s::text[])))
+"""
 
 _SEARCH = """
 SELECT c.id AS chunk_id, c.document_id, c.title, c.text, c.domain,
@@ -22,9 +38,61 @@ FROM chunks c
 JOIN documents d ON d.id = c.document_id,
      websearch_to_tsquery('english', %(query)s) AS q(query)
 WHERE c.tsv @@ q.query
-  AND (cardinality(%(domains)s::text[]) = 0 OR c.domain = ANY(%(domains)s::text[]))
+""" + _FILTERS + """
 ORDER BY score DESC, c.id
 LIMIT %(limit)s
+"""
+
+# Each branch picks its candidates by id only (cheap, index-driven); the few winners are then
+# joined to their text and document once.
+#
+# Full text ranks like BM25: each of the question's lexemes adds its inverse document frequency
+# (from lexeme_stats) times ts_rank's saturating, field-weighted term frequency (title 1.0,
+# section 0.7, body 0.5). Rows are pulled in by the rarest lexemes only, up to a budget of
+# matching chunks (%(budget)s): common words still add to a row's score, but a question made of
+# everyday words does not make Postgres score a fifth of the index.
+_TEXT_BRANCH = """
+WITH n AS (
+    SELECT greatest((SELECT reltuples FROM pg_class WHERE oid = 'chunks'::regclass), 1)::float8
+           AS total
+), terms AS (
+    SELECT quote_literal(t.lexeme)::tsquery AS query,
+           coalesce(s.chunks, 0) AS df,
+           ln(1 + (n.total - coalesce(s.chunks, 0) + 0.5) / (coalesce(s.chunks, 0) + 0.5)) AS idf
+    FROM unnest(tsvector_to_array(to_tsvector('english', %(words)s))) AS t(lexeme)
+    CROSS JOIN n
+    LEFT JOIN lexeme_stats s ON s.lexeme = t.lexeme
+), matcher AS (
+    SELECT string_agg(query::text, ' | ')::tsquery AS query
+    FROM (SELECT query, sum(df) OVER (ORDER BY df, query::text) AS running,
+                 row_number() OVER (ORDER BY df, query::text) AS n
+          FROM terms) r
+    WHERE n = 1 OR running <= %(budget)s
+)
+SELECT t.id, row_number() OVER (ORDER BY t.score DESC, t.id) AS rank, 'text' AS branch
+FROM (SELECT c.id,
+             (SELECT sum(w.idf * ts_rank('{0.5, 0.5, 0.7, 1.0}', c.tsv, w.query))
+              FROM terms w WHERE c.tsv @@ w.query) AS score
+      FROM chunks c, matcher m
+      WHERE c.tsv @@ m.query """ + _FILTERS + """
+      ORDER BY score DESC, c.id LIMIT %(pool)s) t
+"""
+_VECTOR_BRANCH = """
+SELECT v.id, row_number() OVER (ORDER BY v.distance, v.id) AS rank, 'vector' AS branch
+FROM (SELECT c.id, c.embedding <=> %(vector)s::vector AS distance
+      FROM chunks c
+      WHERE c.embedding IS NOT NULL
+        AND EXISTS (SELECT 1 FROM embedding_space s
+                    WHERE s.model = %(model)s AND s.dimensions = %(dimensions)s)
+      """ + _FILTERS + """
+      ORDER BY c.embedding <=> %(vector)s::vector LIMIT %(pool)s) v
+"""
+_DETAILS = """
+SELECT h.id AS chunk_id, h.branch, h.rank, c.document_id, c.ord, c.title, c.text, c.domain,
+       d.url, d.path, c.section, c.page_start, c.page_end
+FROM ({branches}) h
+JOIN chunks c ON c.id = h.id
+JOIN documents d ON d.id = c.document_id
 """
 
 
@@ -60,7 +128,9 @@ class FullTextRetriever:
         self._pool = pool
         self._candidates = candidates
 
-    async def search(self, query: str, *, k: int, domains: Sequence[str] = ()) -> list[Passage]:
+    async def search(
+        self, query: str, *, k: int, domains: Sequence[str] = (), sources: Sequence[str] = ()
+    ) -> list[Passage]:
         text = any_word_query(query)
         if not text:
             return []
@@ -68,7 +138,224 @@ class FullTextRetriever:
             cur = conn.cursor(row_factory=class_row(Passage))
             await cur.execute(
                 _SEARCH,
-                {"query": text, "domains": list(domains), "limit": max(k, self._candidates)},
+                {
+                    "query": text,
+                    "domains": list(domains),
+                    "sources": list(sources),
+                    "limit": max(k, self._candidates),
+                },
             )
             rows = await cur.fetchall()
         return collapse(rows, k)
+
+
+@dataclass(frozen=True, slots=True)
+class HybridWeights:
+    """How the two rankings are fused: ``weight / (rrf_k + rank)`` summed over rankings.
+
+    A weight of 0 turns that ranking off (vectors alone, or full text alone).
+    """
+
+    text: float = 1.0
+    vector: float = 0.7
+    rrf_k: int = 20
+
+
+@dataclass(slots=True)
+class _Hit:
+    chunk_id: int
+    branch: str
+    rank: int
+    document_id: int
+    ord: int
+    title: str
+    text: str
+    domain: str
+    url: str | None
+    path: str | None
+    section: str | None
+    page_start: int | None
+    page_end: int | None
+
+
+class HybridRetriever:
+    """Full text and pgvector together, fused by reciprocal rank, then tidied up.
+
+    Both rankings run in one statement. Adjacent chunks of one document that both rank are
+    merged into one passage (their overlap said once, the page range spanning both); near
+    duplicates from different documents are dropped; each document gives at most
+    ``per_document`` passages. Without an embedder, or when the query cannot be embedded,
+    full text answers alone.
+    """
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        *,
+        embedder: Embedder | None = None,
+        candidates: int = 40,
+        weights: HybridWeights = HybridWeights(),
+        per_document: int = 2,
+        ef_search: int = 100,
+        text_budget: int = 1000,
+    ) -> None:
+        self._pool = pool
+        self._embedder = embedder
+        self._candidates = candidates
+        self._weights = weights
+        self._per_document = per_document
+        self._ef_search = ef_search
+        self._text_budget = text_budget
+
+    async def search(
+        self, query: str, *, k: int, domains: Sequence[str] = (), sources: Sequence[str] = ()
+    ) -> list[Passage]:
+        pool = max(k * 2, self._candidates)
+        words = any_word_query(query).replace(" or ", " ")
+        params: dict[str, object] = {
+            "words": words,
+            "domains": list(domains),
+            "sources": list(sources),
+            "pool": pool,
+            "budget": self._text_budget,
+        }
+        branches: list[str] = []
+        if self._weights.text > 0 and words:
+            branches.append(_TEXT_BRANCH)
+        vector = await self._query_vector(query) if self._weights.vector > 0 else None
+        if vector is not None:
+            assert self._embedder is not None
+            params.update(
+                vector=vector_literal(vector), model=self._embedder.model, dimensions=len(vector)
+            )
+            branches.append(_VECTOR_BRANCH)
+        if not branches:
+            return []
+        statement = _DETAILS.format(branches=" UNION ALL ".join(f"({b})" for b in branches))
+        # One pipelined round trip: BEGIN, the transaction-local HNSW breadth, the search.
+        async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+            if vector is not None:
+                # Filters are applied after the HNSW walk: search wider when filtering.
+                breadth = max(self._ef_search, pool) * (4 if domains or sources else 1)
+                await conn.execute(
+                    "SELECT set_config('hnsw.ef_search', %s, true)", (str(min(breadth, 1000)),)
+                )
+            cur = conn.cursor(row_factory=class_row(_Hit))
+            await cur.execute(statement, params)
+            hits = await cur.fetchall()
+        return self._fuse(hits, k)
+
+    async def _query_vector(self, query: str) -> list[float] | None:
+        if self._embedder is None or not query.strip():
+            return None
+        try:
+            return (await self._embedder.embed([query]))[0]
+        except ModelError as exc:
+            log.warning("query_embedding_failed", error=str(exc))
+            return None
+
+    def _fuse(self, hits: Sequence[_Hit], k: int) -> list[Passage]:
+        weight = {"text": self._weights.text, "vector": self._weights.vector}
+        scores: dict[int, float] = {}
+        first: dict[int, _Hit] = {}
+        for hit in hits:
+            scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + weight[hit.branch] / (
+                self._weights.rrf_k + hit.rank
+            )
+            first.setdefault(hit.chunk_id, hit)
+        ranked = sorted(first.values(), key=lambda h: (-scores[h.chunk_id], h.chunk_id))
+        return tidy(ranked, scores, k, self._per_document)
+
+
+def tidy(
+    ranked: Sequence[_Hit], scores: dict[int, float], k: int, per_document: int
+) -> list[Passage]:
+    """The best ``k`` passages: adjacent chunks of a document merged (three at most), chunks
+    overlapping a better passage of their document or copying one of another dropped, at most
+    ``per_document`` from one document.
+
+    A merged passage keeps its better chunk's score: merging tidies, it does not reorder.
+    """
+    kept: list[tuple[_Hit, set[int]]] = []
+    at: dict[tuple[int, int], int] = {}  # (document, ord) -> index in kept
+    per: dict[int, int] = {}
+    seen: list[set[str]] = []  # word trigrams of each kept passage
+    pieces: list[set[str]] = []  # word trigrams of each chunk shown, merged or not
+    for hit in ranked:
+        key = hit.document_id
+        neighbour = at.get((key, hit.ord - 1), at.get((key, hit.ord + 1)))
+        if neighbour is not None and len(kept[neighbour][1]) < 3:
+            joined, ords = kept[neighbour]
+            kept[neighbour] = (_join(joined, hit), ords | {hit.ord})
+            at[(key, hit.ord)] = neighbour
+            words = _shingles(hit.text)
+            seen[neighbour] |= words
+            pieces.append(words)
+            continue
+        if len(kept) == k or per.get(key, 0) >= per_document:
+            continue
+        words = _shingles(hit.text)
+        # Within a document a chunk overlapping a kept passage adds nothing; across documents
+        # only a copy of a chunk shown does (a short section quoted in a longer one still counts).
+        if any(
+            _contained(words, seen[i]) >= _NEAR_DUPLICATE
+            for i, (passage, _) in enumerate(kept)
+            if passage.document_id == key
+        ) or any(_jaccard(words, other) >= _NEAR_DUPLICATE for other in pieces):
+            continue
+        seen.append(set(words))
+        pieces.append(words)
+        per[key] = per.get(key, 0) + 1
+        at[(key, hit.ord)] = len(kept)
+        kept.append((hit, {hit.ord}))
+    return [
+        Passage(
+            chunk_id=hit.chunk_id,
+            document_id=hit.document_id,
+            title=hit.title,
+            text=hit.text,
+            domain=hit.domain,
+            score=scores[hit.chunk_id],
+            url=hit.url,
+            path=hit.path,
+            section=hit.section,
+            page_start=hit.page_start,
+            page_end=hit.page_end,
+        )
+        for hit, _ in kept
+    ]
+
+
+def _join(a: _Hit, b: _Hit) -> _Hit:
+    """Two adjacent chunks as one: in document order, their shared overlap written once."""
+    first, second = (a, b) if a.ord < b.ord else (b, a)
+    text = first.text + _rest_after_overlap(first.text, second.text)
+    pages = [p for p in (first.page_start, second.page_start, first.page_end, second.page_end) if p]
+    return replace(
+        a,
+        text=text,
+        section=a.section or b.section,
+        page_start=min(pages) if pages else None,
+        page_end=max(pages) if pages else None,
+    )
+
+
+def _rest_after_overlap(head: str, tail: str, longest: int = 400) -> str:
+    for size in range(min(len(head), len(tail), longest), 20, -1):
+        if head.endswith(tail[:size]):
+            return tail[size:]
+    return "\n\n" + tail
+
+
+def _shingles(text: str) -> set[str]:
+    words = _SHINGLE.findall(text.lower())
+    return {" ".join(words[i:i + 3]) for i in range(max(1, len(words) - 2))}
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def _contained(part: set[str], whole: set[str]) -> float:
+    """How much of ``part`` (word trigrams) is already in ``whole``."""
+    return len(part & whole) / len(part) if part else 1.0

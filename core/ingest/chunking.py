@@ -16,7 +16,7 @@ class Chunker:
     PDF chunks keep their page number.
     """
 
-    def __init__(self, *, chunk_size: int = 1200, chunk_overlap: int = 150) -> None:
+    def __init__(self, *, chunk_size: int = 800, chunk_overlap: int = 100) -> None:
         self.signature = f"chunker-v1:{chunk_size}:{chunk_overlap}"
         self._headings = MarkdownHeaderTextSplitter(_HEADERS, strip_headers=True)
         self._sizes = RecursiveCharacterTextSplitter(

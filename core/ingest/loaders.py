@@ -150,7 +150,9 @@ def _pdf(data: bytes, path: Path, salt: str) -> LoadedDocument:
             continue
         first_line = page_text.splitlines()[0].strip()
         sections.append(
-            Section(text=page_text, heading=first_line if len(first_line) <= 80 else None, page=number)
+            Section(
+                text=page_text, heading=first_line if len(first_line) <= 80 else None, page=number
+            )
         )
     if not sections:
         raise IngestError(
@@ -183,6 +185,19 @@ LOADERS: dict[str, Callable[[bytes, Path, str], LoadedDocument]] = {
 
 def is_supported(path: Path) -> bool:
     return path.suffix.lower() in LOADERS
+
+
+def load_bytes(data: bytes, name: str, *, salt: str = "") -> LoadedDocument:
+    """Parse ``data`` as the kind its file ``name`` says (a relative path such as
+    ``HR/leave.pdf``: its folders suggest the domain). Callers set uri, url and source."""
+    path = Path(name)
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None:
+        raise UnsupportedDocument(
+            f"{path.name}: {path.suffix or 'files without an extension'} is not a kind I can read.",
+            path=name,
+        )
+    return loader(data, path, salt)
 
 
 def load_file(path: Path, *, salt: str = "") -> LoadedDocument:

@@ -1,23 +1,33 @@
-"""Ingest files and folders: skip what is unchanged, replace what changed, drop what vanished."""
+"""Ingest files, folders and remote sources: skip what is unchanged, replace what changed,
+drop what vanished; embed in batches; keep the vectors in one model's space."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import structlog
 
-from core.errors import IngestError
+from core.errors import IngestError, ModelError
 from core.ingest.chunking import Chunker
+from core.ingest.connectors.base import RemoteItem, Source
 from core.ingest.documents import ChunkDraft, LoadedDocument
-from core.ingest.loaders import is_supported, load_file
+from core.ingest.loaders import content_hash, is_supported, load_file
 
 log = structlog.get_logger(__name__)
 
 Progress = Callable[[str], None]
+
+
+class PendingChunk(Protocol):
+    id: int
+    title: str
+    section: str | None
+    text: str
 
 
 class KnowledgeStore(Protocol):
@@ -25,19 +35,56 @@ class KnowledgeStore(Protocol):
 
     async def document_hashes(self, uris: Sequence[str]) -> dict[str, str]: ...
 
-    async def replace_document(self, document: LoadedDocument, chunks: Sequence[ChunkDraft]) -> int:
-        """Store ``document`` with exactly ``chunks``, replacing any earlier version atomically."""
+    async def replace_documents(
+        self, batch: Sequence[tuple[LoadedDocument, Sequence[ChunkDraft]]]
+    ) -> list[int]:
+        """Store each document with exactly its chunks, replacing earlier versions atomically."""
         ...
 
-    async def remove_missing(self, prefix: str, keep: set[str]) -> int:
-        """Delete documents whose uri starts with ``prefix`` and is not in ``keep``."""
+    async def remove_missing(self, prefix: str, keep: set[str], *, source: str = "folder") -> int:
+        """Delete ``source`` documents whose uri starts with ``prefix`` and is not in ``keep``."""
         ...
+
+    async def remove(self, uris: Sequence[str]) -> int: ...
+
+    async def use_embedding_space(self, model: str, dimensions: int) -> bool:
+        """Make ``model`` the index's vector space; True when it changed (vectors dropped)."""
+        ...
+
+    async def pending_embeddings(
+        self, *, after: int = 0, limit: int = 256
+    ) -> Sequence[PendingChunk]: ...
+
+    async def write_embeddings(
+        self, ids: Sequence[int], vectors: Sequence[Sequence[float]]
+    ) -> int: ...
+
+    async def refresh_term_statistics(self, changed: int) -> bool:
+        """Recount what full-text ranking weighs words by, if ``changed`` chunks matter."""
+        ...
+
+    async def begin_bulk_load(self, incoming: int) -> bool:
+        """Drop the vector index if ``incoming`` new documents make rebuilding it cheaper."""
+        ...
+
+    async def end_bulk_load(self) -> None: ...
 
 
 class Embedder(Protocol):
-    """Turns texts into vectors, in batches."""
+    """Turns texts into vectors, in batches. ``model`` names the vector space; ``dimensions``
+    is its size when known in advance (else the first vector tells)."""
+
+    model: str
+    dimensions: int | None
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+def embedding_input(title: str, section: str | None, text: str) -> str:
+    """What is embedded for a chunk: its text under its document title and section, so a
+    chunk that never names its subject ("Click Add Test Case…") still lands near it."""
+    heading = f"{title} › {section}" if section and section != title else title
+    return f"{heading}\n\n{text}"
 
 
 @dataclass(slots=True)
@@ -47,13 +94,25 @@ class IngestReport:
     unchanged: int = 0
     removed: int = 0
     chunks: int = 0
+    embedded: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def merge(self, other: IngestReport) -> None:
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.removed += other.removed
+        self.chunks += other.chunks
+        self.embedded += other.embedded
+        self.failed.extend(other.failed)
 
     def summary(self) -> str:
         text = (
             f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.removed} removed, {len(self.failed)} failed; {self.chunks} chunks written"
         )
+        if self.embedded:
+            text += f", {self.embedded} embedded"
         return text
 
 
@@ -68,11 +127,33 @@ def _walk(root: Path) -> list[Path]:
     )
 
 
+@dataclass(slots=True)
+class _Pending:
+    document: LoadedDocument
+    chunks: list[ChunkDraft]
+    new: bool
+
+
+@dataclass(slots=True)
+class _Run:
+    """One ingest's state, so that two ingests through one Ingestor never mix batches."""
+
+    report: IngestReport
+    buffer: list[_Pending] = field(default_factory=list)
+    write: asyncio.Task[None] | None = None
+
+    def fail_embeddings(self, exc: ModelError) -> None:
+        if not any(where == "embeddings" for where, _ in self.report.failed):
+            self.report.failed.append(("embeddings", str(exc)))
+        log.warning("embeddings_unavailable", error=str(exc))
+
+
 class Ingestor:
-    """Reads paths into a KnowledgeStore.
+    """Reads paths and sources into a KnowledgeStore.
 
     A document's content hash (salted with the chunker's settings) decides whether it is
     re-chunked; a folder ingest also removes documents under it that no longer exist.
+    Chunks of several documents are embedded together and written in one COPY.
     """
 
     def __init__(
@@ -81,10 +162,54 @@ class Ingestor:
         *,
         chunker: Chunker,
         embedder: Embedder | None = None,
+        batch_chunks: int = 256,
     ) -> None:
         self._store = store
         self._chunker = chunker
         self._embedder = embedder
+        self._batch_chunks = max(1, batch_chunks)
+        self._space_ready = False
+
+    # -- the vector space ------------------------------------------------------------------
+
+    async def prepare_embeddings(self) -> bool:
+        """Bind the index to the embedder's model; True when that dropped vectors of another.
+
+        Raises ``ModelError`` when the embedder must be asked its dimension and cannot answer.
+        """
+        if self._embedder is None:
+            return False
+        dimensions = self._embedder.dimensions
+        if dimensions is None:
+            dimensions = len((await self._embedder.embed(["dimension probe"]))[0])
+        changed = await self._store.use_embedding_space(self._embedder.model, dimensions)
+        self._space_ready = True
+        return changed
+
+    async def backfill(self, report: IngestReport | None = None) -> int:
+        """Embed every chunk that has no vector yet (after a model change, or chunks written
+        while the embedding endpoint was down). Returns how many were embedded."""
+        if self._embedder is None:
+            return 0
+        if not self._space_ready:
+            await self.prepare_embeddings()
+        done = 0
+        after = 0
+        while True:
+            pending = await self._store.pending_embeddings(after=after, limit=self._batch_chunks)
+            if not pending:
+                break
+            inputs = [embedding_input(c.title, c.section, c.text) for c in pending]
+            vectors = await self._embedder.embed(inputs)
+            done += await self._store.write_embeddings([c.id for c in pending], vectors)
+            after = pending[-1].id
+        if report is not None:
+            report.embedded += done
+        if done:
+            log.info("embeddings_backfilled", chunks=done, model=self._embedder.model)
+        return done
+
+    # -- files and folders -----------------------------------------------------------------
 
     def plan(self, paths: Iterable[Path]) -> tuple[list[Path], list[Path], list[tuple[str, str]]]:
         """Files to read, folders to prune, and paths that cannot be read at all."""
@@ -103,7 +228,11 @@ class Ingestor:
         return files, folders, problems
 
     async def ingest(
-        self, paths: Iterable[Path], *, on_file: Progress | None = None, total: Callable[[int], None] | None = None
+        self,
+        paths: Iterable[Path],
+        *,
+        on_file: Progress | None = None,
+        total: Callable[[int], None] | None = None,
     ) -> IngestReport:
         files, folders, problems = self.plan(paths)
         report = IngestReport(failed=list(problems))
@@ -111,34 +240,170 @@ class Ingestor:
             total(len(files))
         known = await self._store.document_hashes([str(f) for f in files])
         seen: set[str] = set()
-        for path in files:
-            seen.add(str(path))
-            try:
-                await self._ingest_one(path, known.get(str(path)), report)
-            except IngestError as exc:
-                report.failed.append((str(path), str(exc)))
-                log.warning("ingest_failed", path=str(path), error=str(exc))
-            if on_file is not None:
-                on_file(str(path))
+        incoming = sum(1 for f in files if str(f) not in known)
+        async with self._writing(report, incoming) as run:
+            for path in files:
+                seen.add(str(path))
+                try:
+                    document = await asyncio.to_thread(
+                        load_file, path, salt=self._chunker.signature
+                    )
+                    self._take(run, document, known.get(str(path)))
+                except IngestError as exc:
+                    report.failed.append((str(path), str(exc)))
+                    log.warning("ingest_failed", path=str(path), error=str(exc))
+                if on_file is not None:
+                    on_file(str(path))
+                # A store failure is no file's fault: it ends the ingest (raised to the caller).
+                await self._flush_if_full(run)
         for folder in folders:
             report.removed += await self._store.remove_missing(str(folder) + "/", seen)
+        await self._finish(report)
         return report
 
-    async def _ingest_one(self, path: Path, known_hash: str | None, report: IngestReport) -> None:
-        document = await asyncio.to_thread(load_file, path, salt=self._chunker.signature)
+    # -- remote sources --------------------------------------------------------------------
+
+    async def ingest_source(
+        self,
+        source: Source,
+        *,
+        on_file: Progress | None = None,
+        total: Callable[[int], None] | None = None,
+    ) -> IngestReport:
+        """Bring the index in line with ``source``.
+
+        A failed listing raises ``IngestError`` and changes nothing. An item that fails to
+        download keeps its indexed version. Only after a complete listing are documents the
+        source no longer holds removed.
+        """
+        items = await source.list()
+        report = IngestReport(failed=list(source.failed))
+        if total is not None:
+            total(len(items))
+        known = await self._store.document_hashes([i.uri for i in items])
+        seen: set[str] = set()
+        incoming = sum(1 for i in items if i.uri not in known)
+        async with self._writing(report, incoming) as run:
+            for item in items:
+                seen.add(item.uri)
+                await self._take_item(run, source, item, known.get(item.uri))
+                if on_file is not None:
+                    on_file(item.uri)
+                await self._flush_if_full(run)
+        if source.scope is not None:
+            report.removed += await self._store.remove_missing(
+                source.scope, seen, source=source.kind
+            )
+        if source.gone:
+            indexed = await self._store.document_hashes(source.gone)
+            report.failed.extend(
+                (uri, f"{uri} was not found (404), so there is nothing to index.")
+                for uri in source.gone
+                if uri not in indexed
+            )
+            report.removed += await self._store.remove(list(indexed))
+        await self._finish(report)
+        return report
+
+    async def _take_item(
+        self, run: _Run, source: Source, item: RemoteItem, known_hash: str | None
+    ) -> None:
+        report = run.report
+        digest = None
+        if item.version is not None:
+            digest = content_hash(item.version.encode(), self._chunker.signature + item.uri)
+            if digest == known_hash:
+                report.unchanged += 1
+                return
+        try:
+            document = await source.fetch(item, salt=self._chunker.signature)
+            if digest is not None:
+                document.content_hash = digest
+            self._take(run, document, known_hash)
+        except IngestError as exc:
+            report.failed.append((item.url or item.uri, str(exc)))
+            log.warning("ingest_failed", uri=item.uri, error=str(exc))
+
+    # -- shared steps ----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _writing(self, report: IngestReport, incoming: int) -> AsyncIterator[_Run]:
+        """Buffer, embed and write documents; a large first load builds the HNSW index once
+        at the end instead of row by row."""
+        run = _Run(report)
+        if self._embedder is not None and not self._space_ready:
+            try:
+                await self.prepare_embeddings()
+            except ModelError as exc:
+                # Chunks are still written (full text works); backfill embeds them later.
+                run.fail_embeddings(exc)
+        bulk = self._space_ready and await self._store.begin_bulk_load(incoming)
+        try:
+            yield run
+            await self._flush(run)
+            await self._drain(run)
+        finally:
+            if run.write is not None and not run.write.done():
+                # Leaving on an error: let the write in flight settle before the index returns.
+                await asyncio.gather(run.write, return_exceptions=True)
+            if bulk:
+                await self._store.end_bulk_load()
+
+    async def _drain(self, run: _Run) -> None:
+        if run.write is not None:
+            write, run.write = run.write, None
+            await write
+
+    async def _finish(self, report: IngestReport) -> None:
+        if report.chunks or report.removed:
+            await self._store.refresh_term_statistics(report.chunks + report.removed)
+        if self._embedder is None or not self._space_ready:
+            return
+        try:
+            await self.backfill(report)
+        except ModelError as exc:
+            _Run(report).fail_embeddings(exc)
+
+    def _take(self, run: _Run, document: LoadedDocument, known_hash: str | None) -> None:
         if known_hash == document.content_hash:
-            report.unchanged += 1
+            run.report.unchanged += 1
             return
         chunks = self._chunker.split(document)
         if not chunks:
-            raise IngestError(f"{path.name} has no text to index.", path=str(path))
-        if self._embedder is not None:
-            vectors = await self._embedder.embed([c.text for c in chunks])
-            for chunk, vector in zip(chunks, vectors, strict=True):
-                chunk.embedding = vector
-        await self._store.replace_document(document, chunks)
-        report.chunks += len(chunks)
-        if known_hash is None:
-            report.added += 1
-        else:
-            report.updated += 1
+            raise IngestError(f"{document.title} has no text to index.", path=document.uri)
+        run.buffer.append(_Pending(document, chunks, new=known_hash is None))
+
+    async def _flush_if_full(self, run: _Run) -> None:
+        if sum(len(p.chunks) for p in run.buffer) >= self._batch_chunks:
+            await self._flush(run)
+
+    async def _flush(self, run: _Run) -> None:
+        batch, run.buffer = run.buffer, []
+        if not batch:
+            return
+        if self._embedder is not None and self._space_ready:
+            drafts = [(p.document, c) for p in batch for c in p.chunks]
+            try:
+                vectors = await self._embedder.embed(
+                    [embedding_input(d.title, c.section, c.text) for d, c in drafts]
+                )
+            except ModelError as exc:
+                # Store the text anyway; backfill embeds it when the endpoint is back.
+                run.fail_embeddings(exc)
+            else:
+                for (_, chunk), vector in zip(drafts, vectors, strict=True):
+                    chunk.embedding = vector
+        # The write runs while the next batch is read and embedded; one at a time, in order.
+        await self._drain(run)
+        run.write = asyncio.create_task(self._store_batch(batch, run.report))
+
+    async def _store_batch(self, batch: list[_Pending], report: IngestReport) -> None:
+        await self._store.replace_documents([(p.document, p.chunks) for p in batch])
+        for pending in batch:
+            report.chunks += len(pending.chunks)
+            if pending.new:
+                report.added += 1
+            else:
+                report.updated += 1
+            if self._embedder is not None and pending.chunks[0].embedding is not None:
+                report.embedded += len(pending.chunks)

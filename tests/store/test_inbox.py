@@ -18,8 +18,8 @@ async def states(runtime: Runtime) -> dict[str, str]:
 
 async def test_same_event_delivered_three_times_is_accepted_once(runtime: Runtime):
     inbox = EventInbox(runtime.db.pool)
-    results = await asyncio.gather(*(inbox.accept("Ev1", "slack", {"n": i}) for i in range(3)))
-    assert sorted(results) == [False, False, True]
+    claims = await asyncio.gather(*(inbox.accept("Ev1", "slack", {"n": i}) for i in range(3)))
+    assert sorted(claim is not None for claim in claims) == [False, False, True]
     assert await states(runtime) == {"Ev1": "working"}
 
 
@@ -29,12 +29,12 @@ async def test_two_replicas_sharing_redis_accept_an_event_once(runtime: Runtime,
         await first.flushdb()
         replica_a = EventInbox(runtime.db.pool, redis=first)
         replica_b = EventInbox(runtime.db.pool, redis=second)
-        results = await asyncio.gather(
+        claims = await asyncio.gather(
             replica_a.accept("Ev2", "slack", {}), replica_b.accept("Ev2", "slack", {})
         )
-        assert sorted(results) == [False, True]
+        assert sorted(claim is not None for claim in claims) == [False, True]
         # A different event still goes through.
-        assert await replica_b.accept("Ev3", "slack", {})
+        assert await replica_b.accept("Ev3", "slack", {}) is not None
     finally:
         await first.aclose()
         await second.aclose()
@@ -44,16 +44,17 @@ async def test_redis_down_falls_back_to_the_postgres_inbox(runtime: Runtime):
     dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     inbox = EventInbox(runtime.db.pool, redis=dead)
     try:
-        assert await inbox.accept("Ev4", "teams", {})
-        assert not await inbox.accept("Ev4", "teams", {})
+        assert await inbox.accept("Ev4", "teams", {}) is not None
+        assert await inbox.accept("Ev4", "teams", {}) is None
     finally:
         await dead.aclose()
 
 
 async def test_done_and_failed_are_recorded(runtime: Runtime):
     inbox = EventInbox(runtime.db.pool)
-    await inbox.accept("ok", "slack", {})
-    await inbox.accept("bad", "slack", {})
-    await inbox.done("ok")
-    await inbox.failed("bad", "model unreachable")
+    ok = await inbox.accept("ok", "slack", {})
+    bad = await inbox.accept("bad", "slack", {})
+    assert ok is not None and bad is not None
+    await inbox.done(ok)
+    await inbox.failed(bad, "model unreachable")
     assert await states(runtime) == {"ok": "done", "bad": "failed"}

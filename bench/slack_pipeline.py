@@ -1,0 +1,422 @@
+"""The Slack pipeline under load: N questions at once through signed HTTP events, our server, the
+fake Slack Web API (real tiers, 429s) and a fake model with a set time to first token and rate.
+
+Reports, per N: ack latency p50/p99 (event POST → HTTP 200), our overhead from the model's first
+token to the first text Slack receives (p50/p99), Slack calls per answer, 429s, answers delivered
+whole, and the bot process's peak memory. The fakes run in a child process, so the bot's CPU
+and memory are its own; both processes read the same monotonic clock.
+
+    python -m bench.slack_pipeline                     # 10 and 100 questions
+    python -m bench.slack_pipeline --questions 10,100,1000 --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from pydantic import SecretStr
+from slack_sdk.signature import SignatureVerifier
+
+from bench import command_line, machine, postgres, table, write_section
+from bots.runtime import Runtime
+from bots.server import build_app
+from bots.slack.http import SLACK
+from core.observability import configure_logging
+from core.settings import Settings
+
+SECRET = "bench-signing-secret"
+TOKEN = "xoxb-bench-token"
+TEAM = "T0BENCH"
+QUESTION = "How do I connect to the VPN from home? (ticket q{n})"
+SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "knowledge"
+TEXT_METHODS = {"chat.startStream", "chat.postMessage"}
+
+
+# -- the fakes (child process) ----------------------------------------------------------------
+
+
+class BenchModel:
+    """A streaming chat-completions endpoint: waits ``ttft_s``, then one token every
+    ``interval_s``; notes when each question's first token left."""
+
+    def __init__(self, ttft_s: float, interval_s: float, tokens: int) -> None:
+        self.ttft_s, self.interval_s, self.tokens = ttft_s, interval_s, tokens
+        self.first_token: dict[str, float] = {}
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        asked = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+        marker = (re.findall(r"ticket (q\d+)", asked) or ["?"])[-1]
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        ident = f"chatcmpl-{uuid.uuid4().hex[:10]}"
+
+        async def send(delta: dict[str, Any], finish: str | None = None) -> None:
+            chunk = {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": body.get("model"),
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+
+        await asyncio.sleep(self.ttft_s)
+        await send({"role": "assistant", "content": ""})
+        for n in range(self.tokens):
+            if n:
+                await asyncio.sleep(self.interval_s)
+            else:
+                self.first_token.setdefault(marker, time.monotonic())
+            await send({"content": f"word{n} " if n % 12 else f"Step {n // 12 + 1}: connect "})
+        await send({}, "stop")
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": body.get("model"),
+                "choices": [],
+                "usage": {
+                    "prompt_tokens": 500,
+                    "completion_tokens": self.tokens,
+                    "total_tokens": 500 + self.tokens,
+                },
+            }
+            await response.write(f"data: {json.dumps(usage)}\n\n".encode())
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+
+def serve_fakes(
+    window_s: float, ttft_s: float, interval_s: float, tokens: int, ready: multiprocessing.Queue
+) -> None:
+    from tests.support.fake_slack import FakeSlack
+
+    async def main() -> None:
+        slack = FakeSlack(window_s=window_s)
+        slack.add_workspace(TEAM, TOKEN, bot_user_id="UBOT")
+        model = BenchModel(ttft_s, interval_s, tokens)
+
+        async def report(_: web.Request) -> web.Response:
+            calls = [
+                {
+                    "method": c.method,
+                    "at": c.at,
+                    "status": c.status,
+                    "error": c.error,
+                    "channel": c.args.get("channel") or c.args.get("channel_id"),
+                }
+                for c in slack.calls
+            ]
+            complete = sum(
+                1
+                for messages in slack.messages.values()
+                if any(b.get("type") == "context_actions" for m in messages for b in m.blocks)
+            )
+            return web.json_response(
+                {"calls": calls, "first_token": model.first_token, "complete": complete}
+            )
+
+        app = slack.app()
+        app.router.add_get("/_bench/report", report)
+        app.router.add_post("/v1/chat/completions", model.chat)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
+        await site.start()
+        port = runner.addresses[0][1]
+        slack.set_base_url(f"http://127.0.0.1:{port}")
+        ready.put(port)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+# -- the load ---------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def reset_peak_memory() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM (Linux)
+    except OSError:
+        pass
+
+
+def peak_memory_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def envelope(n: int) -> dict[str, Any]:
+    return {
+        "token": "legacy",
+        "team_id": TEAM,
+        "api_app_id": "A0BENCH",
+        "type": "event_callback",
+        "event_id": f"EvB{uuid.uuid4().hex[:12]}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {"team_id": TEAM, "user_id": "UBOT", "is_bot": True, "is_enterprise_install": False}
+        ],
+        "event": {
+            "type": "message",
+            "channel_type": "im",
+            "channel": f"D{n}",
+            "user": f"U{n}",
+            "text": QUESTION.format(n=n),
+            "ts": f"{int(time.time())}.{n:06d}",
+        },
+    }
+
+
+@dataclass
+class Result:
+    questions: int
+    ack_p50: float
+    ack_p99: float
+    overhead_p50: float
+    overhead_p99: float
+    adapter_p50: float
+    adapter_p99: float
+    calls_per_answer: float
+    rate_limited: int
+    complete: int
+    streamed: int
+    peak_mib: float
+    wall_s: float
+
+
+async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespace) -> Result:
+    # spawn, not fork: the child must not inherit this process's event loop and pool threads.
+    context = multiprocessing.get_context("spawn")
+    ready: multiprocessing.Queue = context.Queue()
+    fakes = context.Process(
+        target=serve_fakes,
+        args=(args.window_s, args.ttft_ms / 1000, 1 / args.tokens_per_s, args.tokens, ready),
+        daemon=True,
+    )
+    fakes.start()
+    port = ready.get(timeout=60)
+    base = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url,
+        data_dir=data_dir,
+        sample_knowledge=None,
+        slack_bot_token=SecretStr(TOKEN),
+        slack_signing_secret=SecretStr(SECRET),
+        slack_api_url=f"{base}/api/",
+        openai_base_url=f"{base}/v1",
+        openai_api_key=SecretStr("sk-bench"),
+        chat_model="gpt-4o-mini",
+        answer_cache_ttl=0,
+        log_level="WARNING",
+        db_pool_min=args.db_pool,
+        db_pool_max=args.db_pool,
+    )
+    try:
+        async with await Runtime.start(settings) as runtime:
+            await runtime.ingestor.ingest([SAMPLE])
+            app = build_app(runtime)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
+            await site.start()
+            ours = f"http://127.0.0.1:{runner.addresses[0][1]}"
+            bot = app[SLACK]
+            signer = SignatureVerifier(SECRET)
+            reset_peak_memory()
+            acks: list[float] = []
+            started = time.monotonic()
+            connector = aiohttp.TCPConnector(limit=0)
+            async with aiohttp.ClientSession(connector=connector) as http:
+
+                async def ask(i: int, warm_up: bool = False) -> None:
+                    payload = envelope(i)
+                    if warm_up:  # an edit: authorised and acknowledged, never answered
+                        payload["event"]["subtype"] = "message_changed"
+                    body = json.dumps(payload)
+                    ts = str(int(time.time()))
+                    headers = {
+                        "Content-Type": "application/json",
+                        "X-Slack-Request-Timestamp": ts,
+                        "X-Slack-Signature": signer.generate_signature(timestamp=ts, body=body),
+                    }
+                    sent = time.monotonic()
+                    async with http.post(f"{ours}/slack/events", data=body, headers=headers) as r:
+                        await r.read()
+                        assert r.status == 200, r.status
+                    acks.append((time.monotonic() - sent) * 1000)
+
+                # Warm up as a running server would be: bolt's auth.test done, connections open.
+                await ask(-1, warm_up=True)
+                acks.clear()
+                started = time.monotonic()
+                await asyncio.gather(*(ask(i) for i in range(n)))
+                await asyncio.sleep(0.05)
+                while len(bot.tasks):
+                    await asyncio.sleep(0.05)
+                wall = time.monotonic() - started
+                peak = peak_memory_mib()
+                adapter = [
+                    d.delay_s * 1000 for d in bot.metrics.deliveries if d.delay_s is not None
+                ]
+                async with http.get(f"{base}/_bench/report") as r:
+                    report = await r.json()
+            await runner.cleanup()
+    finally:
+        fakes.terminate()
+        fakes.join(10)
+
+    first_text: dict[str, float] = {}
+    for call in report["calls"]:
+        if call["method"] in TEXT_METHODS and call["status"] == 200 and call["channel"]:
+            first_text.setdefault(call["channel"], call["at"])
+    overheads = [
+        (first_text[f"D{q[1:]}"] - at) * 1000
+        for q, at in report["first_token"].items()
+        if f"D{q[1:]}" in first_text
+    ]
+    answer_calls = [c for c in report["calls"] if c["method"] != "auth.test"]
+    return Result(
+        questions=n,
+        ack_p50=percentile(acks, 0.5),
+        ack_p99=percentile(acks, 0.99),
+        overhead_p50=percentile(overheads, 0.5),
+        overhead_p99=percentile(overheads, 0.99),
+        adapter_p50=percentile(adapter, 0.5),
+        adapter_p99=percentile(adapter, 0.99),
+        calls_per_answer=len(answer_calls) / n,
+        rate_limited=sum(1 for c in report["calls"] if c["status"] == 429),
+        complete=report["complete"],
+        streamed=sum(
+            1 for c in report["calls"] if c["method"] == "chat.startStream" and c["status"] == 200
+        ),
+        peak_mib=peak,
+        wall_s=wall,
+    )
+
+
+def render(results: list[Result], args: argparse.Namespace) -> str:
+    rows = [
+        (
+            r.questions,
+            f"{r.ack_p50:.1f} / {r.ack_p99:.1f}",
+            f"{r.overhead_p50:.1f} / {r.overhead_p99:.1f}",
+            f"{r.adapter_p50:.1f} / {r.adapter_p99:.1f}",
+            f"{r.calls_per_answer:.1f}",
+            r.rate_limited,
+            f"{r.complete}/{r.questions}",
+            r.streamed,
+            f"{r.peak_mib:.0f}",
+            f"{r.wall_s:.1f}",
+        )
+        for r in results
+    ]
+    return table(
+        [
+            "questions at once",
+            "ack ms p50 / p99",
+            "overhead ms p50 / p99",
+            "of which adapter ms p50 / p99",
+            "Slack calls / answer",
+            "429s",
+            "answered whole",
+            "streamed",
+            "peak MiB",
+            "wall s",
+        ],
+        rows,
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--questions",
+        default="10,100",
+        help="comma-separated concurrency levels (e.g. 10,100,1000)",
+    )
+    parser.add_argument("--ttft-ms", type=float, default=300, help="model time to first token")
+    parser.add_argument("--tokens-per-s", type=float, default=50, help="model token rate")
+    parser.add_argument("--tokens", type=int, default=60, help="tokens per answer")
+    parser.add_argument("--window-s", type=float, default=60, help="Slack's rate-limit window")
+    parser.add_argument("--db-pool", type=int, default=20, help="Postgres pool size")
+    parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
+    args = parser.parse_args()
+    configure_logging(level="WARNING", json=True)
+    levels = [int(x) for x in args.questions.split(",") if x.strip()]
+    results = []
+    with postgres() as url:
+        data_dir = Path("/tmp") / f"sbbench-slack-{uuid.uuid4().hex[:6]}"
+        for n in levels:
+            result = await run(n, url, data_dir, args)
+            results.append(result)
+            print(render([result], args), flush=True)
+    report = render(results, args)
+    print("\n" + report)
+    if not args.no_write:
+        write_section("Slack pipeline", "\n\n".join([describe(args), report, READING]))
+
+
+READING = (
+    "Reading it: the ack waits for the inbox row (one Postgres commit per event before the "
+    "200), which is what grows at 1,000 at once; answers beyond `SLACK_MAX_ANSWERS` (200) wait "
+    "their turn after the ack, so none fails for want of a database connection. Only 20 "
+    "answers a minute per workspace can stream (Tier 2); the rest arrive as a placeholder and "
+    "an update, or a follow-up message, which is why calls per answer fall as the burst grows, "
+    "with no 429. The overhead depends on what else the machine runs: most of it is the model "
+    "client parsing each token chunk on the same event loop (100 answers at 50 tokens/s are "
+    "5,000 chunks a second); the adapter's own part is the next column. On this shared "
+    "machine, runs while other jobs kept it busy (load average ~8) measured several times "
+    "these overheads."
+)
+
+
+def describe(args: argparse.Namespace) -> str:
+    setup = (
+        f"Every question is a signed `message.im` event from its own user and DM, all in one "
+        f"workspace, posted at once to `/slack/events`. The fake model waits {args.ttft_ms:.0f} "
+        f"ms, then sends {args.tokens} tokens at {args.tokens_per_s:.0f}/s; the fake Slack Web "
+        f"API enforces Slack's tiers over a {args.window_s:.0f} s window (Tier 2 "
+        "`chat.startStream`/`stopStream`: 20, Tier 3 `chat.update`: 50, Tier 4 "
+        "`chat.appendStream`: 100, `chat.postMessage` ~1/s per channel). Both fakes run in a "
+        "process of their own."
+    )
+    columns = (
+        "*Ack*: the event POST until HTTP 200 (the inbox row is written before it). "
+        "*Overhead*: from the model sending an answer's first token to Slack receiving its "
+        "first text (`chat.startStream`, or the placeholder `chat.postMessage`); *of which "
+        "adapter*: from that text reaching the Slack adapter to it leaving for Slack, the rest "
+        "being the model client and the core. *Streamed*: answers that got a "
+        "`chat.startStream` slot; the others (beyond Tier 2's 20 a minute) were shown as a "
+        "placeholder and `chat.update`, or a follow-up message when the update budget was "
+        "spent. *Peak MiB*: the bot process's peak RSS during the run."
+    )
+    return "\n\n".join([f"`{command_line()}` on {machine()}.", setup, columns])
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,198 @@
+"""``/assistant …``: parsed into a CommandRequest, run by the core, rendered as Block Kit.
+
+The command is acknowledged at once; the core runs after the ack and the reply goes back
+through the command's ``response_url`` (private unless the reply says otherwise). Buttons in a
+reply ("More", "Confirm") send their command through the same path. A file (``export``) is
+uploaded to the person's DM with the app.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackClientError
+
+from bots.slack import escaping
+from bots.slack.blocks import MAX_BLOCKS, SECTION_CHARS, Block, notification, split
+from bots.slack.calls import describe
+from bots.slack.events import PLATFORM, plain_text
+from bots.slack.home import thread_link
+from core.commands import CommandReply, CommandRequest
+from core.events import ConversationKind, Person, ThreadRef
+
+if TYPE_CHECKING:
+    from bots.slack.bot import SlackBot
+
+log = structlog.get_logger(__name__)
+
+COMMAND = "/assistant"
+ACTION = re.compile(r"^assistant_command(:\d+)?$")
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
+
+
+def to_mrkdwn(markdown: str) -> str:
+    """CommonMark the core writes (``**bold**``, ``[text](url)``) as Slack's mrkdwn. What people
+    wrote (questions, titles, comments, names) is escaped first: it shows as written and can
+    never ping anyone."""
+    text = _BOLD.sub(r"*\1*", escaping.mrkdwn(markdown))
+    return _LINK.sub(r"<\2|\1>", text)
+
+
+def _section(text: str) -> list[Block]:
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": piece}}
+        for piece in split(to_mrkdwn(text), SECTION_CHARS)
+        if piece.strip()
+    ]
+
+
+def reply_blocks(reply: CommandReply) -> list[Block]:
+    """A command's reply: title, sections, facts, history entries by day, buttons."""
+    blocks: list[Block] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escaping.mrkdwn(reply.title)}*"}}
+    ]
+    for section in reply.sections:
+        blocks.extend(_section(section))
+    facts = [f"*{f.label}*\n{to_mrkdwn(f.value)}"[:2000] for f in reply.facts]
+    for start in range(0, len(facts), 10):
+        blocks.append(
+            {
+                "type": "section",
+                "fields": [{"type": "mrkdwn", "text": text} for text in facts[start : start + 10]],
+            }
+        )
+    group: str | None = None
+    lines: list[str] = []
+    for entry in reply.entries:
+        if entry.group != group:
+            if lines:
+                blocks.extend(_section("\n".join(lines)))
+            group, lines = entry.group, [f"*{entry.group}*"]
+        title = (" ".join(entry.title.split()) or "Untitled")[:80]
+        title = title.replace("[", "(").replace("]", ")")  # it is a link's label below
+        detail = entry.snippet or entry.preview
+        link = thread_link(entry.thread.channel_id, entry.thread.thread_id)
+        suffix = f" — {detail}" if detail else ""
+        # Written as Markdown: _section escapes the words, then makes the link Slack's.
+        lines.append(f"• [{title}]({link}) _{entry.when}_{suffix}")
+    if lines:
+        blocks.extend(_section("\n".join(lines)))
+    if reply.actions:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": f"assistant_command:{n}",
+                        "text": {"type": "plain_text", "text": action.label[:75]},
+                        "value": action.command[:2000],
+                        **({"style": action.style} if action.style != "default" else {}),
+                    }
+                    for n, action in enumerate(reply.actions[:25])
+                ],
+            }
+        )
+    if reply.file_name:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": f"`{reply.file_name}` is in your DM with me."}
+                ],
+            }
+        )
+    return blocks[:MAX_BLOCKS]
+
+
+def command_request(
+    team: str, user: str, user_name: str | None, channel: str, text: str
+) -> CommandRequest:
+    mentioned = tuple(m.group(1) for m in _MENTION.finditer(text))
+    kind = ConversationKind.DM if channel.startswith("D") else ConversationKind.CHANNEL
+    return CommandRequest.parse(
+        Person(PLATFORM, team, user, display_name=user_name),
+        ThreadRef(PLATFORM, team, channel, "", kind=kind),
+        plain_text(text, None),
+        mentions=mentioned,
+    )
+
+
+def register(app: AsyncApp, bot: SlackBot) -> None:
+    @app.command(COMMAND)
+    async def command(
+        ack: AsyncAck, body: dict, respond: AsyncRespond, context: AsyncBoltContext
+    ) -> None:
+        await ack()
+        request = command_request(
+            str(context.team_id or body.get("team_id")),
+            str(body.get("user_id")),
+            body.get("user_name"),
+            str(body.get("channel_id")),
+            str(body.get("text") or ""),
+        )
+        bot.tasks.spawn(run(bot, request, respond, context), name="slack:command")
+
+    @app.action(ACTION)
+    async def pressed(
+        ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond, context: AsyncBoltContext
+    ) -> None:
+        await ack()
+        user = body.get("user") or {}
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id", ""
+        )
+        request = command_request(
+            str(context.team_id or user.get("team_id")),
+            str(user.get("id")),
+            user.get("username"),
+            str(channel),
+            str(action.get("value") or "help"),
+        )
+        bot.tasks.spawn(run(bot, request, respond, context), name="slack:command")
+
+
+async def run(
+    bot: SlackBot, request: CommandRequest, respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    async def progress(line: str) -> None:
+        await respond(text=line, response_type="ephemeral", replace_original=False)
+
+    reply = await bot.runtime.commands.handle(request, progress=progress)
+    token = context.bot_token or context.token
+    if reply.file_content is not None and reply.file_name:
+        await upload(bot, request.person, token, reply.file_name, reply.file_content)
+    await respond(
+        text=notification(reply.text),
+        blocks=reply_blocks(reply),
+        response_type="ephemeral" if reply.private else "in_channel",
+        replace_original=False,
+    )
+
+
+async def upload(
+    bot: SlackBot, person: Person, token: str | None, name: str, content: bytes
+) -> None:
+    """Put a file in the person's DM with the app (files.uploadV2)."""
+    team = person.workspace_id
+    try:
+        opened = await bot.calls.api(team, "conversations.open", token=token, users=person.user_id)
+        channel = str((opened.get("channel") or {}).get("id"))
+
+        async def send() -> Any:
+            return await bot.calls.client.files_upload_v2(
+                channel=channel, content=content, filename=name, title=name, token=token
+            )
+
+        await bot.calls.paced(team, "files.getUploadURLExternal", send)
+    except (SlackClientError, OSError, TimeoutError) as exc:
+        # The reply still goes out; it says where the file should be.
+        log.warning("slack_upload_failed", error=describe(exc))

@@ -1,0 +1,221 @@
+"""``POST /api/messages`` on the one aiohttp server: botbuilder's CloudAdapter and the bot.
+
+The route does what botbuilder-integration-aiohttp's ``CloudAdapter.process`` does (read the
+activity, authenticate, run the turn, answer with the invoke response) with two differences
+Teams needs: an invoke answered "200, no body" really has no body (``process`` writes
+``null``), and a refused token is a plain 401 with the reason in our log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity
+from msrest.exceptions import DeserializationError
+
+from bots.runtime import Runtime
+from bots.teams.auth import BotConnectorAuthentication, ConnectorTokenValidator, OpenIdKeys
+from bots.teams.bot import StreamPace, TeamsBot
+from bots.teams.connector import SessionSender, TeamsConnectorFactory
+from bots.teams.credentials import BearerTokenPolicy, BotToken, NoCredentials, token_source
+from bots.teams.payloads import MalformedActivity, check_activity
+from bots.teams.proactive import TeamsNotifier
+from bots.teams.references import TeamsConversations
+from core.text import storable
+from core.worker import ClaimedEvent
+from store.prompts import PromptStore
+
+log = structlog.get_logger(__name__)
+
+ROUTE = "/api/messages"
+_DRAIN_S = 30.0
+
+
+class TeamsApp:
+    """The Teams endpoint and what it owns: an HTTP session for the Bot Connector and the
+    answers still being written after their requests were acknowledged.
+
+    ``redeliver`` / ``give_up`` are the inbox worker's way back in (core/worker.py): an
+    activity whose earlier attempt died is answered again in its conversation (botbuilder's
+    ``continue_conversation``), or its user is told it failed.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._session: aiohttp.ClientSession | None = None
+        self._adapter: CloudAdapter | None = None
+        self._bot: TeamsBot | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.auth: BotConnectorAuthentication | None = None
+        self.notifier: TeamsNotifier | None = None
+
+    async def start(self, app: web.Application) -> None:
+        settings = self.runtime.settings
+        source = token_source(settings)  # raises ConfigurationError on a half-done setup
+        self._session = aiohttp.ClientSession()
+        credentials = BearerTokenPolicy(BotToken(source)) if source is not None else NoCredentials()
+        connectors = TeamsConnectorFactory(
+            SessionSender(self._session, metrics=self.runtime.metrics), credentials
+        )
+        validator = None
+        if settings.microsoft_app_id:
+            keys = OpenIdKeys(settings.teams_openid_metadata_url, self._session)
+            validator = ConnectorTokenValidator(
+                keys, app_id=settings.microsoft_app_id, issuer=settings.teams_token_issuer
+            )
+        else:
+            log.warning(
+                "teams_anonymous_mode",
+                detail="MICROSOFT_APP_ID is not set: /api/messages accepts requests WITHOUT "
+                "authentication and replies unsigned. Use this only on your own machine "
+                "(Microsoft 365 Agents Playground); set MICROSOFT_APP_ID, "
+                "MICROSOFT_APP_PASSWORD and MICROSOFT_APP_TENANT_ID for Teams.",
+            )
+        self.auth = BotConnectorAuthentication(
+            validator=validator, connectors=connectors, app_id=settings.microsoft_app_id
+        )
+        self._adapter = CloudAdapter(self.auth)
+        conversations = TeamsConversations(self.runtime.db.pool)
+        self.notifier = TeamsNotifier(
+            self._adapter, conversations, app_id=settings.microsoft_app_id
+        )
+        self._bot = TeamsBot(
+            self.runtime,
+            conversations=conversations,
+            prompts=PromptStore(self.runtime.db.pool, defaults=settings.default_prompts),
+            pace=StreamPace(
+                stream_interval_s=settings.teams_stream_interval,
+                edit_interval_s=settings.teams_edit_interval,
+                stream_max_s=settings.teams_stream_max_seconds,
+                max_chars=settings.teams_message_max_chars,
+            ),
+            spawn=self.spawn,
+        )
+
+    async def stop(self, app: web.Application) -> None:
+        """Let answers in progress finish (up to 30 s), then close the session."""
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=_DRAIN_S)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after the request that asked for it has been answered."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("teams_background_work_failed", exc_info=task.exception())
+
+    async def idle(self) -> None:
+        """Wait until no answer is being written (for tests and benchmarks)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def redeliver(self, claim: ClaimedEvent) -> None:
+        activity = self._activity_of(claim)
+        if activity is None:
+            # A welcome (or a row from before activities were kept): not worth repeating.
+            await self.runtime.inbox.done(claim)
+            return
+        bot = self._bot
+        assert bot is not None, "the Teams app has not started"
+
+        async def answer(context: TurnContext) -> None:
+            await bot.work_on(context, activity, claim, again=True)
+
+        await self._continue(activity, answer)
+
+    async def give_up(self, claim: ClaimedEvent) -> None:
+        activity = self._activity_of(claim)
+        bot = self._bot
+        if activity is None or bot is None:
+            return
+
+        async def tell(context: TurnContext) -> None:
+            await bot.tell_failed(context, claim)
+
+        await self._continue(activity, tell)
+
+    async def _continue(self, activity: Activity, callback: Any) -> None:
+        reference = TurnContext.get_conversation_reference(activity)
+        reference.activity_id = None  # a new message in the conversation (thread), not a reply
+        await self.adapter.continue_conversation(
+            reference, callback, self.runtime.settings.microsoft_app_id or ""
+        )
+
+    @staticmethod
+    def _activity_of(claim: ClaimedEvent) -> Activity | None:
+        raw = claim.payload.get("activity")
+        if not isinstance(raw, dict):
+            return None
+        try:
+            return Activity().deserialize(raw)
+        except (DeserializationError, ValueError, TypeError):
+            return None
+
+    @property
+    def adapter(self) -> CloudAdapter:
+        assert self._adapter is not None, "the Teams app has not started"
+        return self._adapter
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.content_type != "application/json":
+            return web.json_response({"error": "expected application/json"}, status=415)
+        try:
+            # Without the characters Postgres cannot store (NUL, lone surrogates).
+            body = storable(await request.json())
+        except ValueError:
+            return web.json_response({"error": "invalid JSON"}, status=400)
+        if not isinstance(body, dict):
+            return web.json_response({"error": "expected an activity"}, status=400)
+        try:
+            activity = Activity().deserialize(body)
+        except (DeserializationError, ValueError, TypeError):
+            return web.json_response({"error": "not an activity"}, status=400)
+        if not activity.type:
+            return web.json_response({"error": "the activity has no type"}, status=400)
+        try:
+            check_activity(activity)
+        except MalformedActivity as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        assert self._bot is not None, "the Teams app has not started"
+        try:
+            response = await self.adapter.process_activity(
+                request.headers.get("Authorization", ""), activity, self._bot.on_turn
+            )
+        except PermissionError as exc:
+            log.warning("teams_unauthorized", reason=str(exc), activity_type=activity.type)
+            return web.json_response({"error": "unauthorized"}, status=401)
+        if response is None:
+            return web.Response(status=200)
+        if response.body is None:
+            return web.Response(status=response.status)
+        return web.json_response(response.body, status=response.status)
+
+
+TEAMS = web.AppKey("teams", TeamsApp)
+
+
+def mount_teams(app: web.Application, runtime: Runtime) -> TeamsApp:
+    """Add ``POST /api/messages`` to ``app``; the adapter starts and stops with the app."""
+    teams = TeamsApp(runtime)
+    app[TEAMS] = teams
+    app.on_startup.append(teams.start)
+    app.on_cleanup.append(teams.stop)
+    app.router.add_post(ROUTE, teams.handle)
+    return teams

@@ -1,0 +1,289 @@
+"""What Teams shows: answer messages with the AI label, citations and feedback, source cards,
+the welcome message and command replies — built as botbuilder ``Activity`` objects.
+
+botbuilder's ``Entity`` serializes nothing but ``type``; ``WireEntity`` carries every field of
+a Teams entity (``streaminfo``, the schema.org ``Message``) through to the wire.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    Attachment,
+    CardAction,
+    Entity,
+    SuggestedActions,
+    TextFormatTypes,
+)
+
+from bots.teams.escaping import no_mentions
+from core.answers import Citation
+
+CARD_TYPE = "application/vnd.microsoft.card.adaptive"
+CARD_VERSION = "1.5"
+MAX_CITATIONS = 20
+NAME_CHARS = 80
+ABSTRACT_CHARS = 160
+KEYWORD_CHARS = 28
+MAX_SUGGESTIONS = 6
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+_ICONS = {
+    ".pdf": "PDF",
+    ".doc": "Microsoft Word",
+    ".docx": "Microsoft Word",
+    ".xls": "Microsoft Excel",
+    ".xlsx": "Microsoft Excel",
+    ".ppt": "Microsoft PowerPoint",
+    ".pptx": "Microsoft PowerPoint",
+    ".txt": "Text",
+    ".md": "Text",
+    ".html": "Text",
+    ".htm": "Text",
+}
+
+WELCOME = (
+    "Hi, I'm Switchboard. Ask me about HR, IT or company policies: I answer from the company's "
+    "documents and cite them. Here is what people asked about this week:"
+)
+WELCOME_NO_PROMPTS = (
+    "Hi, I'm Switchboard. Ask me about HR, IT or company policies: I answer from the company's "
+    "documents and cite them. Type **help** to see what else I can do."
+)
+
+
+class WireEntity(Entity):
+    """An activity entity whose fields all reach the wire, whatever their names."""
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        super().__init__(type=str(fields["type"]))
+        attribute_map: dict[str, dict[str, str]] = {"type": {"key": "type", "type": "str"}}
+        for index, (key, value) in enumerate(fields.items()):
+            if key == "type":
+                continue
+            name = f"field_{index}"
+            # msrest reads dots in keys as nesting; these keys are flat.
+            attribute_map[name] = {"key": key.replace(".", "\\."), "type": "object"}
+            setattr(self, name, value)
+        self._attribute_map = attribute_map
+        self.fields = dict(fields)
+
+
+def stream_info(
+    stream_type: str, *, sequence: int | None = None, stream_id: str | None = None
+) -> WireEntity:
+    """The ``streaminfo`` entity of one streaming request (the final one has no sequence)."""
+    fields: dict[str, Any] = {"type": "streaminfo", "streamType": stream_type}
+    if sequence is not None:
+        fields["streamSequence"] = sequence
+    if stream_id:
+        fields["streamId"] = stream_id
+    return WireEntity(fields)
+
+
+def clip(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def _location(citation: Citation) -> str:
+    if citation.page is not None:
+        return f"p. {citation.page}"
+    return citation.section or ""
+
+
+def _link(citation: Citation) -> str | None:
+    url = citation.url or ""
+    return url if urlsplit(url).scheme in {"http", "https"} else None
+
+
+def _icon(citation: Citation) -> str | None:
+    name = urlsplit(citation.url).path if citation.url else (citation.path or "")
+    return _ICONS.get(PurePosixPath(name).suffix.lower())
+
+
+def markers(text: str) -> set[int]:
+    """The ``[n]`` numbers that appear in ``text``."""
+    return {int(n) for n in _MARKER.findall(text)}
+
+
+def cited_in(text: str, citations: Sequence[Citation]) -> list[Citation]:
+    """The citations whose marker ``text`` shows, by number."""
+    shown = markers(text)
+    return sorted((c for c in citations if c.n in shown), key=lambda c: c.n)
+
+
+def _appearance(citation: Citation) -> dict[str, Any]:
+    location = _location(citation)
+    title = f"{citation.title}, {location}" if location else citation.title
+    appearance: dict[str, Any] = {
+        "@type": "DigitalDocument",
+        "name": clip(title, NAME_CHARS),
+        "abstract": clip(citation.snippet or citation.title, ABSTRACT_CHARS),
+    }
+    if link := _link(citation):
+        appearance["url"] = link
+    if location:
+        appearance["keywords"] = [clip(location, KEYWORD_CHARS)]
+    if icon := _icon(citation):
+        appearance["image"] = {"@type": "ImageObject", "name": icon}
+    return appearance
+
+
+def ai_message_entity(citations: Sequence[Citation]) -> WireEntity:
+    """The one root ``https://schema.org/Message`` entity: the AI label and up to 20 citations."""
+    fields: dict[str, Any] = {
+        "type": "https://schema.org/Message",
+        "@type": "Message",
+        "@context": "https://schema.org",
+        "@id": "",
+        "additionalType": ["AIGeneratedContent"],
+    }
+    if citations:
+        fields["citation"] = [
+            {"@type": "Claim", "position": c.n, "appearance": _appearance(c)}
+            for c in citations[:MAX_CITATIONS]
+        ]
+    return WireEntity(fields)
+
+
+def needs_sources_card(citations: Sequence[Citation]) -> bool:
+    """True when the entity cannot show every source fully: too many, a title cut short, or a
+    source with no web address to open (a file path, a page number the reader must find)."""
+    return len(citations) > MAX_CITATIONS or any(
+        len(c.title) > NAME_CHARS or _link(c) is None for c in citations
+    )
+
+
+def sources_card(citations: Iterable[Citation]) -> Attachment:
+    """An Adaptive Card listing each source with its full title, place and link or path."""
+    body: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": "Sources", "weight": "Bolder", "size": "Medium"}
+    ]
+    for citation in citations:
+        location = _location(citation)
+        link = _link(citation)
+        title = f"[{citation.title}]({link})" if link else f"**{citation.title}**"
+        where = " · ".join(
+            part for part in (location, None if link else (citation.path or citation.url)) if part
+        )
+        body.append(
+            {
+                "type": "TextBlock",
+                "text": f"[{citation.n}] {title}" + (f" — {where}" if where else ""),
+                "wrap": True,
+                "spacing": "Small",
+            }
+        )
+    return adaptive_card(body)
+
+
+def adaptive_card(
+    body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None
+) -> Attachment:
+    content: dict[str, Any] = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": CARD_VERSION,
+        "body": body,
+    }
+    if actions:
+        content["actions"] = actions
+    return Attachment(content_type=CARD_TYPE, content=content)
+
+
+def send_text_action(title: str, text: str) -> dict[str, Any]:
+    """A card button that sends ``text`` to the bot as if the user had typed it."""
+    return {
+        "type": "Action.Submit",
+        "title": clip(title, 60),
+        "data": {"msteams": {"type": "messageBack", "text": text, "displayText": text}},
+    }
+
+
+def answer_activity(
+    text: str,
+    citations: Sequence[Citation],
+    *,
+    stream_id: str | None = None,
+    feedback: bool = True,
+    card: bool = True,
+) -> Activity:
+    """A finished answer (or its last part): AI label, citations, feedback, sources card."""
+    cited = cited_in(text, citations)
+    entities: list[Entity] = [ai_message_entity(cited)]
+    if stream_id:
+        entities.insert(0, stream_info("final", stream_id=stream_id))
+    activity = Activity(
+        type=ActivityTypes.message,
+        text=no_mentions(text),
+        text_format=TextFormatTypes.markdown,
+        entities=entities,
+    )
+    if feedback:
+        activity.channel_data = {"feedbackLoop": {"type": "default"}}
+    if card and cited and needs_sources_card(cited):
+        activity.attachments = [sources_card(cited)]
+    return activity
+
+
+def plain_message(text: str) -> Activity:
+    return Activity(
+        type=ActivityTypes.message, text=no_mentions(text), text_format=TextFormatTypes.markdown
+    )
+
+
+WEEKLY = "Here is what colleagues asked about this week. Tap one to ask it too:"
+
+
+def welcome_activity(prompts: Sequence[str], *, personal: bool, intro: str = WELCOME) -> Activity:
+    """The greeting when the bot is added (or the weekly note): prompts as one-tap suggestions."""
+    shown = [p for p in prompts if p.strip()][:MAX_SUGGESTIONS]
+    activity = plain_message(intro if shown else WELCOME_NO_PROMPTS)
+    if not shown:
+        return activity
+    if personal:
+        activity.suggested_actions = SuggestedActions(
+            actions=[CardAction(type="imBack", title=clip(p, 60), value=p) for p in shown]
+        )
+    else:
+        # Suggested actions only show in personal chats; a card's buttons work everywhere.
+        activity.attachments = [
+            adaptive_card(
+                [{"type": "TextBlock", "text": "Try asking", "weight": "Bolder"}],
+                [send_text_action(p, p) for p in shown],
+            )
+        ]
+    return activity
+
+
+def command_reply_activity(reply: Any) -> Activity:
+    """A ``CommandReply`` as Markdown, with its facts and buttons on a card when it has any."""
+    parts = [f"**{reply.title}**", *reply.sections]
+    for entry in getattr(reply, "entries", None) or ():
+        detail = entry.snippet or entry.preview
+        parts.append(f"- {entry.title} ({entry.when})" + (f": {detail}" if detail else ""))
+    if getattr(reply, "file_name", None):
+        parts.append(
+            f"The file {reply.file_name} is ready, but Teams cannot receive it from me here; "
+            "ask an admin for the export, or run the command in Slack."
+        )
+    activity = plain_message("\n\n".join(parts))
+    facts = getattr(reply, "facts", None) or ()
+    actions = getattr(reply, "actions", None) or ()
+    if facts or actions:
+        body: list[dict[str, Any]] = []
+        if facts:
+            body.append(
+                {"type": "FactSet", "facts": [{"title": f.label, "value": f.value} for f in facts]}
+            )
+        activity.attachments = [
+            adaptive_card(body, [send_text_action(a.label, a.command) for a in actions])
+        ]
+    return activity

@@ -1,0 +1,179 @@
+"""The command router: who may run what, running it, and the audit line it leaves."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+
+from core.commands import admin, history, ingest, privacy
+from core.commands.context import (
+    CommandContext,
+    CommandOptions,
+    CommandServices,
+    actor_name,
+    is_configured_admin,
+)
+from core.commands.help import CommandSpec, help_reply, unknown_reply
+from core.commands.reply import CommandReply, CommandRequest
+from core.commands.stores import AuditEntry, ProgressCallback
+from core.conversations import UserRecord
+from core.errors import SwitchboardError
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+REFUSED = (
+    "Sorry — `{name}` is for Switchboard admins only. If you need it, ask one of your "
+    "admins to run it for you or to give you the admin role."
+)
+FAILED = "Sorry — something went wrong while running `{name}`. Please try again in a moment."
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    *history.COMMANDS,
+    *privacy.COMMANDS,
+    *admin.COMMANDS,
+    *ingest.COMMANDS,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    reply: CommandReply
+    outcome: str
+
+
+class CommandHandler:
+    """Answers commands from any platform.
+
+    ``services`` are the stores and workers (None: only ``help`` works, as in a bare test);
+    ``options`` come from Settings (admins, page size, timezone, ingest roots). Admin commands
+    from non-admins are refused politely and the attempt is audited; every admin action, and
+    every ``forget-me`` and ``export``, leaves one audit line with who, what, when and outcome.
+    """
+
+    def __init__(
+        self,
+        services: CommandServices | None = None,
+        *,
+        options: CommandOptions | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._services = services
+        self._options = options or CommandOptions()
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._specs = {spec.name: spec for spec in COMMANDS}
+        for spec in COMMANDS:
+            for alias in spec.aliases:
+                self._specs[alias] = spec
+
+    def is_command(self, text: str) -> bool:
+        """Whether a chat message (Teams personal chat, a DM) is a command, not a question.
+
+        A leading ``/`` always makes one. Otherwise the first word must name a command and the
+        rest fit it: "stats 30d" and "history vpn" are commands; "help me reset my password"
+        and "history of the company?" are questions.
+        """
+        words = text.strip().split()
+        if not words:
+            return False
+        if words[0].startswith("/"):
+            return True
+        spec = self._specs.get(words[0].lower())
+        if spec is None:
+            return words[0].lower() == "help" and len(words) == 1
+        return re.fullmatch(spec.args, " ".join(words[1:]), re.IGNORECASE) is not None
+
+    async def handle(
+        self, request: CommandRequest, *, progress: ProgressCallback | None = None
+    ) -> CommandReply:
+        """Run ``request``. ``progress`` receives lines while a long command works (ingest,
+        reindex); the returned reply is the result message."""
+        services = self._services
+        if services is None:
+            # A bare handler (no stores) can still explain itself.
+            is_admin = is_configured_admin(request.person, self._options.admins)
+            if request.name == "help":
+                return help_reply(COMMANDS, is_admin=is_admin)
+            return unknown_reply(
+                request.name, COMMANDS, is_admin=is_admin, exists=request.name in self._specs
+            )
+
+        user = await services.users.upsert_user(request.person)
+        is_admin = user.role == "admin" or is_configured_admin(request.person, self._options.admins)
+        spec = self._specs.get(request.name)
+        if request.name == "help":
+            return help_reply(COMMANDS, is_admin=is_admin)
+        if spec is None:
+            return unknown_reply(request.name, COMMANDS, is_admin=is_admin)
+
+        if spec.admin and not is_admin:
+            await self._audit(request, user, spec.name, "refused", None, {})
+            log.info("command_refused", command=spec.name, actor=actor_name(request.person))
+            return CommandReply(
+                title="That one is for admins",
+                sections=[REFUSED.format(name=spec.name)],
+                ok=False,
+            )
+
+        ctx = CommandContext(
+            request=request,
+            user=user,
+            is_admin=is_admin,
+            services=services,
+            options=self._options,
+            now=self._clock(),
+            progress=progress,
+        )
+        result = await self._run(spec, ctx)
+        if spec.admin or spec.audited:
+            await self._audit(
+                request, user, spec.name, result.outcome, ctx.audit_target, ctx.audit_details
+            )
+        return result.reply
+
+    async def _run(self, spec: CommandSpec, ctx: CommandContext) -> _Outcome:
+        try:
+            reply = await spec.run(ctx)
+        except SwitchboardError as exc:
+            # Our own errors carry a message fit for the user.
+            ctx.audit_details.setdefault("error", type(exc).__name__)
+            return _Outcome(
+                CommandReply(title=f"`{spec.name}` failed", sections=[str(exc)], ok=False), "failed"
+            )
+        except Exception as exc:
+            log.exception("command_failed", command=spec.name, actor=ctx.actor)
+            ctx.audit_details.setdefault("error", type(exc).__name__)
+            return _Outcome(
+                CommandReply(
+                    title=f"`{spec.name}` failed",
+                    sections=[FAILED.format(name=spec.name)],
+                    ok=False,
+                ),
+                "failed",
+            )
+        return _Outcome(reply, ctx.audit_outcome or ("ok" if reply.ok else "rejected"))
+
+    async def _audit(
+        self,
+        request: CommandRequest,
+        user: UserRecord,
+        action: str,
+        outcome: str,
+        target: str | None,
+        details: dict[str, object],
+    ) -> None:
+        assert self._services is not None
+        entry = AuditEntry(
+            actor=actor_name(request.person),
+            actor_id=user.id,
+            action=action,
+            outcome=outcome,
+            target=target,
+            details=details,
+        )
+        await self._services.audit.record(entry)

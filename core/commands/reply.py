@@ -1,0 +1,164 @@
+"""What an adapter hands the core (``CommandRequest``) and what it renders (``CommandReply``).
+
+A reply is platform-neutral: a title, Markdown sections, and structured parts an adapter turns
+into its own widgets — history entries (with the thread to link to), facts (label/value pairs),
+buttons that send another command, and a file to upload. ``CommandReply.text`` renders it all
+as plain Markdown for adapters (or tests) that want one string.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from core.events import Person, ThreadRef
+
+CURSOR_PREFIX = "cursor:"
+# Chat clients wrap what users type: Slack sends <@U123|name>, <mailto:a@b|a@b> and
+# <https://x|x>. Commands read the id, address or link inside.
+_WRAPPED = re.compile(r"^<(?:@|mailto:)?([^|>]+)(?:\|[^>]*)?>$")
+
+
+def unwrap(token: str) -> str:
+    """``<@U123|bob>`` → ``U123``, ``<mailto:a@b.c|a@b.c>`` → ``a@b.c``, ``<https://x|x>`` →
+    ``https://x``; ``@U123`` → ``U123``; anything else unchanged."""
+    match = _WRAPPED.match(token.strip())
+    if match:
+        return match.group(1)
+    return token.strip().lstrip("@")
+
+
+#: How a search hit matched: by its words, or by the meaning of its summary.
+Match = Literal["text", "meaning"]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    """``/assistant <name> <args>`` from ``person``, issued in ``thread`` (None when unknown).
+
+    ``thread`` is where the command was typed: a Slack slash command in a channel gives that
+    channel with an empty ``thread_id``. It decides which shared-channel conversations history
+    may show. ``mentions`` are the platform user ids the adapter resolved from @-mentions, in
+    order; ``timezone`` is the caller's IANA zone when the platform says (history's "Today").
+    ``cursor`` asks for the next page of a list (see ``CommandAction``).
+    """
+
+    person: Person
+    thread: ThreadRef | None
+    name: str
+    args: tuple[str, ...] = ()
+    cursor: str | None = None
+    mentions: tuple[str, ...] = ()
+    timezone: str | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        person: Person,
+        thread: ThreadRef | None,
+        text: str,
+        *,
+        mentions: tuple[str, ...] = (),
+        timezone: str | None = None,
+    ) -> CommandRequest:
+        """``"history vpn cursor:abc"`` → name ``history``, args ``("vpn",)``, cursor ``abc``."""
+        words = text.split()
+        cursor = None
+        args: list[str] = []
+        for word in words[1:]:
+            if word.startswith(CURSOR_PREFIX):
+                cursor = word[len(CURSOR_PREFIX) :] or None
+            else:
+                args.append(word)
+        name = words[0].lower().lstrip("/") if words else "help"
+        return cls(
+            person=person,
+            thread=thread,
+            name=name or "help",
+            args=tuple(args),
+            cursor=cursor,
+            mentions=mentions,
+            timezone=timezone,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One past conversation as history shows it.
+
+    ``thread`` has what a permalink needs (platform, workspace, channel, thread id). ``group``
+    is its heading (Today, Yesterday, Last 7 days, Last 30 days, Older); entries come newest
+    first, so a heading starts wherever ``group`` changes. ``when`` is ``at`` already written
+    in the caller's timezone. A search hit has a ``snippet`` whose matched words are wrapped in
+    ``**`` (CommonMark bold), and ``match`` says whether it matched by ``text`` or ``meaning``.
+    """
+
+    conversation_id: int
+    thread: ThreadRef
+    title: str
+    preview: str
+    at: datetime
+    when: str
+    group: str
+    snippet: str | None = None
+    match: Match | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A label and its value, shown as a two-column list (Block Kit fields, a FactSet)."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandAction:
+    """A button. When pressed, the adapter sends ``CommandRequest.parse(person, thread,
+    command)`` for the person who pressed it — e.g. ``"history cursor:…"`` for "More"."""
+
+    label: str
+    command: str
+    style: Literal["default", "primary", "danger"] = "default"
+
+
+@dataclass(slots=True)
+class CommandReply:
+    """What to show: a title, Markdown sections, structured parts, and maybe a file.
+
+    ``ok`` is False for refusals and errors. ``private`` replies are for the caller's eyes
+    only (ephemeral in a Slack channel, a personal message in Teams); all replies to commands
+    are private unless a command says otherwise.
+    """
+
+    title: str
+    sections: list[str] = field(default_factory=list)
+    ok: bool = True
+    file_name: str | None = None
+    file_content: bytes | None = None
+    file_type: str | None = None
+    entries: list[HistoryEntry] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
+    actions: list[CommandAction] = field(default_factory=list)
+    private: bool = True
+
+    @property
+    def text(self) -> str:
+        parts = [f"*{self.title}*", *self.sections]
+        if self.facts:
+            parts.append("\n".join(f"• {f.label}: {f.value}" for f in self.facts))
+        group = None
+        lines: list[str] = []
+        for entry in self.entries:
+            if entry.group != group:
+                group = entry.group
+                lines.append(("\n" if lines else "") + f"{group}")
+            detail = entry.snippet or entry.preview
+            lines.append(f"• {entry.title} ({entry.when})" + (f" — {detail}" if detail else ""))
+        if lines:
+            parts.append("\n".join(lines))
+        if self.file_name:
+            parts.append(f"(file: {self.file_name})")
+        return "\n\n".join(parts)

@@ -1,0 +1,255 @@
+"""SharePoint and OneDrive document libraries through Microsoft Graph, with an app token.
+
+The app (an Entra app registration with the ``Sites.Read.All`` or ``Files.Read.All``
+application permission) signs in with msal's client-credentials flow. A folder is listed
+recursively; each file's ``cTag`` (which changes only when its content does) decides whether
+it is downloaded again. Office files are downloaded converted to PDF by Graph, so their page
+numbers are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ssl
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import msal
+import requests
+
+from core.errors import SourceUnavailable
+from core.ingest.connectors.base import RemoteItem, get_json, request
+from core.ingest.documents import LoadedDocument
+from core.ingest.loaders import LOADERS, load_bytes
+
+_SCOPE = "https://graph.microsoft.com/.default"
+_SELECT = "id,name,file,folder,eTag,cTag,lastModifiedDateTime,webUrl,size"
+# Graph converts these to PDF on download (``?format=pdf``).
+_CONVERTIBLE = frozenset({".docx", ".doc", ".pptx", ".ppt", ".odt", ".odp", ".rtf", ".xlsx"})
+_HINT = (
+    "Check SHAREPOINT_TENANT_ID, SHAREPOINT_CLIENT_ID and SHAREPOINT_CLIENT_SECRET, and that the "
+    "app has the Sites.Read.All application permission with admin consent."
+)
+_MAX_FILES = 20_000
+
+
+class SharePointLibrary:
+    """One folder (and its subfolders) of a SharePoint document library or a OneDrive.
+
+    ``site`` is ``host:/sites/Name`` or a site id; ``users/alice@contoso.com`` names that
+    user's OneDrive instead. ``drive`` is the library's name (default: the site's default
+    library). ``ca_file`` trusts an extra certificate authority (a TLS-inspecting proxy).
+    """
+
+    kind = "sharepoint"
+
+    def __init__(
+        self,
+        *,
+        tenant_id: str,
+        client_id: str,
+        client_secret: str,
+        site: str,
+        drive: str | None = None,
+        folder: str = "/",
+        domain: str | None = None,
+        graph_url: str = "https://graph.microsoft.com/v1.0",
+        authority_host: str = "https://login.microsoftonline.com",
+        timeout: float = 30.0,
+        ca_file: str | None = None,
+    ) -> None:
+        self._site = site.strip("/")
+        self._drive_name = drive
+        self._folder = "/" + folder.strip("/") if folder.strip("/") else "/"
+        self._domain = domain
+        self._graph = graph_url.rstrip("/")
+        self._credentials = (client_id, client_secret, f"{authority_host.rstrip('/')}/{tenant_id}")
+        self._ca_file = ca_file
+        self._timeout = timeout
+        self._app: msal.ConfidentialClientApplication | None = None
+        context = ssl.create_default_context(cafile=ca_file) if ca_file else None
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            connector=aiohttp.TCPConnector(ssl=context) if context else None,
+        )
+        self._drive_id: str | None = None
+        self.scope: str | None = None
+        self.gone: list[str] = []
+        self.failed: list[tuple[str, str]] = []
+
+    def _acquire(self) -> dict[str, Any]:
+        if self._app is None:
+            client_id, secret, authority = self._credentials
+            http = requests.Session()
+            # Per request, because requests lets REQUESTS_CA_BUNDLE override a session's verify.
+            http.request = functools.partial(  # type: ignore[method-assign]
+                http.request, timeout=self._timeout, verify=self._ca_file or True
+            )
+            # The constructor already fetches the tenant's metadata over HTTP.
+            self._app = msal.ConfidentialClientApplication(
+                client_id,
+                client_credential=secret,
+                authority=authority,
+                # Discovery asks the public cloud's host; the tenant's own metadata suffices.
+                instance_discovery=False,
+                http_client=http,
+            )
+        return self._app.acquire_token_for_client(scopes=[_SCOPE])
+
+    async def _token(self) -> str:
+        # msal blocks (HTTP through requests) and caches the app token until it expires.
+        try:
+            result = await asyncio.to_thread(self._acquire)
+        except Exception as exc:  # msal raises ValueError, requests errors, RuntimeError
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SourceUnavailable(f"Cannot sign in to Microsoft Entra: {reason}") from exc
+        token = result.get("access_token")
+        if not token:
+            reason = result.get("error_description") or result.get("error") or "no token"
+            raise SourceUnavailable(
+                f"Microsoft Entra refused the app's sign-in: {str(reason).splitlines()[0]} {_HINT}",
+                status=401,
+            )
+        return str(token)
+
+    async def _get(
+        self, url: str, what: str, params: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {await self._token()}"}
+        return await get_json(
+            self._session, url, what=what, hint=_HINT, headers=headers, params=params
+        )
+
+    async def _drive_base(self) -> str:
+        if self._site.startswith("users/"):
+            drive = await self._get(f"{self._graph}/{self._site}/drive", "Graph (OneDrive)")
+        else:
+            site_path = self._site if "," in self._site else quote(self._site, safe=":/")
+            site = await self._get(
+                f"{self._graph}/sites/{site_path}", f"SharePoint site {self._site}"
+            )
+            site_id = _field(site, "id", "site")
+            if self._drive_name:
+                drives = await self._get(
+                    f"{self._graph}/sites/{site_id}/drives", f"SharePoint site {self._site}"
+                )
+                listed = _values(drives, "drives")
+                matches = [d for d in listed if d.get("name") == self._drive_name]
+                if not matches:
+                    names = ", ".join(str(d.get("name")) for d in listed)
+                    raise SourceUnavailable(
+                        f"SharePoint site {self._site} has no library named {self._drive_name!r} "
+                        f"(it has: {names or 'none'}).",
+                        status=404,
+                    )
+                drive = matches[0]
+            else:
+                drive = await self._get(
+                    f"{self._graph}/sites/{site_id}/drive", f"SharePoint site {self._site}"
+                )
+        self._drive_id = _field(drive, "id", "drive")
+        self.scope = f"sharepoint:{self._drive_id}:{self._folder}:"
+        return f"{self._graph}/drives/{self._drive_id}"
+
+    async def list(self) -> list[RemoteItem]:
+        base = await self._drive_base()
+        if self._folder == "/":
+            start = f"{base}/root/children"
+        else:
+            start = f"{base}/root:{quote(self._folder)}:/children"
+        items: list[RemoteItem] = []
+        folders: list[tuple[str, str]] = [(start, "")]
+        while folders:
+            url, prefix = folders.pop()
+            params: dict[str, str] | None = {"$select": _SELECT, "$top": "200"}
+            while url:
+                page = await self._get(url, f"Graph listing of {self._folder}", params)
+                params = None  # the next link carries them
+                for entry in _values(page, "folder listing"):
+                    name = str(entry.get("name") or "")
+                    item_id = str(entry.get("id") or "")
+                    if not name or not item_id:
+                        raise SourceUnavailable(
+                            "Graph listed an item without a name or id; nothing was changed."
+                        )
+                    if "folder" in entry:
+                        folders.append((f"{base}/items/{item_id}/children", f"{prefix}{name}/"))
+                        continue
+                    if "file" not in entry or not _readable(name):
+                        continue
+                    # cTag changes with the content only; the others also with metadata.
+                    version = (
+                        entry.get("cTag") or entry.get("eTag") or entry.get("lastModifiedDateTime")
+                    )
+                    items.append(
+                        RemoteItem(
+                            uri=f"{self.scope}{item_id}",
+                            name=prefix + name,
+                            version=str(version) if version else None,
+                            url=entry.get("webUrl"),
+                        )
+                    )
+                    if len(items) > _MAX_FILES:
+                        raise SourceUnavailable(f"{self._folder} holds over {_MAX_FILES} files.")
+                next_link = page.get("@odata.nextLink")
+                url = str(next_link) if next_link else ""
+        return items
+
+    async def fetch(self, item: RemoteItem, *, salt: str) -> LoadedDocument:
+        assert self._drive_id is not None, "list() first"
+        item_id = item.uri.rsplit(":", 1)[1]
+        suffix = PurePosixPath(item.name).suffix.lower()
+        convert = suffix in _CONVERTIBLE
+        url = f"{self._graph}/drives/{self._drive_id}/items/{item_id}/content"
+        what = f"Graph download of {item.name}"
+        headers = {"Authorization": f"Bearer {await self._token()}"}
+        status, body, answer = await request(
+            self._session,
+            "GET",
+            url,
+            what=what,
+            hint=_HINT,
+            headers=headers,
+            params={"format": "pdf"} if convert else None,
+            follow=False,
+        )
+        if status in (301, 302, 303, 307, 308) and answer.get("Location"):
+            # The download address is pre-authenticated; a bearer token sent there is refused.
+            _, body, _ = await request(self._session, "GET", answer["Location"], what=what)
+        document = load_bytes(body, item.name + (".pdf" if convert else ""), salt=salt)
+        if convert:
+            document.title = PurePosixPath(item.name).stem.replace("-", " ").replace("_", " ")
+        document.uri = item.uri
+        document.url = item.url
+        document.path = item.name
+        document.source = self.kind
+        if self._domain:
+            document.domain = self._domain
+        return document
+
+    async def aclose(self) -> None:
+        await self._session.close()
+
+
+def _readable(name: str) -> bool:
+    suffix = PurePosixPath(name).suffix.lower()
+    return suffix in LOADERS or suffix in _CONVERTIBLE
+
+
+def _field(payload: dict[str, Any], key: str, what: str) -> str:
+    value = payload.get(key)
+    if not isinstance(value, str) or not value:
+        raise SourceUnavailable(f"Graph answered a {what} without an {key}; nothing was changed.")
+    return value
+
+
+def _values(payload: dict[str, Any], what: str) -> list[dict[str, Any]]:
+    value = payload.get("value")
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise SourceUnavailable(
+            f"Graph answered a {what} without a value list; nothing was changed."
+        )
+    return value

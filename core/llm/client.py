@@ -1,0 +1,443 @@
+"""The one model client: chat streaming, tool calls and moderation through the openai SDK.
+
+Works against any OpenAI-compatible endpoint (OpenAI, Azure OpenAI, vLLM, Ollama, a llama.cpp
+server). The SDK's own retries are switched off: this module retries 429 and 5xx itself, with
+exponential backoff and full jitter, and only *before* the first token — once text has reached
+the user, a retry would show it twice. A circuit breaker stops calling an endpoint that keeps
+failing, so a dead model costs each user nothing but the fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+import openai
+import structlog
+from openai import AsyncAzureOpenAI, AsyncOpenAI
+
+from core.errors import ConfigurationError, ModelError, ModelUnavailable, StreamInterrupted
+from core.llm.breaker import CircuitBreaker
+from core.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+Message = dict[str, Any]
+
+# Statuses that say "this endpoint is not usable right now", as opposed to "this request is bad".
+_ENDPOINT_DOWN = frozenset({401, 403, 404, 408, 409, 429})
+
+
+@dataclass(frozen=True, slots=True)
+class ModelLimits:
+    """How long to wait and how often to retry. All durations in seconds."""
+
+    connect_timeout: float = 5.0
+    first_token_timeout: float = 20.0  # per attempt: from sending the request to the first text
+    idle_timeout: float = 30.0  # the longest silence allowed inside a stream
+    total_timeout: float = 180.0  # one whole answer, retries included
+    retries: int = 2  # extra attempts on 429/5xx/timeouts, before the first token only
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+    tool_timeout: float = 5.0  # a non-streamed tool call (routing)
+    moderation_timeout: float = 5.0
+    stream_usage: bool = True  # ask for token usage in the last chunk (stream_options)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(
+            connect_timeout=settings.model_connect_timeout,
+            first_token_timeout=settings.model_first_token_timeout,
+            idle_timeout=settings.model_idle_timeout,
+            total_timeout=settings.model_total_timeout,
+            retries=settings.model_retries,
+            backoff_base=settings.model_backoff_base,
+            backoff_max=settings.model_backoff_max,
+            tool_timeout=settings.router_timeout,
+            moderation_timeout=settings.moderation_timeout,
+            stream_usage=settings.model_stream_usage,
+        )
+
+
+@dataclass(slots=True)
+class Completion:
+    """What a stream reported about itself; filled in while it runs."""
+
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    finish_reason: str | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call the model asked for. ``arguments`` is the raw JSON text it produced."""
+
+    name: str
+    arguments: str
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+    def parsed(self) -> dict[str, Any]:
+        """The arguments as an object; ``ModelError`` when they are not one."""
+        try:
+            value = json.loads(self.arguments)
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"The model's {self.name} arguments are not JSON.") from exc
+        if not isinstance(value, dict):
+            raise ModelError(f"The model's {self.name} arguments are not a JSON object.")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class ModerationVerdict:
+    flagged: bool
+    categories: tuple[str, ...] = field(default=())
+
+
+def backoff_delay(
+    attempt: int, *, base: float, cap: float, retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds to wait before retry number ``attempt`` (1, 2, …): full jitter under an
+    exponential ceiling, or the server's ``Retry-After`` when it gave one."""
+    if retry_after is not None:
+        return max(0.0, retry_after)
+    ceiling = min(cap, base * (2 ** (attempt - 1)))
+    return (rng or random).uniform(0, ceiling)
+
+
+def build_openai_client(settings: Settings, limits: ModelLimits | None = None) -> AsyncOpenAI:
+    """An ``AsyncOpenAI`` (or ``AsyncAzureOpenAI`` when ``OPENAI_API_VERSION`` is set) for
+    ``settings``, with the SDK's own retries off. Share it; close it with ``await c.close()``.
+
+    With Azure OpenAI, ``OPENAI_BASE_URL`` is the resource endpoint
+    (``https://NAME.openai.azure.com``) and every model setting names a *deployment*.
+    """
+    limits = limits or ModelLimits.from_settings(settings)
+    timeout = openai.Timeout(
+        limits.total_timeout, connect=limits.connect_timeout, read=limits.idle_timeout
+    )
+    # A local server needs no key, but the SDK refuses to start without one.
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
+    if settings.openai_api_version:
+        if not settings.openai_base_url:
+            raise ConfigurationError(
+                "OPENAI_API_VERSION (Azure OpenAI) needs OPENAI_BASE_URL, the resource endpoint."
+            )
+        return AsyncAzureOpenAI(
+            azure_endpoint=settings.openai_base_url,
+            api_version=settings.openai_api_version,
+            api_key=key,
+            timeout=timeout,
+            max_retries=0,
+        )
+    return AsyncOpenAI(
+        base_url=settings.openai_base_url, api_key=key, timeout=timeout, max_retries=0
+    )
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def _translate(exc: BaseException, what: str) -> ModelError:
+    """An SDK or transport error as a ModelUnavailable (endpoint trouble) or ModelError."""
+    if isinstance(exc, ModelError):
+        return exc
+    if isinstance(exc, (asyncio.TimeoutError, openai.APITimeoutError)):
+        return ModelUnavailable(f"The model did not answer {what} in time.", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        return ModelUnavailable(f"Cannot reach the model endpoint for {what}.", retryable=True)
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        retryable = status in (408, 409, 429) or status >= 500
+        cls = ModelUnavailable if retryable or status in _ENDPOINT_DOWN else ModelError
+        return cls(
+            f"The model endpoint answered {status} for {what}.", status=status, retryable=retryable
+        )
+    return ModelError(f"The model endpoint failed for {what}: {type(exc).__name__}.")
+
+
+def _counts_against_endpoint(error: ModelError) -> bool:
+    """A bad request (400, 422) is our fault, not the endpoint's: it must not open the circuit."""
+    return isinstance(error, ModelUnavailable)
+
+
+class ModelClient:
+    """Chat streaming, tool calls and moderation for one endpoint, with retries, timeouts and
+    a circuit breaker. Built once at the entry point; ``aclose()`` closes the HTTP client."""
+
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        *,
+        chat_model: str | None,
+        limits: ModelLimits = ModelLimits(),
+        breaker: CircuitBreaker | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.openai = client
+        self.chat_model = chat_model
+        self.limits = limits
+        self.breaker = breaker or CircuitBreaker()
+        self._rng = rng or random.Random()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, client: AsyncOpenAI | None = None) -> Self:
+        limits = ModelLimits.from_settings(settings)
+        return cls(
+            client or build_openai_client(settings, limits),
+            chat_model=settings.chat_model,
+            limits=limits,
+            breaker=CircuitBreaker(
+                failures=settings.breaker_failures, cooldown=settings.breaker_cooldown
+            ),
+        )
+
+    async def aclose(self) -> None:
+        await self.openai.close()
+
+    def _check_circuit(self, what: str) -> None:
+        if not self.breaker.allow():
+            raise ModelUnavailable(
+                f"The model endpoint is failing; not calling it for {what} for another "
+                f"{self.breaker.retry_in:.0f} s.",
+                retryable=True,
+            )
+
+    async def stream_chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        model: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        completion: Completion | None = None,
+    ) -> AsyncIterator[str]:
+        """Yield the answer's text as it arrives.
+
+        Raises ``ModelUnavailable`` when no text could be had (after retries, or at once when
+        the circuit is open), ``StreamInterrupted`` when the stream broke after text was
+        yielded, and ``ModelError`` for a request the endpoint refuses as bad.
+        """
+        completion = completion if completion is not None else Completion()
+        model = model or self.chat_model
+        if not model:
+            raise ModelError("No chat model is configured (SWITCHBOARD_CHAT_MODEL).")
+        completion.model = model
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.limits.total_timeout
+        params: dict[str, Any] = {"model": model, "messages": list(messages), "stream": True}
+        if max_tokens is not None:
+            params["max_tokens"] = max_tokens
+        if temperature is not None:
+            params["temperature"] = temperature
+        if self.limits.stream_usage:
+            params["stream_options"] = {"include_usage": True}
+
+        stream, chunks, first = await self._open_stream(params, deadline, completion)
+        try:
+            if first:
+                yield first
+            async for text in self._rest(chunks, deadline, completion):
+                yield text
+        finally:
+            await _close_quietly(stream)
+
+    async def _open_stream(
+        self, params: dict[str, Any], deadline: float, completion: Completion
+    ) -> tuple[Any, AsyncIterator[Any], str]:
+        """Send the request (retrying) until a stream yields its first text.
+
+        Returns the stream (to close), its one chunk iterator (to go on reading) and the text.
+        """
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            self._check_circuit("an answer")
+            attempt += 1
+            completion.attempts = attempt
+            stream = None
+            try:
+                budget = min(self.limits.first_token_timeout, deadline - loop.time())
+                async with asyncio.timeout(max(budget, 0.001)):
+                    stream = await self.openai.chat.completions.create(**params)
+                    chunks = stream.__aiter__()
+                    first = await _first_text(chunks, completion)
+            except Exception as exc:
+                if stream is not None:
+                    await _close_quietly(stream)
+                error = _translate(exc, "an answer")
+                if _counts_against_endpoint(error):
+                    self.breaker.record_failure()
+                delay = self._retry_delay(error, exc, attempt, deadline - loop.time())
+                log.warning(
+                    "model_attempt_failed", attempt=attempt, status=error.status,
+                    error=str(error), retry_in_s=None if delay is None else round(delay, 2),
+                )
+                if delay is None:
+                    raise error from exc
+                await asyncio.sleep(delay)
+                continue
+            self.breaker.record_success()
+            return stream, chunks, first
+
+    def _retry_delay(
+        self, error: ModelError, exc: BaseException, attempt: int, remaining: float
+    ) -> float | None:
+        """Seconds to wait before trying again, or None when trying again is pointless."""
+        if not error.retryable or attempt > self.limits.retries:
+            return None
+        delay = backoff_delay(
+            attempt, base=self.limits.backoff_base, cap=self.limits.backoff_max,
+            retry_after=_retry_after(exc), rng=self._rng,
+        )
+        # A Retry-After longer than our patience, or a wait that eats the whole budget,
+        # is better answered by the fallback now than by a user staring at "thinking…".
+        if delay > self.limits.backoff_max or delay >= remaining:
+            return None
+        return delay
+
+    async def _rest(
+        self, chunks: AsyncIterator[Any], deadline: float, completion: Completion
+    ) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        while True:
+            remaining = deadline - loop.time()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                chunk = await asyncio.wait_for(
+                    chunks.__anext__(), timeout=min(self.limits.idle_timeout, remaining)
+                )
+            except StopAsyncIteration:
+                break
+            except Exception as exc:
+                self.breaker.record_failure()
+                raise StreamInterrupted(
+                    f"The answer stream broke midway ({_translate(exc, 'the answer')})."
+                ) from exc
+            text = _absorb(chunk, completion)
+            if text:
+                yield text
+        if completion.finish_reason is None:
+            # The connection ended without the model saying it was done: a cut, not an end.
+            self.breaker.record_failure()
+            raise StreamInterrupted("The answer stream ended before the model finished.")
+
+    async def call_tool(
+        self,
+        messages: Sequence[Message],
+        tool: dict[str, Any],
+        *,
+        model: str | None = None,
+        timeout: float | None = None,
+    ) -> ToolCall:
+        """Ask the model to call ``tool`` (forced) and return its call, unvalidated.
+
+        One attempt only: callers of a tool (routing) have a cheaper fallback than waiting.
+        Raises ``ModelError`` (or ``ModelUnavailable``) when there is no usable call.
+        """
+        model = model or self.chat_model
+        if not model:
+            raise ModelError("No chat model is configured (SWITCHBOARD_CHAT_MODEL).")
+        self._check_circuit("routing")
+        name = tool["function"]["name"]
+        params: dict[str, Any] = {
+            "model": model,
+            "messages": list(messages),
+            "tools": [tool],
+            "tool_choice": {"type": "function", "function": {"name": name}},
+            "temperature": 0,
+        }
+        try:
+            async with asyncio.timeout(timeout or self.limits.tool_timeout):
+                response = await self.openai.chat.completions.create(**params)
+        except Exception as exc:
+            error = _translate(exc, "routing")
+            if _counts_against_endpoint(error):
+                self.breaker.record_failure()
+            raise error from exc
+        self.breaker.record_success()
+        usage = response.usage
+        tokens = {
+            "input_tokens": usage.prompt_tokens if usage else None,
+            "output_tokens": usage.completion_tokens if usage else None,
+        }
+        choice = response.choices[0] if response.choices else None
+        message = choice.message if choice else None
+        for call in (message.tool_calls or []) if message else []:
+            function = getattr(call, "function", None)
+            if function is not None and function.name == name:
+                return ToolCall(name=name, arguments=function.arguments or "", **tokens)
+        # Weak models sometimes answer with the JSON as plain text instead of a call.
+        content = (message.content or "").strip() if message else ""
+        if content.startswith("{"):
+            return ToolCall(name=name, arguments=content, **tokens)
+        raise ModelError(f"The model did not call {name}.")
+
+    async def moderate(self, text: str, *, model: str) -> ModerationVerdict:
+        """The moderation endpoint's verdict on ``text``. Raises ``ModelError`` on failure.
+
+        Moderation failures do not count against the chat circuit: many compatible servers
+        have no moderation endpoint at all, which says nothing about their chat health.
+        """
+        try:
+            async with asyncio.timeout(self.limits.moderation_timeout):
+                response = await self.openai.moderations.create(model=model, input=text)
+        except Exception as exc:
+            raise _translate(exc, "moderation") from exc
+        if not response.results:
+            raise ModelError("The moderation endpoint returned no result.")
+        result = response.results[0]
+        categories = result.categories.model_dump(by_alias=True) if result.categories else {}
+        flagged = tuple(sorted(name for name, hit in categories.items() if hit))
+        return ModerationVerdict(flagged=bool(result.flagged), categories=flagged)
+
+
+async def _first_text(chunks: AsyncIterator[Any], completion: Completion) -> str:
+    """Read chunks until one carries text; '' when the stream ends cleanly without any."""
+    while True:
+        try:
+            chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            break
+        text = _absorb(chunk, completion)
+        if text:
+            return text
+    if completion.finish_reason is None:
+        raise ModelUnavailable("The model stream ended before any text.", retryable=True)
+    return ""
+
+
+def _absorb(chunk: Any, completion: Completion) -> str:
+    """Note usage and finish reason from ``chunk``; return its text."""
+    usage = getattr(chunk, "usage", None)
+    if usage is not None:
+        completion.input_tokens = usage.prompt_tokens
+        completion.output_tokens = usage.completion_tokens
+    text = ""
+    for choice in chunk.choices or ():
+        if choice.finish_reason:
+            completion.finish_reason = choice.finish_reason
+        if choice.delta is not None and choice.delta.content:
+            text += choice.delta.content
+    return text
+
+
+async def _close_quietly(stream: Any) -> None:
+    try:
+        await stream.close()
+    except Exception:
+        log.debug("stream_close_failed", exc_info=True)

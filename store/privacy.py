@@ -1,0 +1,166 @@
+"""A person's own data: counted, exported exactly, or forgotten.
+
+"Own" means: the questions they asked, the answers they got (an answer belongs to the asker of
+the latest question before it in its conversation), their feedback, and their profile. In a
+shared thread other people's questions and answers are theirs, and stay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from core.commands.stores import PersonalData
+
+# Messages that belong to %(user)s, among the conversations they took part in.
+_OWNED = """
+    WITH mine AS (
+        SELECT DISTINCT conversation_id FROM messages WHERE user_id = %(user)s
+    )
+    SELECT m.id FROM messages m JOIN mine USING (conversation_id)
+    WHERE CASE WHEN m.role = 'user' THEN m.user_id ELSE (
+              SELECT q.user_id FROM messages q
+              WHERE q.conversation_id = m.conversation_id AND q.role = 'user' AND q.id < m.id
+              ORDER BY q.id DESC LIMIT 1) END = %(user)s"""
+
+
+async def _owned_ids(conn: AsyncConnection, user_id: int) -> list[int]:
+    cur = await conn.execute(_OWNED, {"user": user_id})
+    return [row[0] for row in await cur.fetchall()]
+
+
+async def _has_table(conn: AsyncConnection, name: str) -> bool:
+    cur = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+class PgPrivacyStore:
+    """``core.commands.stores.PrivacyStore`` in Postgres."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def inventory(self, user_id: int) -> PersonalData:
+        async with self._pool.connection() as conn:
+            owned = await _owned_ids(conn, user_id)
+            cur = await conn.execute(
+                """SELECT (SELECT count(DISTINCT conversation_id) FROM messages
+                           WHERE user_id = %(user)s),
+                          (SELECT count(*) FROM feedback WHERE user_id = %(user)s)""",
+                {"user": user_id},
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return PersonalData(conversations=int(row[0]), messages=len(owned), feedback=int(row[1]))
+
+    async def forget(self, user_id: int) -> PersonalData:
+        params: dict[str, Any] = {"user": user_id}
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                """SELECT DISTINCT conversation_id FROM messages WHERE user_id = %(user)s
+                   UNION SELECT id FROM conversations WHERE user_id = %(user)s""",
+                params,
+            )
+            touched = [row[0] for row in await cur.fetchall()]
+            owned = await _owned_ids(conn, user_id)
+            params.update(owned=owned, touched=touched)
+            # The inbox keeps each event's key for dedupe; its payload may quote the question.
+            await conn.execute(
+                """UPDATE inbox SET payload = '{}'::jsonb, updated_at = now()
+                   WHERE event_key IN (SELECT event_key FROM messages
+                                       WHERE id = ANY(%(owned)s) AND event_key IS NOT NULL)""",
+                params,
+            )
+            cur = await conn.execute("DELETE FROM feedback WHERE user_id = %(user)s", params)
+            feedback = cur.rowcount
+            cur = await conn.execute("DELETE FROM messages WHERE id = ANY(%(owned)s)", params)
+            messages = cur.rowcount
+            if await _has_table(conn, "conversation_summaries"):
+                # A summary of a shared thread still quotes what they said; the job redoes it.
+                await conn.execute(
+                    "DELETE FROM conversation_summaries WHERE conversation_id = ANY(%(touched)s)",
+                    params,
+                )
+            cur = await conn.execute(
+                """DELETE FROM conversations c WHERE c.id = ANY(%(touched)s)
+                     AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id)""",
+                params,
+            )
+            conversations = cur.rowcount
+            # Shared threads they started now belong to the next asker, titled by that
+            # person's first question instead of theirs.
+            await conn.execute(
+                """UPDATE conversations c SET
+                       user_id = (SELECT q.user_id FROM messages q
+                                  WHERE q.conversation_id = c.id AND q.role = 'user'
+                                  ORDER BY q.id LIMIT 1),
+                       title = coalesce(left(split_part(
+                                   (SELECT q.text FROM messages q
+                                    WHERE q.conversation_id = c.id AND q.role = 'user'
+                                    ORDER BY q.id LIMIT 1), E'\\n', 1), 80), '')
+                   WHERE c.id = ANY(%(touched)s) AND c.user_id = %(user)s""",
+                params,
+            )
+            await conn.execute(
+                """UPDATE users SET display_name = NULL, email = NULL, updated_at = now()
+                   WHERE id = %(user)s""",
+                params,
+            )
+        return PersonalData(conversations=conversations, messages=messages, feedback=feedback)
+
+    async def export(self, user_id: int) -> dict[str, Any]:
+        async with self._pool.connection() as conn:
+            owned = await _owned_ids(conn, user_id)
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                """SELECT platform, workspace_id, platform_user_id AS user_id, display_name,
+                          email, role, created_at
+                   FROM users WHERE id = %s""",
+                (user_id,),
+            )
+            profile = await cur.fetchone()
+            await cur.execute(
+                """SELECT m.conversation_id, m.id, m.role, m.text, m.citations, m.created_at
+                   FROM messages m WHERE m.id = ANY(%s) ORDER BY m.conversation_id, m.id""",
+                (owned,),
+            )
+            messages = await cur.fetchall()
+            await cur.execute(
+                """SELECT id, platform, workspace_id, channel_id, thread_id, kind,
+                          CASE WHEN user_id = %s THEN title END AS title, created_at
+                   FROM conversations WHERE id = ANY(%s) ORDER BY id""",
+                (user_id, list({m["conversation_id"] for m in messages})),
+            )
+            conversations = await cur.fetchall()
+            await cur.execute(
+                """SELECT message_id, rating, reasons, comment, created_at, updated_at
+                   FROM feedback WHERE user_id = %s ORDER BY id""",
+                (user_id,),
+            )
+            feedback = await cur.fetchall()
+        by_conversation: dict[int, list[dict[str, Any]]] = {}
+        for m in messages:
+            entry = {
+                "id": m["id"],
+                "role": m["role"],
+                "text": m["text"],
+                "created_at": m["created_at"].isoformat(),
+            }
+            if m["role"] == "assistant" and m["citations"]:
+                entry["citations"] = m["citations"]
+            by_conversation.setdefault(m["conversation_id"], []).append(entry)
+        return {
+            "user": _iso(profile) if profile else None,
+            "conversations": [
+                {**_iso(c), "messages": by_conversation.get(c["id"], [])} for c in conversations
+            ],
+            "feedback": [_iso(f) for f in feedback],
+        }
+
+
+def _iso(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}

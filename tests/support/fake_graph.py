@@ -1,0 +1,282 @@
+"""A local Microsoft Graph (sites, drives, children, content) and Entra token endpoint.
+
+Served over HTTPS with a throwaway self-signed certificate, because msal accepts only https
+authorities. It enforces what the real services do: the client-credentials grant needs the
+right client id and secret, every Graph call needs a bearer token the fake issued, listings
+page through ``@odata.nextLink``, and ``/content`` answers 302 to a pre-authenticated
+download address. It records every request so tests can see what was (not) downloaded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import ssl
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from tests.support.services import free_port
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1/localhost and its key, written as PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "fake-cert.pem", folder / "fake-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@dataclass
+class DriveFile:
+    id: str
+    content: bytes
+    ctag: str
+
+
+@dataclass
+class FakeGraph:
+    """State of one tenant with one site and its document libraries."""
+
+    tenant_id: str = "contoso-tenant"
+    client_id: str = "switchboard-app"
+    client_secret: str = "s3cret"
+    hostname: str = "contoso.sharepoint.com"
+    site_path: str = "/sites/People"
+    site_id: str = "contoso.sharepoint.com,1111,2222"
+    drives: dict[str, str] = field(default_factory=lambda: {"drive-docs": "Documents"})
+    # drive id -> path ("Policies/HR/leave.md") -> file
+    files: dict[str, dict[str, DriveFile]] = field(default_factory=dict)
+    page_size: int = 2
+    fail_status: int | None = None  # every Graph call answers this status
+    garbage: bool = False  # Graph listings answer HTML instead of JSON
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    tokens: set[str] = field(default_factory=set)
+    base_url: str = ""
+
+    def put(self, path: str, content: bytes | str, *, drive: str = "drive-docs") -> None:
+        data = content.encode() if isinstance(content, str) else content
+        files = self.files.setdefault(drive, {})
+        old = files.get(path)
+        item_id = old.id if old else "item-" + hashlib.sha1(path.encode()).hexdigest()[:10]
+        ctag = '"c:{' + item_id + "}," + hashlib.sha1(data).hexdigest()[:8] + '"'
+        files[path] = DriveFile(item_id, data, ctag)
+
+    def delete(self, path: str, *, drive: str = "drive-docs") -> None:
+        del self.files[drive][path]
+
+    def downloads(self) -> list[str]:
+        return [p for m, p in self.requests if p.endswith("/content")]
+
+    # -- the app ---------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        t = "/{tenant}"
+        app.router.add_get(t + "/v2.0/.well-known/openid-configuration", self._openid)
+        app.router.add_post(t + "/oauth2/v2.0/token", self._token)
+        app.router.add_get("/v1.0/sites/{site:.+}", self._sites)
+        app.router.add_get("/v1.0/drives/{drive}/root/children", self._root_children)
+        app.router.add_get("/v1.0/drives/{drive}/root:{path:.+}:/children", self._path_children)
+        app.router.add_get("/v1.0/drives/{drive}/items/{item}/children", self._item_children)
+        app.router.add_get("/v1.0/drives/{drive}/items/{item}/content", self._content)
+        app.router.add_get("/download/{drive}/{item}", self._download)
+        app.middlewares.append(self._record)
+        return app
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.requests.append((request.method, request.path))
+        return await handler(request)
+
+    async def _openid(self, request: web.Request) -> web.Response:
+        tenant = request.match_info["tenant"]
+        if tenant != self.tenant_id:
+            return web.json_response({"error": "invalid_tenant"}, status=400)
+        base = f"{self.base_url}/{tenant}"
+        return web.json_response(
+            {
+                "issuer": f"{self.base_url}/{tenant}/v2.0",
+                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                "token_endpoint": f"{base}/oauth2/v2.0/token",
+            }
+        )
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        if form.get("grant_type") != "client_credentials":
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        if form.get("scope") != "https://graph.microsoft.com/.default":
+            return web.json_response({"error": "invalid_scope"}, status=400)
+        if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
+            return web.json_response(
+                {
+                    "error": "invalid_client",
+                    "error_description": "AADSTS7000215: Invalid client secret provided.",
+                },
+                status=401,
+            )
+        token = uuid.uuid4().hex
+        self.tokens.add(token)
+        return web.json_response(
+            {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
+        )
+
+    def _refuse(self, request: web.Request) -> web.Response | None:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer ") or header[7:] not in self.tokens:
+            return web.json_response(
+                {"error": {"code": "InvalidAuthenticationToken", "message": "Access token is empty."}},
+                status=401,
+            )
+        if self.fail_status is not None:
+            return web.json_response(
+                {"error": {"code": "generalException", "message": "fake failure"}},
+                status=self.fail_status,
+            )
+        return None
+
+    async def _sites(self, request: web.Request) -> web.Response:
+        if (refused := self._refuse(request)) is not None:
+            return refused
+        site = request.match_info["site"]
+        by_path = f"{self.hostname}:{self.site_path}"
+        info = {"id": self.site_id, "webUrl": f"https://{self.hostname}{self.site_path}"}
+        if site in (by_path, self.site_id):
+            return web.json_response(info)
+        if site in (f"{by_path}/drives", f"{self.site_id}/drives"):
+            return web.json_response(
+                {"value": [{"id": i, "name": n, "driveType": "documentLibrary"}
+                           for i, n in self.drives.items()]}
+            )
+        if site in (f"{by_path}/drive", f"{self.site_id}/drive"):
+            first = next(iter(self.drives))
+            return web.json_response({"id": first, "name": self.drives[first]})
+        return web.json_response({"error": {"code": "itemNotFound"}}, status=404)
+
+    def _children(self, request: web.Request, drive: str, folder: str) -> web.Response:
+        if self.garbage:
+            return web.Response(text="<html>Service unavailable</html>", content_type="text/html")
+        if drive not in self.drives:
+            return web.json_response({"error": {"code": "itemNotFound"}}, status=404)
+        folder = folder.strip("/")
+        entries: dict[str, dict[str, Any]] = {}
+        for path, item in sorted(self.files.get(drive, {}).items()):
+            parent, _, name = path.rpartition("/")
+            if parent == folder:
+                entries[name] = {
+                    "id": item.id,
+                    "name": name,
+                    "file": {"mimeType": "application/octet-stream"},
+                    "cTag": item.ctag,
+                    "eTag": item.ctag.replace("c:", ""),
+                    "size": len(item.content),
+                    "webUrl": f"https://{self.hostname}{self.site_path}/Shared%20Documents/{path}",
+                    "lastModifiedDateTime": "2025-01-01T00:00:00Z",
+                }
+            elif (folder == "" or path.startswith(folder + "/")) and "/" in path[len(folder):].strip("/"):
+                rest = path[len(folder):].strip("/")
+                sub = rest.split("/", 1)[0]
+                full = f"{folder}/{sub}".strip("/")
+                entries.setdefault(sub, {"id": "folder-" + full.replace("/", "~"), "name": sub,
+                                         "folder": {"childCount": 1}})
+        values = list(entries.values())
+        start = int(request.query.get("$skiptoken", "0"))
+        top = min(int(request.query.get("$top", "200")), self.page_size)
+        page: dict[str, Any] = {"value": values[start:start + top]}
+        if start + top < len(values):
+            page["@odata.nextLink"] = (
+                f"{self.base_url}{request.path}?$skiptoken={start + top}&$top={top}"
+            )
+        return web.json_response(page)
+
+    async def _root_children(self, request: web.Request) -> web.Response:
+        if (refused := self._refuse(request)) is not None:
+            return refused
+        return self._children(request, request.match_info["drive"], "")
+
+    async def _path_children(self, request: web.Request) -> web.Response:
+        if (refused := self._refuse(request)) is not None:
+            return refused
+        return self._children(request, request.match_info["drive"], request.match_info["path"])
+
+    async def _item_children(self, request: web.Request) -> web.Response:
+        if (refused := self._refuse(request)) is not None:
+            return refused
+        item = request.match_info["item"]
+        if not item.startswith("folder-"):
+            return web.json_response({"error": {"code": "itemNotFound"}}, status=404)
+        return self._children(request, request.match_info["drive"], item[7:].replace("~", "/"))
+
+    async def _content(self, request: web.Request) -> web.Response:
+        if (refused := self._refuse(request)) is not None:
+            return refused
+        drive, item = request.match_info["drive"], request.match_info["item"]
+        if not any(f.id == item for f in self.files.get(drive, {}).values()):
+            return web.json_response({"error": {"code": "itemNotFound"}}, status=404)
+        raise web.HTTPFound(f"{self.base_url}/download/{drive}/{item}?tempauth=signed")
+
+    async def _download(self, request: web.Request) -> web.Response:
+        # Pre-authenticated: a bearer token must not be needed (nor sent) here.
+        if request.query.get("tempauth") != "signed" or "Authorization" in request.headers:
+            return web.Response(status=401)
+        drive, item = request.match_info["drive"], request.match_info["item"]
+        for file in self.files.get(drive, {}).values():
+            if file.id == item:
+                return web.Response(body=file.content, content_type="application/octet-stream")
+        return web.Response(status=404)
+
+
+@asynccontextmanager
+async def running(fake: FakeGraph, folder: Path) -> AsyncIterator[str]:
+    """Serve ``fake`` over HTTPS on 127.0.0.1; yields the CA file that trusts it."""
+    cert, key = self_signed_certificate(folder)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    port = free_port()
+    fake.base_url = f"https://127.0.0.1:{port}"
+    runner = web.AppRunner(fake.app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=context)
+    await site.start()
+    try:
+        yield str(cert)
+    finally:
+        await runner.cleanup()
