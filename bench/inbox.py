@@ -35,7 +35,7 @@ SWEEP = 50
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def run(events: int, history: int, pool: int) -> list[tuple[str, str]]:
@@ -68,8 +68,11 @@ async def run(events: int, history: int, pool: int) -> list[tuple[str, str]]:
             await asyncio.gather(*(accept(n) for n in range(events)))
             elapsed = time.perf_counter() - started
             results += [
-                ("accept p50 / p99", f"{percentile(latencies, 50) * 1000:.1f} / "
-                                     f"{percentile(latencies, 99) * 1000:.1f} ms"),
+                (
+                    "accept p50 / p99",
+                    f"{percentile(latencies, 50) * 1000:.1f} / "
+                    + f"{percentile(latencies, 99) * 1000:.1f} ms",
+                ),
                 ("accept throughput", f"{events / elapsed:,.0f} events/s"),
             ]
 
@@ -85,8 +88,10 @@ async def run(events: int, history: int, pool: int) -> list[tuple[str, str]]:
                 depths.append(time.perf_counter() - started)
             assert depth.working == events
             results += [
-                (f"renew {events:,} leases (one statement)",
-                 f"{statistics.median(renewals) * 1000:.1f} ms"),
+                (
+                    f"renew {events:,} leases (one statement)",
+                    f"{statistics.median(renewals) * 1000:.1f} ms",
+                ),
                 ("inbox depth query", f"{statistics.median(depths) * 1000:.1f} ms"),
             ]
 
@@ -114,8 +119,10 @@ async def run(events: int, history: int, pool: int) -> list[tuple[str, str]]:
             elapsed = time.perf_counter() - started
             assert sorted(claimed) == sorted(f"Ev{n}" for n in range(events)), "claimed twice"
             results += [
-                (f"take over {events:,} events (3 replicas, sweeps of {SWEEP})",
-                 f"{elapsed * 1000:.0f} ms, {sweeps} claim queries, each event once"),
+                (
+                    f"take over {events:,} events (3 replicas, sweeps of {SWEEP})",
+                    f"{elapsed * 1000:.0f} ms, {sweeps} claim queries, each event once",
+                ),
             ]
         finally:
             await db.aclose()
@@ -129,6 +136,7 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=20)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     rows = asyncio.run(run(args.events, args.history, args.pool))
     report = table(["measure", "result"], rows)
     print(report)
@@ -136,7 +144,8 @@ def main() -> None:
         write_section(
             "Inbox: accepting a burst, taking over, renewing",
             f"`{command_line()}` — {args.events:,} events, {args.history:,} finished rows in "
-            f"the table, a pool of {args.pool} connections; {machine()}.\n\n{report}\n\n"
+            f"the table, a pool of {args.pool} connections; {machine()}; load average "
+            f"{load_before:.1f} when it started (the machine is shared).\n\n{report}\n\n"
             "*Accept* is the write every event waits for before its ack (no Redis here: the "
             "Postgres insert is the part that always happens). *Take over* is what follows a "
             "replica dying with all of them in flight: the other replicas' workers claim the rows "

@@ -105,7 +105,9 @@ def serve_fakes(
             limited = 0
             for call in slack.calls:
                 methods[call.method] += 1
-                limited += call.status == 429
+                if call.status == 429:
+                    limited += 1
+                    methods[f"429 {call.method}"] += 1
                 channel = call.args.get("channel") or call.args.get("channel_id")
                 if not channel:
                     continue
@@ -239,8 +241,15 @@ class Replica:
             pass
 
 
-def serve_env(args: argparse.Namespace, base: str, database_url: str, redis_url: str | None,
-              port: int, data_dir: Path) -> dict[str, str]:
+def serve_env(
+    args: argparse.Namespace,
+    base: str,
+    database_url: str,
+    redis_url: str | None,
+    port: int,
+    data_dir: Path,
+    max_answers: int,
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SWITCHBOARD_"))}
     env.update(
         {
@@ -268,8 +277,7 @@ def serve_env(args: argparse.Namespace, base: str, database_url: str, redis_url:
     )
     if redis_url:
         env["REDIS_URL"] = redis_url
-    if args.max_answers:
-        env["SLACK_MAX_ANSWERS"] = str(args.max_answers)
+    env["SLACK_MAX_ANSWERS"] = str(max_answers)
     return env
 
 
@@ -367,6 +375,7 @@ async def postmaster_pid(database_url: str) -> int:
 @dataclass
 class Result:
     replicas: int
+    max_answers: int
     conversations: int
     deliveries: int
     acked_in_time: int
@@ -391,6 +400,7 @@ class Result:
     redis: dict[str, float] = field(default_factory=dict)
     slack_calls: int = 0
     others: dict[str, float] = field(default_factory=dict)
+    limited_methods: dict[str, int] = field(default_factory=dict)
 
 
 async def sample(
@@ -421,11 +431,11 @@ async def sample(
 async def pg_counters(database_url: str) -> dict[str, float]:
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         cur = await conn.execute(
-            "SELECT xact_commit + xact_rollback, tup_inserted + tup_updated + tup_deleted "
+            "SELECT xact_commit + xact_rollback, active_time "
             "FROM pg_stat_database WHERE datname = current_database()"
         )
-        xacts, writes = await cur.fetchone()  # type: ignore[misc]
-        return {"xacts": float(xacts), "writes": float(writes)}
+        xacts, active_ms = await cur.fetchone()  # type: ignore[misc]
+        return {"xacts": float(xacts), "active_ms": float(active_ms or 0)}
 
 
 async def pg_outcome(database_url: str) -> dict[str, Any]:
@@ -462,7 +472,7 @@ async def redis_counters(url: str | None) -> dict[str, float]:
 
 
 async def run(
-    count: int, database_url: str, redis_url: str | None, args: argparse.Namespace
+    count: int, cap: int, database_url: str, redis_url: str | None, args: argparse.Namespace
 ) -> Result:
     work = Path(tempfile.mkdtemp(prefix="sbload-", dir="/tmp"))
     settings = Settings(
@@ -487,7 +497,9 @@ async def run(
     try:
         for index in range(count):
             port = free_port()
-            env = serve_env(args, base, database_url, redis_url, port, work / f"data-{index}")
+            env = serve_env(
+                args, base, database_url, redis_url, port, work / f"data-{index}", cap
+            )
             replicas.append(start_replica(env, port, work / f"replica-{index}.log", work))
         async with aiohttp.ClientSession() as http:
             for replica in replicas:
@@ -519,6 +531,7 @@ async def run(
         acks: list[tuple[float, float, int, int, bool]] = await asyncio.to_thread(
             out.get, True, max(1.0, deadline - time.monotonic())
         )
+        burst_cpu = sum(r.cpu_ticks() - t for r, t in zip(replicas, ticks)) / CLOCK_TICKS
         # Every conversation answered (or the deadline), and nothing left in the inbox.
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline:
@@ -542,6 +555,7 @@ async def run(
             "postgres_cores": cores_used(postgres_before, children_ticks(postmaster), wall),
             "fakes_cores": (cpu_ticks(fakes.pid or 0) - fakes_before) / CLOCK_TICKS / wall,
             "load_average": os.getloadavg()[0],
+            "burst_cpu_ms_per_delivery": burst_cpu * 1000 / max(len(acks), 1),
         }
         for replica in replicas:
             replica.peak_mib = replica.status()["VmHWM"] / 1024
@@ -583,6 +597,7 @@ async def run(
     stored_answers = sum(a for a, _ in answers.values())
     return Result(
         replicas=count,
+        max_answers=cap,
         conversations=args.conversations,
         deliveries=len(acks),
         acked_in_time=sum(1 for a in acks if a[2] == 200 and a[1] <= ACK_LIMIT_MS),
@@ -610,6 +625,8 @@ async def run(
             "peak_inbox": peaks.get("inbox_depth", 0),
             "row_bytes": outcome["row_bytes"],
             "xacts_per_s": (pg_after["xacts"] - pg_before["xacts"]) / wall,
+            "ms_per_xact": (pg_after["active_ms"] - pg_before["active_ms"])
+            / max(pg_after["xacts"] - pg_before["xacts"], 1),
         },
         redis={
             "ops_per_s": (redis_after.get("commands", 0) - redis_before.get("commands", 0)) / wall,
@@ -618,7 +635,11 @@ async def run(
         }
         if redis_url
         else {},
-        slack_calls=sum(report["methods"].values()) - report["methods"].get("auth.test", 0),
+        slack_calls=sum(v for k, v in report["methods"].items() if not k.startswith("429 "))
+        - report["methods"].get("auth.test", 0),
+        limited_methods={
+            k.removeprefix("429 "): v for k, v in report["methods"].items() if k.startswith("429 ")
+        },
         others=others,
     )
 
@@ -630,6 +651,7 @@ def render(results: list[Result]) -> str:
     rows = [
         (
             r.replicas,
+            r.max_answers,
             f"{r.conversations:,} (+{r.deliveries - r.conversations} retries)",
             f"{r.acked_in_time:,}/{r.deliveries:,}"
             + (f" ({r.refused} not 200)" if r.refused else ""),
@@ -638,17 +660,21 @@ def render(results: list[Result]) -> str:
             f"{r.wait_p50:.1f} / {r.wait_p99:.1f}",
             f"{r.lost} / {r.doubled}",
             r.streamed,
-            r.rate_limited,
+            f"{r.rate_limited} ({', '.join(f'{k} {v}' for k, v in r.limited_methods.items())})"
+            if r.rate_limited
+            else 0,
             " + ".join(f"{m:.0f}" for m in r.idle_mib),
             " + ".join(f"{m:.0f}" for m in r.peak_mib),
             " + ".join(f"{c:.2f}" for c in r.cpu_cores),
             f"{r.wall_s:.0f}",
+            f"{r.conversations / r.wall_s:.1f}",
         )
         for r in results
     ]
     return table(
         [
             "replicas",
+            "SLACK_MAX_ANSWERS",
             "conversations",
             "acked ≤ 3 s",
             "ack ms p50 / p99 / max",
@@ -661,6 +687,7 @@ def render(results: list[Result]) -> str:
             "peak MiB",
             "CPU cores",
             "wall s",
+            "answers / s",
         ],
         rows,
     )
@@ -670,8 +697,10 @@ def render_stores(results: list[Result]) -> str:
     rows = [
         (
             r.replicas,
+            r.max_answers,
             f"{r.pg['xacts_per_answer']:.1f}",
             f"{r.pg['xacts_per_s']:.0f}",
+            f"{r.pg['ms_per_xact']:.2f}",
             f"{r.pg['peak_active']:.0f} / {r.pg['peak_connections']:.0f}",
             f"{r.pg['peak_inbox']:.0f}",
             f"{r.pg['row_bytes'] / 1024:.1f}",
@@ -682,14 +711,17 @@ def render_stores(results: list[Result]) -> str:
             f"{r.others.get('postgres_cores', 0):.2f}",
             f"{r.others.get('fakes_cores', 0):.2f}",
             f"{r.others.get('load_average', 0):.1f}",
+            f"{r.others.get('burst_cpu_ms_per_delivery', 0):.2f}",
         )
         for r in results
     ]
     return table(
         [
             "replicas",
+            "SLACK_MAX_ANSWERS",
             "Postgres transactions / answer",
             "transactions / s",
+            "ms per transaction",
             "busy / open connections (peak)",
             "inbox depth (peak)",
             "KiB / messages row",
@@ -700,13 +732,13 @@ def render_stores(results: list[Result]) -> str:
             "Postgres CPU cores",
             "fakes CPU cores",
             "load average",
+            "replica CPU ms / delivery until acked",
         ],
         rows,
     )
 
 
 def describe(args: argparse.Namespace) -> str:
-    cap = args.max_answers or Settings.model_fields["slack_max_answers"].default
     setup = (
         f"{args.conversations:,} conversations, each one person's DM with the app, post their "
         "signed `message.im` event at once to `/slack/events`, round-robin over the replicas "
@@ -715,8 +747,9 @@ def describe(args: argparse.Namespace) -> str:
         f"as a Slack retry. The fake model waits {args.ttft_ms:.0f} ms, then writes "
         f"{args.tokens} tokens at {args.tokens_per_s:.0f}/s; the fake Slack Web API enforces "
         "Slack's tiers per workspace over a 60 s window. Fakes and load generator run in "
-        f"processes of their own. SLACK_MAX_ANSWERS = {cap}, pool {args.db_pool} connections "
-        "per replica, daily budgets set (not reached), answer cache off, jobs off."
+        f"processes of their own. Postgres pool of {args.db_pool} connections per replica, "
+        "daily budgets set (not reached), answer cache off, jobs off. SLACK_MAX_ANSWERS is how "
+        "many answers one replica works on at once; the rest wait their turn after the ack."
     )
     columns = (
         "*Acked ≤ 3 s*: deliveries answered 200 within Slack's 3 s. *Overhead*: from the model "
@@ -738,7 +771,10 @@ async def main() -> None:
     parser.add_argument("--tokens-per-s", type=float, default=30, help="model token rate")
     parser.add_argument("--tokens", type=int, default=90, help="tokens per answer")
     parser.add_argument("--duplicates", type=float, default=0.1, help="share delivered twice")
-    parser.add_argument("--max-answers", type=int, default=0, help="SLACK_MAX_ANSWERS (0: default)")
+    parser.add_argument(
+        "--max-answers", default="", help="SLACK_MAX_ANSWERS values to run, e.g. 200,64 "
+        "(default: the setting's default)"
+    )
     parser.add_argument("--db-pool", type=int, default=20, help="Postgres pool per replica")
     parser.add_argument("--no-redis", action="store_true", help="replicas without Redis")
     parser.add_argument("--deadline-s", type=float, default=600, help="longest a run may take")
@@ -751,15 +787,20 @@ async def main() -> None:
     runs = [int(x) for x in args.replicas.split(",") if x.strip()]
     from tests.support.services import redis_server
 
+    caps = [int(x) for x in args.max_answers.split(",") if x.strip()] or [
+        Settings.model_fields["slack_max_answers"].default
+    ]
     results = []
     with postgres_server(os.environ.get("BENCH_DATABASE_URL")) as server:
         for count in runs:
-            with database(server) as url, redis_server() as redis_url:
-                if redis_url is None and not args.no_redis:
-                    raise SystemExit("redis-server is not installed (or pass --no-redis)")
-                result = await run(count, url, None if args.no_redis else redis_url, args)
-            results.append(result)
-            print(render([result]), flush=True)
+            for cap in caps:
+                with database(server) as url, redis_server() as redis_url:
+                    if redis_url is None and not args.no_redis:
+                        raise SystemExit("redis-server is not installed (or pass --no-redis)")
+                    redis = None if args.no_redis else redis_url
+                    result = await run(count, cap, url, redis, args)
+                results.append(result)
+                print(render([result]), flush=True)
     report = "\n\n".join([render(results), render_stores(results)])
     print("\n" + report)
     if not args.no_write:

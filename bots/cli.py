@@ -177,6 +177,7 @@ class _Progress:
 
 async def _ingest(settings: Settings, targets: Sequence[str]) -> int:
     from core.ingest.sources import is_remote_target, sources_for
+    from store.sources import KnowledgeSources
 
     paths = [Path(t) for t in targets if not is_remote_target(t)]
     remote = [t for t in targets if is_remote_target(t)]
@@ -204,6 +205,16 @@ async def _ingest(settings: Settings, targets: Sequence[str]) -> int:
                 finally:
                     await source.aclose()
                 report.merge(part)
+        failed = {where for where, _ in report.failed}
+        sources = KnowledgeSources(runtime.db.pool)
+        for target in targets:
+            # Remembered, so the hourly reingest job keeps it fresh.
+            uri = target if is_remote_target(target) else str(Path(target).expanduser().resolve())
+            if target not in failed and uri not in failed and (is_remote_target(target) or Path(uri).exists()):
+                await sources.add(uri, added_by="cli")
+        if report.added + report.updated + report.removed and runtime.answer_cache is not None:
+            # Cached answers may quote what just changed (with Redis, every replica's cache).
+            await runtime.answer_cache.invalidate()
     for path, error in report.failed:
         print(f"error: {error}", file=sys.stderr)
     print(f"Ingest: {report.summary()}")

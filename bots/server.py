@@ -24,6 +24,7 @@ from core.worker import Redelivery
 log = structlog.get_logger(__name__)
 
 RUNTIME = web.AppKey("runtime", Runtime)
+LISTEN_BACKLOG = 4096  # capped by the kernel's net.core.somaxconn
 READINESS = web.AppKey("readiness", ReadinessProbe)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # A caller's X-Request-Id is kept only when it is a plain token: it goes into every log line.
@@ -166,7 +167,9 @@ async def serve(settings: Settings, *, announce: Callable[[str], None] = _announ
         app = build_app(runtime)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port)
+        # A burst (2,000 events at once) must not overflow the listen queue: the kernel would
+        # drop connections and the platform's retries would arrive seconds later.
+        site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG)
         await site.start()
         port = runner.addresses[0][1] if runner.addresses else settings.port
         base = f"http://{settings.host}:{port}"

@@ -76,6 +76,10 @@ class RouteDecision:
     confidence: float
     router: str
     clarification: str | None = None
+    # What deciding cost, when a model decided; added to the answer's usage.
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
 
     @property
     def primary(self) -> str | None:
@@ -94,7 +98,7 @@ class RouteDecision:
 
 @dataclass(slots=True)
 class Usage:
-    """What an answer cost and how long it took."""
+    """What an answer cost (routing included) and how long it took."""
 
     model: str | None = None
     input_tokens: int = 0
@@ -103,6 +107,12 @@ class Usage:
     retrieval_ms: float | None = None
     ttft_ms: float | None = None
     total_ms: float | None = None
+
+    def add_route(self, route: RouteDecision) -> None:
+        """Count the routing call's tokens and cost in this answer's."""
+        self.input_tokens += route.input_tokens
+        self.output_tokens += route.output_tokens
+        self.cost_usd += route.cost_usd
 
 
 @dataclass(slots=True)

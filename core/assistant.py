@@ -163,6 +163,7 @@ class Assistant:
         # 7. finish (citations are checked against the passages the generator actually used)
         text, citations = cite(question, "".join(parts), request.passages)
         usage = request.usage
+        usage.add_route(route)
         usage.retrieval_ms = retrieval_ms
         usage.ttft_ms = ttft_ms
         answer = Answer(
@@ -281,6 +282,7 @@ class Assistant:
             usage=Usage(model=model, ttft_ms=elapsed, total_ms=elapsed),
             conversation_id=conversation_id,
         )
+        answer.usage.add_route(route)
         answer.message_id = await self._conversations.add_answer(
             conversation_id, answer, user_id=user_id
         )

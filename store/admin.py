@@ -17,6 +17,7 @@ from core.commands.stores import (
     UsageStats,
     WatchedSource,
 )
+from store.sources import KnowledgeSources
 
 _USER_COLUMNS = "id, platform, workspace_id, platform_user_id, display_name, email, role"
 
@@ -128,12 +129,7 @@ class PgAdminStore:
             return await cur.fetchall()
 
     async def remember_source(self, uri: str, added_by: str) -> None:
-        async with self._pool.connection() as conn:
-            await conn.execute(
-                """INSERT INTO knowledge_sources (uri, added_by) VALUES (%s, %s)
-                   ON CONFLICT (uri) DO NOTHING""",
-                (uri, added_by),
-            )
+        await KnowledgeSources(self._pool).add(uri, added_by=added_by)
 
     async def negative_feedback(self, limit: int) -> list[NegativeFeedback]:
         async with self._pool.connection() as conn:

@@ -231,19 +231,24 @@ class HybridRetriever:
             branches.append(_VECTOR_BRANCH)
         if not branches:
             return []
+        # Filters are applied after the HNSW walk: search wider when filtering.
+        breadth = min(max(self._ef_search, pool) * (4 if domains or sources else 1), 1000)
+        hits = await self._run(branches, params, breadth if vector is not None else None)
+        return self._fuse(hits, k)
+
+    async def _run(
+        self, branches: Sequence[str], params: dict[str, object], ef_search: int | None
+    ) -> list[_Hit]:
         statement = _DETAILS.format(branches=" UNION ALL ".join(f"({b})" for b in branches))
         # One pipelined round trip: BEGIN, the transaction-local HNSW breadth, the search.
         async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
-            if vector is not None:
-                # Filters are applied after the HNSW walk: search wider when filtering.
-                breadth = max(self._ef_search, pool) * (4 if domains or sources else 1)
+            if ef_search is not None:
                 await conn.execute(
-                    "SELECT set_config('hnsw.ef_search', %s, true)", (str(min(breadth, 1000)),)
+                    "SELECT set_config('hnsw.ef_search', %s, true)", (str(ef_search),)
                 )
             cur = conn.cursor(row_factory=class_row(_Hit))
             await cur.execute(statement, params)
-            hits = await cur.fetchall()
-        return self._fuse(hits, k)
+            return await cur.fetchall()
 
     async def _query_vector(self, query: str) -> list[float] | None:
         if self._embedder is None or not query.strip():

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from bots.runtime import Runtime
 from core.settings import Settings
@@ -17,6 +18,12 @@ from tests.support.services import (
     redis_server,
     start_postgres,
 )
+
+# In CI the fuzzers explore the same examples every run: a failure there is a real bug that
+# reproduces, never a lucky draw. Locally they keep exploring new ground.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if in_ci():
+    hypothesis_settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_KNOWLEDGE = REPO / "examples" / "knowledge"

@@ -20,6 +20,7 @@ from bots.slack.calls import SlackCalls
 from bots.slack.events import Question
 from bots.slack.metrics import Delivery, SlackMetrics
 from bots.slack.pacing import SlackPacer
+from bots.slack.priority import AckFirst
 from bots.slack.stream import SlackReplyStream, StreamPacing, describe_target
 from bots.slack.tasks import BackgroundTasks
 from bots.slack.threads import AnsweredThreads
@@ -65,6 +66,8 @@ class SlackBot:
         )
         self.answer_bots = settings.slack_answer_bots
         self._answering = asyncio.Semaphore(settings.slack_max_answers)
+        # A burst is acknowledged before the answers it starts compete for the loop and pool.
+        self.acks = AckFirst()
         self.tasks = BackgroundTasks()
         self.threads = AnsweredThreads(pool)
         self.feedback = FeedbackStore(pool)
@@ -132,6 +135,7 @@ class SlackBot:
     async def _answer(self, question: Question, claim: ClaimedEvent | None) -> None:
         # Acknowledged questions wait here, in order, when a burst exceeds what one replica
         # answers at once.
+        await self.acks.settled()
         async with self._answering:
             try:
                 await self._answer_now(question, claim)
@@ -190,7 +194,7 @@ class SlackBot:
         if error is None:
             await self.runtime.inbox.done(claim)
         elif again:
-            await self.runtime.inbox.retry(claim, error, progress={"ts": stream.message_ts})
+            await self.runtime.inbox.retry(claim, error, progress={"ts": stream.shown_ts})
         else:
             await self.runtime.inbox.failed(claim, error)
 
@@ -202,9 +206,16 @@ class SlackBot:
         if claim is None:
             return None
         inbox = self.runtime.inbox
+        last: list[asyncio.Task[Any]] = []
+
+        async def write(data: dict[str, object], before: asyncio.Task[Any] | None) -> None:
+            if before is not None:
+                await asyncio.gather(before, return_exceptions=True)  # in order: newest wins
+            await inbox.progress(claim, data)
 
         def record(data: Mapping[str, object]) -> None:
-            self.tasks.spawn(inbox.progress(claim, dict(data)), name="slack:progress")
+            before = last.pop() if last else None
+            last.append(self.tasks.spawn(write(dict(data), before), name="slack:progress"))
 
         return record
 

@@ -9,6 +9,7 @@ uploaded to the person's DM with the app.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -22,7 +23,7 @@ from bots.slack import escaping
 from bots.slack.blocks import MAX_BLOCKS, SECTION_CHARS, Block, notification, split
 from bots.slack.calls import describe
 from bots.slack.events import PLATFORM, plain_text
-from bots.slack.home import thread_link
+from bots.slack.home import thread_link, timezone_of
 from core.commands import CommandReply, CommandRequest
 from core.events import ConversationKind, Person, ThreadRef
 
@@ -166,8 +167,13 @@ async def run(
     async def progress(line: str) -> None:
         await respond(text=line, response_type="ephemeral", replace_original=False)
 
-    reply = await bot.runtime.commands.handle(request, progress=progress)
     token = context.bot_token or context.token
+    # "Today" in history is the person's today: their profile's zone, when Slack tells it.
+    await timezone_of(bot, request.person.workspace_id, token, request.person.user_id)
+    zone = bot.timezones.get((request.person.workspace_id, request.person.user_id))
+    if zone:
+        request = replace(request, timezone=zone)
+    reply = await bot.runtime.commands.handle(request, progress=progress)
     if reply.file_content is not None and reply.file_name:
         await upload(bot, request.person, token, reply.file_name, reply.file_content)
     await respond(

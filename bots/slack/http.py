@@ -22,6 +22,10 @@ def mount_slack(app: web.Application, runtime: Runtime) -> SlackBot:
     app[SLACK] = bot
 
     async def events(request: web.Request) -> web.Response:
+        with bot.acks.acknowledging():
+            return await acknowledge(request)
+
+    async def acknowledge(request: web.Request) -> web.Response:
         # A body over SWITCHBOARD_MAX_BODY_BYTES gets 413 from aiohttp as it is read; one Slack
         # would never send gets 400 here (bolt would raise on it: a 500, which Slack retries).
         try:

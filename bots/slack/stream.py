@@ -152,6 +152,12 @@ class SlackReplyStream:
         """The messages this answer posted, in order."""
         return [part.ts for part in self._parts]
 
+    @property
+    def shown_ts(self) -> list[str]:
+        """Every message of this answer in the thread: its own, then those of an earlier
+        attempt it has not reused yet (what a later attempt must finish or replace)."""
+        return self.message_ts + self._reuse
+
     # -- ReplyStream ---------------------------------------------------------------------------
 
     async def status(self, text: str) -> None:
@@ -512,7 +518,7 @@ class SlackReplyStream:
             )
 
     def _posted(self) -> None:
-        self._progress({"ts": self.message_ts})
+        self._progress({"ts": self.shown_ts})
 
     def _progress(self, data: Mapping[str, object]) -> None:
         if self._on_progress is not None:

@@ -39,10 +39,17 @@ from bots.teams.cards import command_reply_activity, plain_message, welcome_acti
 from bots.teams.delivery import Outbox
 from bots.teams.edits import TeamsEditingReply
 from bots.teams.feedback import read_feedback
+from bots.teams.files import (
+    INVOKE,
+    ConsentAnswer,
+    consent_attachment,
+    file_info_activity,
+    read_consent,
+    upload,
+)
 from bots.teams.references import TeamsConversations
 from bots.teams.stream import TeamsStreamingReply
-from core.commands import CommandRequest
-from core.commands.handler import COMMANDS
+from core.commands import CommandRequest, is_command
 from core.errors import InvalidQuestion, PlatformError, RateLimited
 from core.events import ChatEvent
 from core.worker import ClaimedEvent
@@ -57,21 +64,6 @@ SORRY = "Sorry — something went wrong while I was answering. Please try again 
 STILL_WORKING = (
     "This is taking longer than usual — I'm still on it, and the answer will follow here."
 )
-_COMMAND_NAMES = frozenset(
-    {"help"} | {spec.name for spec in COMMANDS} | {a for spec in COMMANDS for a in spec.aliases}
-)
-
-
-def is_command(text: str) -> bool:
-    """A command typed or picked from the command list: ``history vpn``, ``/stats 7d``.
-
-    A question that merely starts with a command's name ("history of the company?") is not:
-    commands are short and carry no question mark unless they start with a slash.
-    """
-    words = text.split()
-    if not words or words[0].lower().lstrip("/") not in _COMMAND_NAMES:
-        return False
-    return words[0].startswith("/") or len(words) == 1 or (len(words) <= 4 and "?" not in text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +236,16 @@ class TeamsBot(ActivityHandler):
         request = _command_request(activity, text)
         try:
             reply = await self._runtime.commands.handle(request)
-            await Outbox(turn_context).send(command_reply_activity(reply))
+            offer = None
+            if reply.file_name and reply.file_content is not None:
+                # Only a personal chat (where commands run) can take a file: by consent.
+                offer = consent_attachment(
+                    reply.file_name,
+                    len(reply.file_content),
+                    command=request.name,
+                    user=request.person.user_id,
+                )
+            await Outbox(turn_context).send(command_reply_activity(reply, file_offer=offer))
         except Exception as exc:
             log.exception("teams_command_failed", command=request.name)
             await self._runtime.inbox.failed(claim, f"{type(exc).__name__}: {exc}")
@@ -283,6 +284,11 @@ class TeamsBot(ActivityHandler):
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
         activity = turn_context.activity
+        if activity.name == INVOKE:
+            answer = read_consent(activity.value)
+            if answer is not None:
+                self._spawn(self._deliver_file(turn_context, activity, answer))
+            return InvokeResponse(status=int(HTTPStatus.OK))
         if activity.name != "message/submitAction":
             return await super().on_invoke_activity(turn_context)
         rating = read_feedback(activity.value)
@@ -305,6 +311,36 @@ class TeamsBot(ActivityHandler):
                 log.info("teams_feedback", message_id=message_id, rating=rating.rating)
         # Teams wants 200 and no body; anything else shows the user an error.
         return InvokeResponse(status=int(HTTPStatus.OK))
+
+    # -- files (file consent) -----------------------------------------------------------------
+
+    async def _deliver_file(
+        self, turn_context: TurnContext, activity: Activity, answer: ConsentAnswer
+    ) -> None:
+        """The person answered a FileConsentCard: upload the file and show it, or let it be."""
+        outbox = Outbox(turn_context)
+        person = person_of(activity)
+        if answer.user != person.user_id:
+            # A card forwarded to, or pressed by, someone else: their own data is theirs to ask.
+            log.warning("teams_file_consent_other_user")
+            return
+        if not answer.accepted:
+            await outbox.send(plain_message("Okay, I won't save the file."))
+            return
+        request = CommandRequest.parse(person, thread_of(activity), answer.command)
+        reply = await self._runtime.commands.handle(request)
+        if reply.file_content is None:
+            await outbox.send(command_reply_activity(reply))
+            return
+        try:
+            await upload(answer.upload_url, reply.file_content)
+        except PlatformError as exc:
+            log.warning("teams_file_upload_failed", error=str(exc), status=exc.status)
+            await outbox.send(
+                plain_message("I couldn't save the file to your OneDrive. Try `export` again.")
+            )
+            return
+        await outbox.send(file_info_activity(answer))
 
 
 def worth_retrying(exc: BaseException) -> bool:

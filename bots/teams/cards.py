@@ -263,13 +263,21 @@ def welcome_activity(prompts: Sequence[str], *, personal: bool, intro: str = WEL
     return activity
 
 
-def command_reply_activity(reply: Any) -> Activity:
-    """A ``CommandReply`` as Markdown, with its facts and buttons on a card when it has any."""
+def command_reply_activity(reply: Any, *, file_offer: Attachment | None = None) -> Activity:
+    """A ``CommandReply`` as Markdown, with its facts and buttons on a card when it has any.
+    A reply's file goes out as ``file_offer`` (a FileConsentCard) when the chat can take one."""
     parts = [f"**{reply.title}**", *reply.sections]
+    group = None
     for entry in getattr(reply, "entries", None) or ():
+        if entry.group != group:
+            # Entries come newest first: a heading (Today, Yesterday, …) wherever one starts.
+            group = entry.group
+            parts.append(f"**{group}**")
         detail = entry.snippet or entry.preview
         parts.append(f"- {entry.title} ({entry.when})" + (f": {detail}" if detail else ""))
-    if getattr(reply, "file_name", None):
+    if getattr(reply, "file_name", None) and file_offer is not None:
+        parts.append(f"Accept below and I'll save {reply.file_name} to your OneDrive.")
+    elif getattr(reply, "file_name", None):
         parts.append(
             f"The file {reply.file_name} is ready, but Teams cannot receive it from me here; "
             "ask an admin for the export, or run the command in Slack."
@@ -286,4 +294,6 @@ def command_reply_activity(reply: Any) -> Activity:
         activity.attachments = [
             adaptive_card(body, [send_text_action(a.label, a.command) for a in actions])
         ]
+    if file_offer is not None and getattr(reply, "file_name", None):
+        activity.attachments = [*(activity.attachments or []), file_offer]
     return activity

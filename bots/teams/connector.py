@@ -125,6 +125,11 @@ class TeamsConnectorFactory(ConnectorFactory):
             )
             config.add_user_agent(USER_AGENT)
             client = ConnectorClient(self._credentials, custom_configuration=config)
+            # Building the client also built msrest's default (requests-based) pipeline around
+            # the same credentials policy, which re-linked that policy's ``next`` into it: every
+            # signed call then left through ``requests`` in a thread, not this sender. Building
+            # our pipeline again, last, links the policy back to it.
+            client._client.config.pipeline = AsyncBfPipeline(config)
             if len(self._clients) < 64:  # service URLs come from signed activities; still bounded
                 self._clients[service_url] = client
         return client

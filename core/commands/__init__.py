@@ -7,7 +7,7 @@ An adapter parses its platform's command into a ``CommandRequest``, calls
 """
 
 from core.commands.context import CommandOptions, CommandServices
-from core.commands.handler import CommandHandler
+from core.commands.handler import CommandHandler, is_command
 from core.commands.reply import (
     CommandAction,
     CommandReply,
@@ -27,4 +27,5 @@ __all__ = [
     "Fact",
     "HistoryEntry",
     "ProgressCallback",
+    "is_command",
 ]

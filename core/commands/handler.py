@@ -41,6 +41,29 @@ COMMANDS: tuple[CommandSpec, ...] = (
 )
 
 
+_SPECS: dict[str, CommandSpec] = {
+    name: spec for spec in COMMANDS for name in (spec.name, *spec.aliases)
+}
+
+
+def is_command(text: str) -> bool:
+    """Whether a chat message is a command rather than a question.
+
+    A leading ``/`` always makes one. Otherwise the first word must name a command and the
+    rest fit it: "stats 30d" and "history vpn" are commands; "help me reset my password"
+    and "history of the company?" are questions.
+    """
+    words = text.strip().split()
+    if not words:
+        return False
+    if words[0].startswith("/"):
+        return True
+    spec = _SPECS.get(words[0].lower())
+    if spec is None:
+        return words[0].lower() == "help" and len(words) == 1
+    return re.fullmatch(spec.args, " ".join(words[1:]), re.IGNORECASE) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class _Outcome:
     reply: CommandReply
@@ -66,27 +89,10 @@ class CommandHandler:
         self._services = services
         self._options = options or CommandOptions()
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._specs = {spec.name: spec for spec in COMMANDS}
-        for spec in COMMANDS:
-            for alias in spec.aliases:
-                self._specs[alias] = spec
 
     def is_command(self, text: str) -> bool:
-        """Whether a chat message (Teams personal chat, a DM) is a command, not a question.
-
-        A leading ``/`` always makes one. Otherwise the first word must name a command and the
-        rest fit it: "stats 30d" and "history vpn" are commands; "help me reset my password"
-        and "history of the company?" are questions.
-        """
-        words = text.strip().split()
-        if not words:
-            return False
-        if words[0].startswith("/"):
-            return True
-        spec = self._specs.get(words[0].lower())
-        if spec is None:
-            return words[0].lower() == "help" and len(words) == 1
-        return re.fullmatch(spec.args, " ".join(words[1:]), re.IGNORECASE) is not None
+        """Whether a chat message (Teams personal chat, a DM) is a command, not a question."""
+        return is_command(text)
 
     async def handle(
         self, request: CommandRequest, *, progress: ProgressCallback | None = None
@@ -100,12 +106,12 @@ class CommandHandler:
             if request.name == "help":
                 return help_reply(COMMANDS, is_admin=is_admin)
             return unknown_reply(
-                request.name, COMMANDS, is_admin=is_admin, exists=request.name in self._specs
+                request.name, COMMANDS, is_admin=is_admin, exists=request.name in _SPECS
             )
 
         user = await services.users.upsert_user(request.person)
         is_admin = user.role == "admin" or is_configured_admin(request.person, self._options.admins)
-        spec = self._specs.get(request.name)
+        spec = _SPECS.get(request.name)
         if request.name == "help":
             return help_reply(COMMANDS, is_admin=is_admin)
         if spec is None:

@@ -43,18 +43,19 @@ class ModelLayer:
             else None
         )
         router = generator = counter = None
+        prices = PriceTable(settings.model_prices)
         if client is not None and settings.chat_model:
             counter = await load_counter_async(settings.chat_model)
             router = TieredRouter(
                 LexicalRouter(domains),
-                LLMRouter(client, domains, model=settings.router_model),
+                LLMRouter(client, domains, model=settings.router_model, prices=prices),
                 confident=settings.router_fast_confidence,
                 timeout=settings.router_timeout,
             )
             generator = ModelGenerator(
                 client,
                 domains=domains,
-                prices=PriceTable(settings.model_prices),
+                prices=prices,
                 counter=counter,
                 budget=PromptBudget(
                     history_tokens=settings.history_tokens, passage_tokens=settings.passage_tokens

@@ -8,6 +8,7 @@ Its output is checked like any input from outside: a weak model's malformed call
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from core.answers import RouteDecision
 from core.errors import ModelError
 from core.llm.client import ModelClient
+from core.llm.pricing import PriceTable
 from core.routing import Domain
 
 TOOL_NAME = "route_question"
@@ -109,9 +111,15 @@ class LLMRouter:
     name = "llm"
 
     def __init__(
-        self, client: ModelClient, domains: Sequence[Domain], *, model: str | None = None
+        self,
+        client: ModelClient,
+        domains: Sequence[Domain],
+        *,
+        model: str | None = None,
+        prices: PriceTable | None = None,
     ) -> None:
         self._client = client
+        self._prices = prices
         self._domains = tuple(domains)
         self._names = {d.name for d in domains}
         self._tool = route_tool(domains)
@@ -121,7 +129,13 @@ class LLMRouter:
         call = await self._client.call_tool(
             routing_messages(self._domains, question, history), self._tool, model=self._model
         )
-        return self.decision(call.parsed())
+        decision = self.decision(call.parsed())
+        input_tokens, output_tokens = call.input_tokens or 0, call.output_tokens or 0
+        model = self._model or self._client.chat_model
+        cost = self._prices.cost(model, input_tokens, output_tokens) if self._prices else 0.0
+        return replace(
+            decision, input_tokens=input_tokens, output_tokens=output_tokens, cost_usd=cost
+        )
 
     def decision(self, arguments: dict[str, Any]) -> RouteDecision:
         """Validate the tool's arguments into a decision, or raise ``ModelError``."""

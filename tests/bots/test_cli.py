@@ -95,3 +95,18 @@ def test_migrate_twice_changes_nothing(env: dict[str, str]):
     second = switchboard("migrate", env=env)
     assert first.returncode == second.returncode == 0
     assert "up to date" in second.stdout
+
+
+def test_ingested_folders_are_remembered_for_the_reingest_job(env: dict[str, str], tmp_path: Path):
+    import psycopg
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "note.md").write_text("---\ntitle: Lunch\ndomain: hr\n---\n# Lunch\n\nLunch is at noon.\n")
+    assert switchboard("ingest", str(folder), env=env).returncode == 0
+    missing = switchboard("ingest", str(tmp_path / "nowhere"), env=env)
+    assert missing.returncode == 1
+
+    with psycopg.connect(env["DATABASE_URL"]) as conn:
+        rows = conn.execute("SELECT uri, added_by FROM knowledge_sources").fetchall()
+    assert rows == [(str(folder.resolve()), "cli")]

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 
+from bots.slack.stream import ReplyTarget, SlackReplyStream, StreamPacing
+from core.answers import Answer
 from core.settings import Settings
-from tests.bots.slack.conftest import SlackHarness, dm, new_ts
+from tests.bots.slack.conftest import BOT_TOKEN, TEAM, SlackHarness, dm, new_ts
 from tests.reliability.conftest import (
     SORRY,
     STILL_WORKING,
@@ -156,3 +158,53 @@ async def test_an_event_whose_replica_died_on_its_last_attempt_is_given_up_and_t
     assert error is not None and error.startswith("gave up after 1 attempts")
     assert gave_up == 1
     assert len(model.bodies("chat")) == 1  # given up, not answered again
+
+
+async def test_a_shorter_answer_given_again_removes_the_dead_attempts_extra_message(
+    settings: Settings,
+):
+    fake = FakeSlack()
+    ts = new_ts()
+    async with replica(settings, fake, load=False) as slack:
+        calls = slack.bot.calls
+        # What a dead attempt left: a long answer in two messages, the second still streaming.
+        first = await calls.api(
+            TEAM,
+            "chat.postMessage",
+            token=BOT_TOKEN,
+            channel="D1",
+            thread_ts=ts,
+            text="Part one of a long answer…",
+        )
+        second = await calls.api(
+            TEAM,
+            "chat.startStream",
+            token=BOT_TOKEN,
+            channel="D1",
+            thread_ts=ts,
+            markdown_text="Part two, cut off mid-",
+        )
+        target = ReplyTarget(
+            team_id=TEAM,
+            token=BOT_TOKEN,
+            channel="D1",
+            thread_ts=ts,
+            user_id="U1",
+            user_team_id=TEAM,
+        )
+        recorded: list[dict] = []
+        stream = SlackReplyStream(
+            calls,
+            target,
+            StreamPacing(append_interval_s=0.1, update_interval_s=0.1),
+            resume=[first["ts"], second["ts"]],
+            on_progress=recorded.append,
+        )
+        await stream.append("The whole answer, shorter this time.")
+        await stream.finish(Answer(text="The whole answer, shorter this time."))
+
+    [message] = fake.thread("D1", ts)
+    assert message.ts == first["ts"]
+    assert message.body == "The whole answer, shorter this time."
+    assert stream.delivered and stream.message_ts == [first["ts"]]
+    assert {"ts": [first["ts"], second["ts"]]} in recorded  # both known while both were shown

@@ -22,6 +22,7 @@ from tests.reliability.conftest import (
     MODEL_KEY,
     QUICK_INBOX,
     all_finished,
+    counter,
     eventually,
     inbox_rows,
     model_server,
@@ -123,6 +124,13 @@ async def _half_done_then_finished(
         async with teams_replica(settings, url, load=False) as second:
             await eventually(lambda: all_finished(second.runtime, 1), what="the takeover")
             rows = await inbox_rows(second.runtime)
+            edits = counter(
+                second.runtime,
+                "switchboard_platform_calls_total",
+                platform="teams",
+                method="updateActivity",
+                outcome="ok",
+            )
             async with second.runtime.db.pool.connection() as conn:
                 cur = await conn.execute(
                     "SELECT role, count(*) FROM messages GROUP BY role ORDER BY role"
@@ -136,6 +144,7 @@ async def _half_done_then_finished(
     assert [r.status for r in connector.requests if r.status >= 400] == []
     assert list(rows.values()) == [("done", 2, None)]
     assert stored == {"assistant": 1, "user": 1}
+    assert edits >= 1  # the takeover edited the message; /metrics counts it by operation
 
 
 async def test_a_personal_chat_answer_cut_by_a_dead_replica_arrives_whole_once(
@@ -166,3 +175,27 @@ async def test_a_personal_chat_answer_cut_by_a_dead_replica_arrives_whole_once(
     [reply] = connector.visible(conversation)  # the whole answer, once
     assert reply.text == ANSWER
     assert list(rows.values()) == [("done", 2, None)]
+
+
+async def test_signed_teams_calls_leave_through_the_apps_own_session_and_are_counted(
+    settings: Settings, connector: FakeConnector, openid: FakeBotFrameworkOpenId
+):
+    # Regression: with an app id (signed calls), msrest's default pipeline took the calls over
+    # and sent them with ``requests`` in threads, around the counted aiohttp sender.
+    model = FakeOpenAI(default_reply=ANSWER)
+    activity = connector.activity(QUESTION, kind=GROUP_CHAT)
+    token = openid.mint(audience=APP_ID, service_url=connector.base_url)
+    async with model_server(model) as url, teams_replica(settings, url) as bot:
+        assert await bot.post(activity, token) == 200
+        await eventually(lambda: all_finished(bot.runtime, 1), what="the answer")
+        replies = counter(
+            bot.runtime,
+            "switchboard_platform_calls_total",
+            platform="teams",
+            method="replyToActivity",
+            outcome="ok",
+        )
+    assert replies == 1
+    assert all(
+        r.authorization and r.authorization.startswith("Bearer ") for r in connector.requests
+    )

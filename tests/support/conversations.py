@@ -43,9 +43,16 @@ class Someone:
 
 
 async def someone(
-    runtime: Runtime, user_id: str, *, email: str | None = None, name: str | None = None
+    runtime: Runtime,
+    user_id: str,
+    *,
+    email: str | None = None,
+    name: str | None = None,
+    platform: str = "test",
+    workspace: str = "W1",
 ) -> Someone:
-    person = Person("test", "W1", user_id, display_name=name or user_id, email=email)
+    """A person of ``platform``/``workspace`` (adapter tests pass the real platform's)."""
+    person = Person(platform, workspace, user_id, display_name=name or user_id, email=email)
     record = await runtime.conversations.upsert_user(person)
     return Someone(person, record.id)
 
@@ -83,12 +90,16 @@ async def seed_conversation(
 ) -> Seeded:
     first = turns[0]
     channel = channel or f"D-{first.asker.person.user_id}"
+    # The conversation lives where its first asker is (platform and workspace).
+    platform, workspace = first.asker.person.platform, first.asker.person.workspace_id
     async with pool.connection() as conn:
         cur = await conn.execute(
             """INSERT INTO conversations (platform, workspace_id, channel_id, thread_id, kind,
                                           user_id, title, created_at, updated_at)
-               VALUES ('test', 'W1', %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
             (
+                platform,
+                workspace,
                 channel,
                 thread,
                 kind.value,
@@ -114,8 +125,8 @@ async def seed_conversation(
             questions.append(int(row[0]))
             await conn.execute(
                 """INSERT INTO inbox (event_key, platform, payload, state)
-                   VALUES (%s, 'test', %s, 'done')""",
-                (f"ev-{thread}-{n}", Jsonb({"text": turn.question})),
+                   VALUES (%s, %s, %s, 'done')""",
+                (f"ev-{thread}-{n}", platform, Jsonb({"text": turn.question})),
             )
             if turn.answer is None:
                 continue

@@ -37,6 +37,8 @@ PERSONAL = "personal"
 GROUP_CHAT = "groupChat"
 CHANNEL = "channel"
 BOT_ID = "28:switchboard-bot"
+FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
+FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
 
 
 def kind_of(conversation_id: str) -> str:
@@ -126,6 +128,9 @@ class FakeConnector:
     messages: dict[str, list[Message]] = field(default_factory=dict)
     streams: dict[str, Stream] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
+    # Files in "OneDrive" by the uniqueId Teams gave them (file consent flow).
+    files: dict[str, bytes] = field(default_factory=dict)
+    offers: dict[str, dict[str, Any]] = field(default_factory=dict)  # uniqueId → uploadInfo
     _failures: list[int] = field(default_factory=list)
     _edits: dict[str, list[float]] = field(default_factory=dict)
     _changed: asyncio.Condition | None = None
@@ -138,6 +143,7 @@ class FakeConnector:
         app.router.add_post(base, self._send)
         app.router.add_post(base + "/{activity_id}", self._send)
         app.router.add_put(base + "/{activity_id}", self._update)
+        app.router.add_put("/onedrive/upload/{unique_id}", self._upload)
         return app
 
     def fail_next(self, status: int, times: int = 1) -> None:
@@ -238,6 +244,77 @@ class FakeConnector:
         )
         return activity
 
+    def file_consent(
+        self,
+        message: Message,
+        *,
+        action: str = "accept",
+        user: str = "29:alice",
+        aad: str = "aad-alice",
+    ) -> dict[str, Any]:
+        """The invoke Teams sends when a user answers the FileConsentCard in ``message``:
+        on accept, an upload session in their OneDrive (``uploadInfo``)."""
+        [card] = [
+            a
+            for a in message.activity.get("attachments") or ()
+            if a.get("contentType") == FILE_CONSENT
+        ]
+        content = card["content"]
+        context = content["acceptContext" if action == "accept" else "declineContext"]
+        value: dict[str, Any] = {"type": "fileUpload", "action": action, "context": context}
+        if action == "accept":
+            unique_id = uuid.uuid4().hex[:12].upper()
+            value["uploadInfo"] = {
+                "contentUrl": f"https://contoso-my.sharepoint.com/personal/{aad}/{card['name']}",
+                "fileType": card["name"].rsplit(".", 1)[-1],
+                "name": card["name"],
+                "uploadUrl": f"{self.base_url}/onedrive/upload/{unique_id}",
+                "uniqueId": unique_id,
+            }
+            self.offers[unique_id] = value["uploadInfo"]
+        activity = self.activity(
+            "", user=user, aad=aad, conversation=message.conversation_id, mention_bot=False
+        )
+        activity.update(
+            {"type": "invoke", "name": "fileConsent/invoke", "text": None, "value": value}
+        )
+        activity["replyToId"] = message.id
+        return activity
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """OneDrive's upload session: one PUT whose Content-Range covers the whole file."""
+        unique_id = request.match_info["unique_id"]
+        data = await request.read()
+        size = len(data)
+        expected = f"bytes 0-{size - 1}/{size}"
+        if unique_id not in self.offers or unique_id in self.files:
+            return web.json_response({"error": {"code": "itemNotFound"}}, status=404)
+        if size == 0 or request.headers.get("Content-Range") != expected:
+            return web.json_response({"error": {"code": "invalidRange"}}, status=416)
+        self.files[unique_id] = data
+        info = self.offers[unique_id]
+        return web.json_response({"id": unique_id, "name": info["name"], "size": size}, status=201)
+
+    def _file_card_error(self, conversation_id: str, body: dict[str, Any]) -> str | None:
+        """Teams' rules for file cards: consent only in a personal chat, and a file info card
+        only for a file that was uploaded, with the upload's URL and id."""
+        for attachment in body.get("attachments") or ():
+            kind = attachment.get("contentType")
+            if kind == FILE_CONSENT:
+                content = attachment.get("content") or {}
+                if self.kinds.get(conversation_id, kind_of(conversation_id)) != PERSONAL:
+                    return "file consent cards work only in personal chats"
+                if not attachment.get("name") or not isinstance(content.get("sizeInBytes"), int):
+                    return "a file consent card needs a name and sizeInBytes"
+            elif kind == FILE_INFO:
+                unique_id = (attachment.get("content") or {}).get("uniqueId")
+                info = self.offers.get(str(unique_id))
+                if unique_id not in self.files or info is None:
+                    return "file info card for a file that was not uploaded"
+                if attachment.get("contentUrl") != info["contentUrl"]:
+                    return "file info card with the wrong contentUrl"
+        return None
+
     # -- what the user sees -----------------------------------------------------------------
 
     def visible(self, conversation_id: str) -> list[Message]:
@@ -313,6 +390,8 @@ class FakeConnector:
         info = next((e for e in body.get("entities") or () if e.get("type") == "streaminfo"), None)
         if info is not None:
             return await self._stream(request, body, info, conversation_id)
+        if (problem := self._file_card_error(conversation_id, body)) is not None:
+            return await self._answer(request, body, 400, self._error("BadArgument", problem))
         if self._failures:
             status = self._failures.pop(0)
             return await self._answer(

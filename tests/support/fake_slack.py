@@ -163,6 +163,7 @@ class FakeSlack:
         self.titles: list[dict[str, Any]] = []
         self.responses: list[dict[str, Any]] = []  # posts to response_url
         self.uploads: list[dict[str, Any]] = []
+        self.user_timezones: dict[str, str] = {}  # users.info ``tz`` by user id (else UTC)
         self.oauth_grants: dict[str, dict[str, Any]] = {}
         self.socket_acks: list[dict[str, Any]] = []
         self._sockets: list[web.WebSocketResponse] = []
@@ -659,7 +660,7 @@ class FakeSlack:
             "user": {
                 "id": user,
                 "name": user.lower(),
-                "tz": "UTC",
+                "tz": self.user_timezones.get(user, "UTC"),
                 "profile": {"real_name": f"User {user}", "email": f"{user.lower()}@example.com"},
             }
         }

@@ -23,7 +23,7 @@ from bots.teams.activities import (
     other_mentions,
     question_text,
 )
-from bots.teams.bot import is_command
+from core.commands import is_command
 from bots.teams.feedback import read_feedback
 from bots.teams.payloads import MalformedActivity, check_activity
 from tests.bots.teams.conftest import BotServer

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from botbuilder.schema import Activity
 
-from bots.teams.bot import is_command
+from core.commands import is_command
 from store.prompts import PromptStore, SuggestedPrompt
 from tests.bots.teams.conftest import BotServer
 from tests.support.fake_connector import CHANNEL, PERSONAL

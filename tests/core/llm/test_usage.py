@@ -121,5 +121,33 @@ async def test_ask_json_shows_the_route_decision_and_usage(
     assert data["route"] == {"domains": ["documents", "hr"], "confidence": 0.77, "router": "llm"}
     assert data["answer"] == "Pets are not covered by the policies I can see [1]."
     assert data["model"] == "gpt-4o-mini"
-    assert data["usage"]["output_tokens"] == 11 and data["usage"]["cost_usd"] > 0
+    # The answer's 11 words plus what the routing call wrote.
+    routing_out = len(json.dumps({
+        "role": "assistant", "content": None,
+        "tool_calls": [{"id": "call_0123456789", "type": "function",
+                        "function": {"name": fake.bodies("tools")[0]["tools"][0]["function"]["name"],
+                                     "arguments": json.dumps(route)}}],
+    }).split())
+    assert data["usage"]["output_tokens"] == 11 + routing_out and data["usage"]["cost_usd"] > 0
     assert data["timings"]["ttft_ms"] > 0
+
+
+async def test_routing_by_the_model_is_counted_in_the_answers_tokens_and_cost(
+    model_runtime: Runtime, fake: FakeOpenAI
+):
+    fake.tool_replies = [
+        {"primary_domain": "documents", "secondary_domains": [], "confidence": 0.8,
+         "needs_clarification": False}
+    ]
+    fake.replies = ["Pets are not covered by the policies I have [1]."]
+    answer, _ = await ask(model_runtime, "Can I bring my dog to the office?")
+    assert answer.route is not None and answer.route.router == "llm"
+    row = await stored_answer(model_runtime, answer.message_id)
+
+    routing_in = sum(len(m["content"].split()) + 4 for m in fake.bodies("tools")[0]["messages"])
+    answer_in = sum(len(m["content"].split()) + 4 for m in fake.bodies("chat")[0]["messages"])
+    assert answer.route.input_tokens == routing_in > 0
+    assert row["input_tokens"] == routing_in + answer_in
+    assert row["output_tokens"] == answer.route.output_tokens + 10
+    expected = (row["input_tokens"] * 0.15 + row["output_tokens"] * 0.60) / 1e6
+    assert abs(float(row["cost_usd"]) - expected) < 2e-6
