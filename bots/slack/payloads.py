@@ -80,6 +80,11 @@ def check(payload: Mapping[str, Any]) -> None:
     """Raise ``MalformedPayload`` if a field bolt or the adapter reads has the wrong type."""
     _check_object(payload, "payload", 0)
     kind = payload.get("type")
+    if ("event" in payload or kind == "event_callback") and not isinstance(
+        payload.get("event"), dict
+    ):
+        # bolt reads the event's fields straight away; a missing or null event would raise.
+        raise MalformedPayload("event must be an object")
     if kind in {"block_actions", "view_submission", "view_closed", "shortcut", "message_action"}:
         for name in _INTERACTION_OBJECTS:
             value = payload.get(name)
