@@ -33,6 +33,7 @@ from redis.exceptions import RedisError
 
 from core.metrics import Metrics
 from core.worker import ClaimedEvent, QueueDepth
+from store.arrivals import Arrivals
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +99,7 @@ class EventInbox:
         self._retry_delay = retry_delay_s
         self.accept_timeout_s = accept_timeout_s
         self.replica = replica or replica_name()
+        self._arrivals = Arrivals(pool, lease_s=lease_s, owner=self.replica)
         # Event key -> claim token of every row this process is working on.
         self._held: dict[str, str] = {}
 
@@ -131,17 +133,11 @@ class EventInbox:
             # Bounded, so a request does not hang while the database is away (the platform sends
             # the event again); long enough that a burst queueing for the pool is not refused:
             # a late ack only costs a duplicate delivery, which is turned away.
-            async with self._pool.connection(timeout=self.accept_timeout_s) as conn:
-                cur = await conn.execute(
-                    """INSERT INTO inbox (event_key, platform, payload, state, attempts,
-                                          lease_until, claim, owner)
-                       VALUES (%s, %s, %s, 'working', 1,
-                               now() + make_interval(secs => %s), %s, %s)
-                       ON CONFLICT (event_key) DO NOTHING
-                       RETURNING id""",
-                    (event_key, platform, Jsonb(dict(payload)), self.lease_s, token, self.replica),
-                )
-                created = await cur.fetchone() is not None
+            # Events arriving together share one INSERT (store/arrivals.py): a burst costs a
+            # few statements, not one per event.
+            created = await self._arrivals.insert(
+                event_key, platform, payload, token, timeout=self.accept_timeout_s
+            )
         except Exception:
             if self._redis is not None:
                 # Let a retry of this delivery try again rather than be taken for a duplicate.
