@@ -103,7 +103,7 @@ class Assistant:
         try:
             question = check_question(event.text, max_chars=self._limits.max_question_chars)
             if self._gate is not None:
-                await self._gate.admit(event.person)
+                await self._gate.admit(event.person, attempt=event.attempt)
             if self._moderator is not None:
                 await self._moderator.screen(question)
         except SwitchboardError as exc:

@@ -56,6 +56,11 @@ class ChatEvent:
     ``text`` has platform mentions already stripped. ``event_key`` is the platform's delivery
     id (Slack ``event_id``, Teams activity id) used to answer each question once. ``extras``
     carries platform leftovers for the adapter's own use; the core never reads them.
+
+    ``attempt`` counts the tries at answering this event (the inbox row's ``attempts``): 1 for
+    the first; more when an earlier try died or failed and the event is answered again. A
+    later attempt is the same question asked once, so the person's limits are not charged
+    again (``core.limits.QuestionGate``).
     """
 
     person: Person
@@ -64,3 +69,4 @@ class ChatEvent:
     event_key: str | None = None
     attachments: tuple[Attachment, ...] = ()
     extras: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    attempt: int = 1

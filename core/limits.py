@@ -11,6 +11,13 @@ moderated or generated:
    against the daily budgets in the settings. Refused with ``BudgetExceeded`` until midnight.
 
 Every refusal is recorded (``LimitLog``) so admins see who hit which limit in ``stats``.
+
+Only a question's first attempt is charged and checked. When the inbox answers an event again
+(its first attempt died or failed, ``ChatEvent.attempt`` > 1), the person asked once: taking a
+second token could tell them "you're asking fast" for a question they asked once, and a budget
+spent meanwhile must not refuse an answer already under way. The price: an attempt that died
+before it reached the gate (queued behind a burst) is answered uncharged, one question per
+such event.
 """
 
 from __future__ import annotations
@@ -200,7 +207,12 @@ class QuestionGate:
         self._workspace_budget = workspace_budget_usd
         self._now = now
 
-    async def admit(self, person: Person) -> None:
+    async def admit(self, person: Person, *, attempt: int = 1) -> None:
+        """Let the question through or raise; ``attempt`` > 1 (the same event answered again)
+        passes without a charge or a budget check."""
+        if attempt > 1:
+            log.info("question_limits_skipped", attempt=attempt, user_id=person.user_id)
+            return
         if self._bucket is not None:
             wait = await self._bucket.take(bucket_key(person))
             if wait > 0:

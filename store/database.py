@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Self
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import psycopg
+import structlog
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from core.errors import StoreUnavailable
 from core.settings import Settings
 from store.embedded import start_embedded
 from store.migrate import apply_migrations
+
+log = structlog.get_logger(__name__)
+
+# How long the pool keeps retrying a lost connection before it starts a new round of attempts
+# (``PoolRecovery.reconnect_failed``). psycopg_pool doubles the pause between attempts (1, 2,
+# 4, 8 … s) up to ``reconnect_timeout``; a short one keeps every pause about a second, so the
+# pool reconnects within about a second of the server coming back, however long it was away.
+RECONNECT_ROUND_S = 2.0
 
 
 def describe(url: str) -> str:
@@ -23,6 +32,50 @@ def describe(url: str) -> str:
         host = parts.query.split("host=", 1)[1].split("&", 1)[0]
     port = f":{parts.port}" if parts.port else ""
     return f"{host}{port}{parts.path}"
+
+
+class PoolRecovery:
+    """Gets the pool over a database restart in about a second, not tens of seconds.
+
+    Two things in psycopg_pool's own behaviour make the wait grow with the outage:
+
+    - A connection that fails its check when a client takes it is replaced, and the client
+      tries the next one after a pause that doubles each time (0, 1, 2, 4 … s). After a
+      restart every idle connection in the pool is dead, so a client could sleep through most
+      of them in turn. ``check`` therefore drops *all* dead idle connections (``pool.check()``)
+      at the first one it finds: the client then waits for a fresh connection instead.
+    - Reconnection attempts back off the same way. With ``RECONNECT_ROUND_S`` as the pool's
+      ``reconnect_timeout`` a round of attempts gives up after a couple of seconds, and
+      ``reconnect_failed`` starts the next round at once (``pool.check()`` lets an empty pool
+      grow again): one attempt about every second for as long as the server is away.
+    """
+
+    def __init__(self) -> None:
+        self.pool: AsyncConnectionPool | None = None
+        self._sweeping = False
+
+    async def check(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """The pool's check when a client takes a connection (one empty statement)."""
+        try:
+            await AsyncConnectionPool.check_connection(conn)
+        except Exception:
+            await self._drop_dead()
+            raise
+
+    async def reconnect_failed(self, pool: AsyncConnectionPool) -> None:
+        if not pool.closed:
+            await pool.check()
+
+    async def _drop_dead(self) -> None:
+        pool = self.pool
+        if pool is None or pool.closed or self._sweeping:
+            return
+        self._sweeping = True
+        try:
+            log.warning("database_connection_lost", action="dropping dead idle connections")
+            await pool.check()
+        finally:
+            self._sweeping = False
 
 
 @dataclass(slots=True)
@@ -55,14 +108,18 @@ class Database:
                 f"Cannot reach the database at {describe(url)} ({reason}). Check that the server "
                 "is running and DATABASE_URL is right (unset it to use the embedded Postgres)."
             ) from exc
+        recovery = PoolRecovery()
         pool = AsyncConnectionPool(
             url,
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
             open=False,
             kwargs={"autocommit": True},
-            check=AsyncConnectionPool.check_connection,
+            check=recovery.check,
+            reconnect_timeout=RECONNECT_ROUND_S,
+            reconnect_failed=recovery.reconnect_failed,
         )
+        recovery.pool = pool
         try:
             await pool.open(wait=True, timeout=10)
         except PoolTimeout as exc:

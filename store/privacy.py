@@ -3,6 +3,14 @@
 "Own" means: the questions they asked, the answers they got (an answer belongs to the asker of
 the latest question before it in its conversation), their feedback, and their profile. In a
 shared thread other people's questions and answers are theirs, and stay.
+
+Forgetting also clears what is kept *about* the person: the inbox payloads of the events they
+sent (questions, refused questions, commands), their limit refusals, this week's suggested
+prompts that quote one of their questions, and their Teams conversation references (the
+personal chat's is deleted; a shared chat's keeps the conversation but not them). Two things
+stay on purpose: the ``users`` row with platform ids and role only (no name or email), so an
+admin stays an admin and a new question starts clean; and ``audit_log``, the record of who did
+what (the forget-me itself included), which holds ids and counts, never content.
 """
 
 from __future__ import annotations
@@ -30,6 +38,17 @@ _OWNED = """
 async def _owned_ids(conn: AsyncConnection, user_id: int) -> list[int]:
     cur = await conn.execute(_OWNED, {"user": user_id})
     return [row[0] for row in await cur.fetchall()]
+
+
+# Inbox rows whose payload names the person as a value anywhere (Slack ``event.user``, Teams
+# ``activity.from.aadObjectId``): the events they sent, whether or not they left a message, and
+# others' events that mention them by id (a Slack mention block). A payload is only read again
+# to answer its event after a crash; a finished event's is not read at all. Reads the platform's
+# inbox rows (kept for SWITCHBOARD_INBOX_RETENTION_DAYS): fine for a command people run rarely.
+_INBOX_NAMING = """
+    UPDATE inbox SET payload = '{}'::jsonb, updated_at = now()
+    WHERE platform = %(platform)s AND payload <> '{}'::jsonb
+      AND jsonb_path_exists(payload, '$.** ? (@ == $id)', jsonb_build_object('id', %(id)s::text))"""
 
 
 async def _has_table(conn: AsyncConnection, name: str) -> bool:
@@ -68,6 +87,14 @@ class PgPrivacyStore:
             touched = [row[0] for row in await cur.fetchall()]
             owned = await _owned_ids(conn, user_id)
             params.update(owned=owned, touched=touched)
+            cur = await conn.execute(
+                "SELECT platform, workspace_id, platform_user_id FROM users WHERE id = %(user)s",
+                params,
+            )
+            identity = await cur.fetchone()
+            if identity is not None:
+                platform, workspace, platform_id = identity
+                params.update(platform=platform, workspace=workspace, id=platform_id)
             # The inbox keeps each event's key for dedupe; its payload may quote the question.
             await conn.execute(
                 """UPDATE inbox SET payload = '{}'::jsonb, updated_at = now()
@@ -75,6 +102,8 @@ class PgPrivacyStore:
                                        WHERE id = ANY(%(owned)s) AND event_key IS NOT NULL)""",
                 params,
             )
+            if identity is not None:
+                await self._forget_identity(conn, params)
             cur = await conn.execute("DELETE FROM feedback WHERE user_id = %(user)s", params)
             feedback = cur.rowcount
             cur = await conn.execute("DELETE FROM messages WHERE id = ANY(%(owned)s)", params)
@@ -111,6 +140,39 @@ class PgPrivacyStore:
                 params,
             )
         return PersonalData(conversations=conversations, messages=messages, feedback=feedback)
+
+    @staticmethod
+    async def _forget_identity(conn: AsyncConnection, params: dict[str, Any]) -> None:
+        """What is kept under the person's platform id rather than their ``users.id``."""
+        await conn.execute(_INBOX_NAMING, params)
+        await conn.execute(
+            """DELETE FROM limit_hits
+               WHERE platform = %(platform)s AND workspace_id = %(workspace)s
+                 AND platform_user_id = %(id)s""",
+            params,
+        )
+        # A weekly prompt is the most typical real question of a group: it may be theirs.
+        await conn.execute(
+            """DELETE FROM suggested_prompts
+               WHERE lower(btrim(text)) IN (SELECT lower(btrim(m.text)) FROM messages m
+                                            WHERE m.id = ANY(%(owned)s) AND m.role = 'user')""",
+            params,
+        )
+        # Teams: the reference to their personal chat (proactive messages to them) goes; a
+        # shared chat's reference stays for the others, without them as its user.
+        await conn.execute(
+            """DELETE FROM teams_conversations
+               WHERE tenant_id = %(workspace)s AND conversation_type = 'personal'
+                 AND (user_key = %(id)s OR reference -> 'user' ->> 'aadObjectId' = %(id)s)""",
+            params,
+        )
+        await conn.execute(
+            """UPDATE teams_conversations SET reference = reference - 'user', updated_at = now()
+               WHERE tenant_id = %(workspace)s
+                 AND (reference -> 'user' ->> 'aadObjectId' = %(id)s
+                      OR reference -> 'user' ->> 'id' = %(id)s)""",
+            params,
+        )
 
     async def export(self, user_id: int) -> dict[str, Any]:
         async with self._pool.connection() as conn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -160,9 +161,13 @@ class SlackBot:
             target.team_id, target.channel, target.thread_ts
         ):
             self.tasks.spawn(self._title(question), name="slack:title")
+        event = question.event
+        if claim is not None:
+            # Which try at this event: a retry is not the person asking again (core/limits.py).
+            event = replace(event, attempt=claim.attempt)
         error: str | None = None
         try:
-            await self.runtime.assistant.handle(question.event, stream)
+            await self.runtime.assistant.handle(event, stream)
         except (InvalidQuestion, RateLimited):
             pass  # the user has been told why
         except Exception as exc:

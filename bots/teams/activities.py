@@ -113,13 +113,15 @@ def event_key(activity: Activity) -> str:
     return f"teams:{conversation_id}:{activity.id}"
 
 
-def chat_event(activity: Activity) -> ChatEvent:
-    """The question in ``activity`` for ``Assistant.handle``."""
+def chat_event(activity: Activity, *, attempt: int = 1) -> ChatEvent:
+    """The question in ``activity`` for ``Assistant.handle``; ``attempt``: which try at
+    answering it this is (the inbox row's attempts)."""
     return ChatEvent(
         person=person_of(activity),
         thread=thread_of(activity),
         text=question_text(activity),
         event_key=event_key(activity),
+        attempt=attempt,
         extras=MappingProxyType(
             {
                 "teams_conversation_id": activity.conversation.id if activity.conversation else "",

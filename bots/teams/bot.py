@@ -119,8 +119,11 @@ class TeamsBot(ActivityHandler):
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         if activity.type == "message":
-            # Off the ack path: the reference changes rarely and nothing below needs it.
-            self._spawn(self._conversations.remember(activity))
+            if not _is_personal_command(activity):
+                # Off the ack path: the reference changes rarely and nothing below needs it.
+                # Not for a command: forget-me deletes the reference, which its own message
+                # must not write back.
+                self._spawn(self._conversations.remember(activity))
         elif activity.type in {"conversationUpdate", "installationUpdate"}:
             await self._conversations.remember(activity, installed=not bot_was_removed(activity))
         await super().on_turn(turn_context)
@@ -156,7 +159,8 @@ class TeamsBot(ActivityHandler):
             if conversation_type(activity) == PERSONAL and is_command(text):
                 await self._command(turn_context, activity, claim, text)
                 return
-            await self._answer(turn_context, chat_event(activity), claim, again=again)
+            event = chat_event(activity, attempt=claim.attempt)
+            await self._answer(turn_context, event, claim, again=again)
         except Exception:
             log.exception("teams_answer_broke", event_key=claim.event_key)
             self._runtime.inbox.abandon(claim)  # answered again when its lease runs out
@@ -188,7 +192,13 @@ class TeamsBot(ActivityHandler):
                     except PlatformError as told:
                         log.warning("teams_failure_not_shown", error=str(told))
                 if retry:
-                    await inbox.retry(claim, error)
+                    # Kept with the event, so the next attempt edits this message into the
+                    # answer rather than post a second one (written now: a progress write
+                    # still on its way would lose to the retry).
+                    shown = stream.message_id if isinstance(stream, TeamsEditingReply) else None
+                    await inbox.retry(
+                        claim, error, progress={"activity_id": shown} if shown else None
+                    )
                 else:
                     await inbox.failed(claim, error)
                 return
@@ -341,6 +351,10 @@ class TeamsBot(ActivityHandler):
             )
             return
         await outbox.send(file_info_activity(answer))
+
+
+def _is_personal_command(activity: Activity) -> bool:
+    return conversation_type(activity) == PERSONAL and is_command(question_text(activity))
 
 
 def worth_retrying(exc: BaseException) -> bool:

@@ -49,6 +49,11 @@ class TeamsEditingReply(PacedReply):
         self._shown = ""
         self._broken = False
 
+    @property
+    def message_id(self) -> str | None:
+        """The message the user sees this reply in (posted here, or by an earlier attempt)."""
+        return self._message_id
+
     def _visible(self) -> str:
         return split_text(self._text, self._max_chars)[0] if self._text else ""
 
@@ -120,4 +125,7 @@ class TeamsEditingReply(PacedReply):
             await self._turn()
             if await self._edit(plain_message(text), text):
                 return
-        await self._outbox.send(plain_message(reason))
+        posted = await self._outbox.send(plain_message(reason))
+        if posted:
+            # The message to edit if the event is answered again (``message_id``).
+            self._message_id = posted

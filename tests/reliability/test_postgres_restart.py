@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from psycopg_pool import AsyncConnectionPool
 from pydantic import SecretStr
 
 from core.settings import Settings
@@ -135,3 +136,54 @@ async def test_questions_asked_around_a_postgres_restart_are_each_answered_once(
         assert len(questions) == 1 and len(answers) == 1
         assert message.body == answers[0]
         assert SORRY not in message.body
+
+
+async def busy_hour(pool: AsyncConnectionPool, connections: int) -> None:
+    """Use ``connections`` connections at once, as a busy moment does: the pool grows to that
+    size and keeps them, idle, afterwards."""
+
+    async def query() -> None:
+        async with pool.connection() as conn:
+            await conn.execute("SELECT pg_sleep(0.2)")
+
+    await asyncio.gather(*(query() for _ in range(connections)))
+
+
+async def test_a_question_asked_while_postgres_is_down_is_taken_on_first_delivery_once_it_is_back(
+    settings: Settings, postgres: RestartablePostgres, redis_url: str
+):
+    # Guards the pool's recovery (store/database.py): after a restart every idle connection is
+    # dead, and psycopg_pool's own pauses (doubling at each dead connection found, and between
+    # reconnection attempts) kept a request waiting for longer than it may hold a delivery.
+    model = FakeOpenAI(default_reply=long_answer(3))
+    fake = FakeSlack()
+    config = settings.model_copy(update={"database_url": SecretStr(postgres.url)})
+    channel, ts = "D1", new_ts()
+    async with (
+        model_server(model) as url,
+        replica(config, fake, model_url=url, redis_url=SecretStr(redis_url)) as slack,
+    ):
+        pool = slack.runtime.db.pool
+        await busy_hour(pool, 12)
+        assert pool.get_stats()["pool_size"] >= 12
+
+        await postgres.stop()
+        await asyncio.sleep(3)  # longer than psycopg_pool's first pauses (1 s, then 2 s)
+        delivery = asyncio.create_task(
+            slack.event(dm(QUESTIONS[0], ts=ts, channel=channel), event_id="EvDURING")
+        )
+        await asyncio.sleep(1)
+        assert not delivery.done()  # held: not acknowledged before it is recorded
+        await postgres.start()
+
+        # Acknowledged on its first delivery: recorded before the inbox's accept timeout ran out.
+        assert (await delivery).status == 200
+        await eventually(lambda: all_finished(slack.runtime, 1), timeout=30, what="the answer")
+        await slack.settle()
+        rows = await inbox_rows(slack.runtime)
+        questions, answers = await stored_turns(slack.runtime, ts)
+
+    assert rows["EvDURING"][:2] == ("done", 1)
+    [message] = fake.thread(channel, ts)
+    assert questions == [QUESTIONS[0]] and answers == [message.body]
+    assert SORRY not in message.body
