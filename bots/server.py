@@ -17,9 +17,11 @@ from bots.runtime import Runtime
 from bots.slack.http import describe_slack, mount_slack
 from bots.teams import mount_teams
 from bots.worker import mount_worker
+from core.errors import ModelError
 from core.observability import new_request_id
 from core.settings import Settings
 from core.worker import Redelivery
+from store.jobs import advisory_lock
 
 log = structlog.get_logger(__name__)
 
@@ -120,6 +122,29 @@ async def ingest_sample_if_empty(runtime: Runtime) -> str:
     return f"sample knowledge base ingested from {sample}: {report.summary()}"
 
 
+async def catch_up_embeddings(runtime: Runtime) -> int:
+    """Embed the chunks that have no vector yet, while the server already answers on full text.
+
+    After the embedding model changed (its old vectors were dropped at start) or chunks were
+    written while the endpoint was down, nothing else would embed them before the next ingest.
+    One replica does it at a time; returns how many chunks it embedded.
+    """
+    if runtime.embedder is None:
+        return 0
+    async with advisory_lock(runtime.db.url, "embedding-catch-up") as held:
+        if not held:
+            return 0
+        try:
+            return await runtime.ingestor.backfill()
+        except ModelError as exc:
+            # The next ingest, the reingest job or the next start tries again.
+            log.warning("embedding_catch_up_failed", error=str(exc))
+            return 0
+        except Exception:
+            log.exception("embedding_catch_up_failed")
+            return 0
+
+
 def describe_configuration(settings: Settings, base: str, db_where: str, knowledge: str) -> str:
     def line(label: str, value: str) -> str:
         return f"  {label:<15} {value}"
@@ -179,6 +204,7 @@ async def serve(settings: Settings, *, announce: Callable[[str], None] = _announ
             else "DATABASE_URL"
         )
         announce(describe_configuration(settings, base, where, knowledge))
+        catch_up = asyncio.create_task(catch_up_embeddings(runtime))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -187,6 +213,8 @@ async def serve(settings: Settings, *, announce: Callable[[str], None] = _announ
             await stop.wait()
         finally:
             log.info("shutting_down")
+            catch_up.cancel()
+            await asyncio.gather(catch_up, return_exceptions=True)
             await runner.cleanup()  # answers in flight get their grace, then are cancelled
             # Those cut short go to another replica at its next sweep, not after their lease.
             await runtime.inbox.release_held()

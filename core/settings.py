@@ -66,7 +66,9 @@ class Settings(BaseSettings):
     chunk_size: int = Field(800, alias="SWITCHBOARD_CHUNK_SIZE", ge=200)
     chunk_overlap: int = Field(100, alias="SWITCHBOARD_CHUNK_OVERLAP", ge=0)
     retrieval_k: int = Field(5, alias="SWITCHBOARD_RETRIEVAL_K", ge=1, le=50)
-    retrieval_candidates: int = Field(40, alias="SWITCHBOARD_RETRIEVAL_CANDIDATES", ge=1)
+    # As many as the HNSW walk visits anyway (ef_search 100): fewer drops documents the other
+    # ranking also found before they can be fused (docs/benchmarks.md, retrieval quality).
+    retrieval_candidates: int = Field(100, alias="SWITCHBOARD_RETRIEVAL_CANDIDATES", ge=1)
     # Hybrid retrieval: each ranking's weight in reciprocal-rank fusion, the fusion constant,
     # how many passages one document may give, and the HNSW search breadth. Defaults measured
     # in docs/benchmarks.md (retrieval quality).
@@ -123,6 +125,8 @@ class Settings(BaseSettings):
         None, alias="SWITCHBOARD_EMBEDDING_DIMENSIONS", ge=1, le=2000  # HNSW indexes 2,000 at most
     )
     embedding_batch_size: int = Field(128, alias="SWITCHBOARD_EMBEDDING_BATCH", ge=1, le=2048)
+    # Embedding requests an ingest keeps in flight (a 429 lowers it until the endpoint keeps up).
+    embedding_concurrency: int = Field(8, alias="SWITCHBOARD_EMBEDDING_CONCURRENCY", ge=1, le=32)
     # Azure OpenAI: set the api-version; OPENAI_BASE_URL is then the resource endpoint and every
     # model setting names a deployment.
     openai_api_version: str | None = Field(None, alias="OPENAI_API_VERSION")

@@ -1,14 +1,20 @@
 """Ingest files, folders and remote sources: skip what is unchanged, replace what changed,
-drop what vanished; embed in batches; keep the vectors in one model's space."""
+drop what vanished; embed in batches; keep the vectors in one model's space.
+
+While one batch of documents is being read, earlier ones are embedding (several at once when the
+embedder can keep requests in flight) and the oldest is being written: reading, embedding and
+writing overlap, and batches are still written one at a time, in the order they were read.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import structlog
 
@@ -80,6 +86,20 @@ class Embedder(Protocol):
     async def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
 
+@runtime_checkable
+class BulkEmbedder(Protocol):
+    """An embedder that can keep ``concurrency`` requests in flight and wait out rate limits
+    (``core.embeddings.OpenAIEmbedder``); ingestion then overlaps that many batches."""
+
+    model: str
+    dimensions: int | None
+    concurrency: int
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    async def embed_many(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
 def embedding_input(title: str, section: str | None, text: str) -> str:
     """What is embedded for a chunk: its text under its document title and section, so a
     chunk that never names its subject ("Click Add Test Case…") still lands near it."""
@@ -140,9 +160,15 @@ class _Run:
 
     report: IngestReport
     buffer: list[_Pending] = field(default_factory=list)
-    write: asyncio.Task[None] | None = None
+    # Batches read but not yet written, oldest first; each embeds, then writes after the one
+    # before it.
+    batches: deque[asyncio.Task[None]] = field(default_factory=deque)
+    # Set by the first batch the embedder fails: the rest of the run stores text only (a
+    # dead endpoint costs one batch's retries, not every batch's), and backfill catches up.
+    embeddings_down: bool = False
 
     def fail_embeddings(self, exc: ModelError) -> None:
+        self.embeddings_down = True
         if not any(where == "embeddings" for where, _ in self.report.failed):
             self.report.failed.append(("embeddings", str(exc)))
         log.warning("embeddings_unavailable", error=str(exc))
@@ -153,7 +179,8 @@ class Ingestor:
 
     A document's content hash (salted with the chunker's settings) decides whether it is
     re-chunked; a folder ingest also removes documents under it that no longer exist.
-    Chunks of several documents are embedded together and written in one COPY.
+    Chunks of several documents are embedded together and written in one COPY. With a
+    ``BulkEmbedder``, up to its ``concurrency`` batches embed at once.
     """
 
     def __init__(
@@ -169,6 +196,14 @@ class Ingestor:
         self._embedder = embedder
         self._batch_chunks = max(1, batch_chunks)
         self._space_ready = False
+        # How many batches may be between read and written, and how a batch is embedded.
+        self._embed_batch: Callable[[Sequence[str]], Awaitable[list[list[float]]]] | None = None
+        self._lanes = 1
+        if isinstance(embedder, BulkEmbedder):
+            self._embed_batch = embedder.embed_many
+            self._lanes = max(1, embedder.concurrency)
+        elif embedder is not None:
+            self._embed_batch = embedder.embed
 
     # -- the vector space ------------------------------------------------------------------
 
@@ -189,25 +224,40 @@ class Ingestor:
     async def backfill(self, report: IngestReport | None = None) -> int:
         """Embed every chunk that has no vector yet (after a model change, or chunks written
         while the embedding endpoint was down). Returns how many were embedded."""
-        if self._embedder is None:
+        if self._embedder is None or self._embed_batch is None:
             return 0
         if not self._space_ready:
             await self.prepare_embeddings()
         done = 0
         after = 0
-        while True:
-            pending = await self._store.pending_embeddings(after=after, limit=self._batch_chunks)
-            if not pending:
-                break
-            inputs = [embedding_input(c.title, c.section, c.text) for c in pending]
-            vectors = await self._embedder.embed(inputs)
-            done += await self._store.write_embeddings([c.id for c in pending], vectors)
-            after = pending[-1].id
+        pages: deque[asyncio.Task[int]] = deque()
+        try:
+            while True:
+                pending = await self._store.pending_embeddings(
+                    after=after, limit=self._batch_chunks
+                )
+                if not pending:
+                    break
+                after = pending[-1].id
+                pages.append(asyncio.create_task(self._backfill_page(pending)))
+                while len(pages) >= self._lanes:
+                    done += await pages.popleft()
+            while pages:
+                done += await pages.popleft()
+        finally:
+            await _abandon(pages)
         if report is not None:
             report.embedded += done
         if done:
             log.info("embeddings_backfilled", chunks=done, model=self._embedder.model)
         return done
+
+    async def _backfill_page(self, pending: Sequence[PendingChunk]) -> int:
+        assert self._embed_batch is not None
+        vectors = await self._embed_batch(
+            [embedding_input(c.title, c.section, c.text) for c in pending]
+        )
+        return await self._store.write_embeddings([c.id for c in pending], vectors)
 
     # -- files and folders -----------------------------------------------------------------
 
@@ -258,7 +308,7 @@ class Ingestor:
                 await self._flush_if_full(run)
         for folder in folders:
             report.removed += await self._store.remove_missing(str(folder) + "/", seen)
-        await self._finish(report)
+        await self._finish(report, embeddings_down=run.embeddings_down)
         return report
 
     # -- remote sources --------------------------------------------------------------------
@@ -302,7 +352,7 @@ class Ingestor:
                 if uri not in indexed
             )
             report.removed += await self._store.remove(list(indexed))
-        await self._finish(report)
+        await self._finish(report, embeddings_down=run.embeddings_down)
         return report
 
     async def _take_item(
@@ -341,23 +391,19 @@ class Ingestor:
         try:
             yield run
             await self._flush(run)
-            await self._drain(run)
+            while run.batches:
+                await run.batches.popleft()
         finally:
-            if run.write is not None and not run.write.done():
-                # Leaving on an error: let the write in flight settle before the index returns.
-                await asyncio.gather(run.write, return_exceptions=True)
+            # Leaving on an error: batches still embedding or writing stop (a write's
+            # transaction rolls back) before the index returns.
+            await _abandon(run.batches)
             if bulk:
                 await self._store.end_bulk_load()
 
-    async def _drain(self, run: _Run) -> None:
-        if run.write is not None:
-            write, run.write = run.write, None
-            await write
-
-    async def _finish(self, report: IngestReport) -> None:
+    async def _finish(self, report: IngestReport, *, embeddings_down: bool = False) -> None:
         if report.chunks or report.removed:
             await self._store.refresh_term_statistics(report.chunks + report.removed)
-        if self._embedder is None or not self._space_ready:
+        if self._embedder is None or not self._space_ready or embeddings_down:
             return
         try:
             await self.backfill(report)
@@ -381,21 +427,32 @@ class Ingestor:
         batch, run.buffer = run.buffer, []
         if not batch:
             return
-        if self._embedder is not None and self._space_ready:
-            drafts = [(p.document, c) for p in batch for c in p.chunks]
+        before = run.batches[-1] if run.batches else None
+        run.batches.append(asyncio.create_task(self._settle(run, batch, before)))
+        # Reading goes on while at most ``lanes`` batches are embedding or writing.
+        while len(run.batches) > self._lanes:
+            await run.batches.popleft()
+
+    async def _settle(
+        self, run: _Run, batch: list[_Pending], before: asyncio.Task[None] | None
+    ) -> None:
+        """Embed ``batch`` (alongside other batches), then write it after ``before``."""
+        if self._embed_batch is not None and self._space_ready and not run.embeddings_down:
+            chunks = [c for p in batch for c in p.chunks]
             try:
-                vectors = await self._embedder.embed(
-                    [embedding_input(d.title, c.section, c.text) for d, c in drafts]
+                vectors = await self._embed_batch(
+                    [embedding_input(p.document.title, c.section, c.text)
+                     for p in batch for c in p.chunks]
                 )
             except ModelError as exc:
                 # Store the text anyway; backfill embeds it when the endpoint is back.
                 run.fail_embeddings(exc)
             else:
-                for (_, chunk), vector in zip(drafts, vectors, strict=True):
+                for chunk, vector in zip(chunks, vectors, strict=True):
                     chunk.embedding = vector
-        # The write runs while the next batch is read and embedded; one at a time, in order.
-        await self._drain(run)
-        run.write = asyncio.create_task(self._store_batch(batch, run.report))
+        if before is not None:
+            await before  # writes go in reading order; none follows a failed one
+        await self._store_batch(batch, run.report)
 
     async def _store_batch(self, batch: list[_Pending], report: IngestReport) -> None:
         await self._store.replace_documents([(p.document, p.chunks) for p in batch])
@@ -407,3 +464,12 @@ class Ingestor:
                 report.updated += 1
             if self._embedder is not None and pending.chunks[0].embedding is not None:
                 report.embedded += len(pending.chunks)
+
+
+async def _abandon(tasks: deque[asyncio.Task[int]] | deque[asyncio.Task[None]]) -> None:
+    """Cancel what is still running of ``tasks`` and wait until it has stopped."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    tasks.clear()

@@ -9,9 +9,11 @@ import pytest
 from aiohttp import web
 
 from bots.runtime import Runtime
+from bots.server import catch_up_embeddings
 from core.embeddings import OpenAIEmbedder
 from core.errors import IngestError
 from core.settings import Settings
+from store.jobs import advisory_lock
 from store.knowledge import PgKnowledgeStore
 from store.retrieval import FullTextRetriever, HybridRetriever, HybridWeights
 from tests.support.fake_openai import FakeOpenAI
@@ -243,3 +245,25 @@ async def test_documents_ingested_while_embeddings_are_down_are_embedded_later(
         assert again.failed == []
         found = await retriever(rt, text=0).search("vacation", k=1)
         assert found[0].title == "Holiday allowance"
+
+
+async def test_a_serving_replica_embeds_what_a_model_change_left_without_vectors(
+    settings, fake_openai, tmp_path
+):
+    server, url = fake_openai
+    folder = write(tmp_path / "kb", DOCS)
+    async with await Runtime.start(embedding_settings(settings, url, "fake-a", 64)) as old:
+        await old.ingestor.ingest([folder])
+        chunks = await old.knowledge.count_chunks()
+
+    async with await Runtime.start(embedding_settings(settings, url, "fake-b", 32)) as rt:
+        # Nobody ingests: the server catches up by itself, one replica at a time.
+        async with advisory_lock(rt.db.url, "embedding-catch-up"):
+            assert await catch_up_embeddings(rt) == 0, "a second replica would embed again"
+        assert await retriever(rt, text=0).search("vacation", k=1) == []
+
+        assert await catch_up_embeddings(rt) == chunks
+
+        found = await retriever(rt, text=0).search("vacation", k=1)
+        assert found and found[0].title == "Holiday allowance"
+        assert {b["model"] for kind, b in server.requests if kind == "embeddings"} >= {"fake-b"}

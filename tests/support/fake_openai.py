@@ -6,19 +6,23 @@ real endpoint would (a model, well-formed messages and tools, ``stream_options``
 ``stream``, the API key when one is set) and answers 400 or 401 otherwise.
 
 Embeddings are deterministic bags of hashed words (with optional synonym groups folded together),
-so similar texts get similar vectors. Chat replies are scripted per test through ``replies``,
-tool calls through ``tool_replies``, and misbehaviour through ``behaviour``: slow first token,
-slow tool calls, 429/500 failures (a number of times or always), a stream cut or stalled midway,
-no usage in the stream.
+so similar texts get similar vectors; ``encoding_format=base64`` is answered as the API does
+(little-endian float32, base64). Chat replies are scripted per test through ``replies``, tool
+calls through ``tool_replies``, and misbehaviour through ``behaviour``: slow first token, slow
+tool calls, 429/500 failures (a number of times or always), a stream cut or stalled midway, no
+usage in the stream, embeddings that take a while and a 429 above a number of requests in flight
+(a remote endpoint's latency and rate limit).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import math
 import re
+import struct
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -72,7 +76,11 @@ class Behaviour:
     cut_after_tokens: int | None = None  # drop the connection mid-stream
     stall_after_tokens: int | None = None  # stop sending mid-stream, connection left open
     stall_s: float = 30.0
+    error_after_tokens: int | None = None  # send an ``error`` event mid-stream, then end it
+    keep_alive_comments: bool = False  # an SSE comment line before every chunk
     include_usage: bool = True  # honour stream_options.include_usage
+    embedding_latency_s: float = 0.0  # each embeddings request takes this long (network, queue)
+    max_concurrent_embeddings: int = 0  # above this many in flight: 429 + Retry-After (0 = no cap)
 
 
 @dataclass
@@ -89,6 +97,9 @@ class FakeOpenAI:
     behaviour: Behaviour = field(default_factory=Behaviour)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    embeddings_in_flight: int = 0
+    peak_embeddings_in_flight: int = 0  # the most embeddings requests served at once
+    embeddings_refused: int = 0  # 429s for going over max_concurrent_embeddings
     _released: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def add_synonyms(self, *groups: Iterable[str]) -> None:
@@ -172,10 +183,28 @@ class FakeOpenAI:
             return failure
         if not body.get("model") or "input" not in body:
             return _error(400, "'model' and 'input' are required.")
+        encoding = body.get("encoding_format") or "float"
+        if encoding not in ("float", "base64"):
+            return _error(400, f"Invalid encoding_format {encoding!r}: 'float' or 'base64'.")
+        b = self.behaviour
+        if b.max_concurrent_embeddings and self.embeddings_in_flight >= b.max_concurrent_embeddings:
+            self.embeddings_refused += 1
+            headers = {"Retry-After": b.retry_after} if b.retry_after else {}
+            return _error(429, "Too many concurrent requests.", kind="rate_limit_exceeded",
+                          headers=headers)
+        self.embeddings_in_flight += 1
+        self.peak_embeddings_in_flight = max(self.peak_embeddings_in_flight,
+                                             self.embeddings_in_flight)
+        try:
+            if b.embedding_latency_s:
+                await asyncio.sleep(b.embedding_latency_s)
+        finally:
+            self.embeddings_in_flight -= 1
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         dims = int(body.get("dimensions") or self.dimensions)
         data = [
-            {"object": "embedding", "index": i, "embedding": hashed_embedding(t, dims, self.synonyms)}
+            {"object": "embedding", "index": i,
+             "embedding": _encoded(hashed_embedding(t, dims, self.synonyms), encoding)}
             for i, t in enumerate(inputs)
         ]
         tokens = sum(len(_WORD.findall(t)) for t in inputs)
@@ -266,6 +295,16 @@ class FakeOpenAI:
                 return stream.response
             if b.stall_after_tokens is not None and index >= b.stall_after_tokens:
                 await self._stall(b.stall_s)
+            if b.error_after_tokens is not None and index >= b.error_after_tokens:
+                # What OpenAI sends when a generation fails after the 200: an error payload
+                # in the stream, and no [DONE].
+                await stream.send({"error": {"message": "The server had an error while "
+                                             "processing your request.", "type": "server_error",
+                                             "param": None, "code": None}})
+                await stream.response.write_eof()
+                return stream.response
+            if b.keep_alive_comments:
+                await stream.response.write(b": keep-alive\n\n")
             if index and b.token_interval_s:
                 await asyncio.sleep(b.token_interval_s)
             await stream.send(_chunk(completion_id, model, {"content": word}))
@@ -355,6 +394,13 @@ def _chat_problem(body: dict[str, Any]) -> str | None:
         if isinstance(choice, dict) and (choice.get("function") or {}).get("name") not in names:
             return "tool_choice names a function that is not in tools"
     return None
+
+
+def _encoded(vector: list[float], encoding: str) -> list[float] | str:
+    """A vector as the API sends it: a list, or base64 of little-endian float32."""
+    if encoding == "base64":
+        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+    return vector
 
 
 def _error(
