@@ -5,6 +5,9 @@ server). The SDK's own retries are switched off: this module retries 429 and 5xx
 exponential backoff and full jitter, and only *before* the first token — once text has reached
 the user, a retry would show it twice. A circuit breaker stops calling an endpoint that keeps
 failing, so a dead model costs each user nothing but the fallback.
+
+A streamed answer's body is read by ``ChatStream`` (``core/llm/chat_stream.py``) as plain JSON
+chunks rather than the SDK's pydantic objects, which cost several times as much CPU a chunk.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from openai import AsyncAzureOpenAI, AsyncOpenAI
 
 from core.errors import ConfigurationError, ModelError, ModelUnavailable, StreamInterrupted
 from core.llm.breaker import CircuitBreaker
+from core.llm.chat_stream import ChatStream
 from core.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 Message = dict[str, Any]
+Chunk = dict[str, Any]  # one streamed chunk, as the endpoint's JSON
 
 # Statuses that say "this endpoint is not usable right now", as opposed to "this request is bad".
 _ENDPOINT_DOWN = frozenset({401, 403, 404, 408, 409, 429})
@@ -246,21 +251,21 @@ class ModelClient:
         if self.limits.stream_usage:
             params["stream_options"] = {"include_usage": True}
 
-        stream, chunks, first = await self._open_stream(params, deadline, completion)
+        stream, first = await self._open_stream(params, deadline, completion)
         try:
             if first:
                 yield first
-            async for text in self._rest(chunks, deadline, completion):
+            async for text in self._rest(stream.chunks, deadline, completion):
                 yield text
         finally:
             await _close_quietly(stream)
 
     async def _open_stream(
         self, params: dict[str, Any], deadline: float, completion: Completion
-    ) -> tuple[Any, AsyncIterator[Any], str]:
+    ) -> tuple[ChatStream, str]:
         """Send the request (retrying) until a stream yields its first text.
 
-        Returns the stream (to close), its one chunk iterator (to go on reading) and the text.
+        Returns the stream (to go on reading its ``chunks``, then to close) and the text.
         """
         loop = asyncio.get_running_loop()
         attempt = 0
@@ -272,9 +277,8 @@ class ModelClient:
             try:
                 budget = min(self.limits.first_token_timeout, deadline - loop.time())
                 async with asyncio.timeout(max(budget, 0.001)):
-                    stream = await self.openai.chat.completions.create(**params)
-                    chunks = stream.__aiter__()
-                    first = await _first_text(chunks, completion)
+                    stream = await ChatStream.open(self.openai, params)
+                    first = await _first_text(stream.chunks, completion)
             except Exception as exc:
                 if stream is not None:
                     await _close_quietly(stream)
@@ -291,7 +295,7 @@ class ModelClient:
                 await asyncio.sleep(delay)
                 continue
             self.breaker.record_success()
-            return stream, chunks, first
+            return stream, first
 
     def _retry_delay(
         self, error: ModelError, exc: BaseException, attempt: int, remaining: float
@@ -310,17 +314,18 @@ class ModelClient:
         return delay
 
     async def _rest(
-        self, chunks: AsyncIterator[Any], deadline: float, completion: Completion
+        self, chunks: AsyncIterator[Chunk], deadline: float, completion: Completion
     ) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
+        idle = self.limits.idle_timeout
         while True:
-            remaining = deadline - loop.time()
+            now = loop.time()
             try:
-                if remaining <= 0:
+                if now >= deadline:
                     raise TimeoutError
-                chunk = await asyncio.wait_for(
-                    chunks.__anext__(), timeout=min(self.limits.idle_timeout, remaining)
-                )
+                # A timeout scope per read, not ``wait_for``: that wraps every chunk in a task.
+                async with asyncio.timeout_at(min(now + idle, deadline)):
+                    chunk = await anext(chunks)
             except StopAsyncIteration:
                 break
             except Exception as exc:
@@ -406,13 +411,9 @@ class ModelClient:
         return ModerationVerdict(flagged=bool(result.flagged), categories=flagged)
 
 
-async def _first_text(chunks: AsyncIterator[Any], completion: Completion) -> str:
+async def _first_text(chunks: AsyncIterator[Chunk], completion: Completion) -> str:
     """Read chunks until one carries text; '' when the stream ends cleanly without any."""
-    while True:
-        try:
-            chunk = await chunks.__anext__()
-        except StopAsyncIteration:
-            break
+    async for chunk in chunks:
         text = _absorb(chunk, completion)
         if text:
             return text
@@ -421,23 +422,35 @@ async def _first_text(chunks: AsyncIterator[Any], completion: Completion) -> str
     return ""
 
 
-def _absorb(chunk: Any, completion: Completion) -> str:
-    """Note usage and finish reason from ``chunk``; return its text."""
-    usage = getattr(chunk, "usage", None)
-    if usage is not None:
-        completion.input_tokens = usage.prompt_tokens
-        completion.output_tokens = usage.completion_tokens
+def _absorb(chunk: Chunk, completion: Completion) -> str:
+    """Note usage and finish reason from ``chunk``; return its text.
+
+    The chunk is the endpoint's JSON, unvalidated, so every field is checked for its type.
+    """
+    usage = chunk.get("usage")
+    if usage and isinstance(usage, dict):  # OpenAI sends "usage": null in all but the last
+        completion.input_tokens = usage.get("prompt_tokens")
+        completion.output_tokens = usage.get("completion_tokens")
+    choices = chunk.get("choices")
+    if not choices or not isinstance(choices, list):
+        return ""  # the usage-only last chunk, or Azure's content-filter results
     text = ""
-    for choice in chunk.choices or ():
-        if choice.finish_reason:
-            completion.finish_reason = choice.finish_reason
-        if choice.delta is not None and choice.delta.content:
-            text += choice.delta.content
+    for choice in choices:
+        if not isinstance(choice, dict):
+            continue
+        finish = choice.get("finish_reason")
+        if finish and isinstance(finish, str):
+            completion.finish_reason = finish
+        delta = choice.get("delta")
+        if delta and isinstance(delta, dict):
+            content = delta.get("content")
+            if content and isinstance(content, str):
+                text += content
     return text
 
 
-async def _close_quietly(stream: Any) -> None:
+async def _close_quietly(stream: ChatStream) -> None:
     try:
-        await stream.close()
+        await stream.aclose()
     except Exception:
         log.debug("stream_close_failed", exc_info=True)

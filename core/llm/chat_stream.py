@@ -1,0 +1,171 @@
+"""A streamed chat completion, read straight from its server-sent events.
+
+The openai SDK turns every chunk of a stream into a pydantic ``ChatCompletionChunk``, which
+cost about half of a busy replica's CPU. Here the SDK still sends the request (auth, base URL,
+Azure paths, timeouts, its retry-free transport, HTTP errors as its exception classes), but the
+body is read as bytes and each ``data:`` payload becomes a plain dict through ``json.loads``.
+
+The stream is read as the SSE spec and the SDK read it: lines end in LF, CR or CRLF; a blank
+line ends an event; a line starting with ``:`` is a comment (a keep-alive); the ``data:`` lines
+of one event are joined with newlines; ``data: [DONE]`` ends the stream; a payload carrying an
+``error`` (or an ``event: error``) is the endpoint failing mid-answer. Events without data and
+JSON values that are not objects carry nothing we use and are skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncGenerator
+from typing import Any, Self
+
+import structlog
+from openai import AsyncOpenAI
+
+from core.errors import ModelError, ModelUnavailable
+
+log = structlog.get_logger(__name__)
+
+# After [DONE] the body should end at once; reading that end lets the connection be reused,
+# but a server that keeps talking must not hold the answer up.
+_DRAIN_S = 0.1
+_MESSAGE_LIMIT = 300
+_LINE_LIMIT = 8 * 1024 * 1024  # far above any chunk; stops an endless line from eating memory
+
+
+class ChatStream:
+    """One streamed chat completion. Iterate ``chunks`` for its chunks as dicts; always
+    ``await aclose()`` afterwards, which also releases the connection."""
+
+    def __init__(self, response: Any) -> None:
+        self._response = response  # the HTTP client's streamed response, body unread
+        self._bytes = response.aiter_bytes()
+        self._data: list[bytes] = []
+        self._event = b""
+        self._done = False  # [DONE] was read
+        self.chunks = self._read()
+
+    @classmethod
+    async def open(cls, client: AsyncOpenAI, params: dict[str, Any]) -> Self:
+        """Send the request and return once the endpoint has answered with headers.
+
+        A refusal (429, 5xx, 401, …) raises the SDK's exception for it, as ``create`` does.
+        """
+        # ``with_streaming_response`` hands back the raw response with its body unread; it is
+        # a context manager only to close that response, which ``aclose`` does instead.
+        manager = client.chat.completions.with_streaming_response.create(**params)
+        response = await manager.__aenter__()
+        return cls(response.http_response)
+
+    async def aclose(self) -> None:
+        try:
+            await self.chunks.aclose()
+            await self._bytes.aclose()
+        finally:
+            await self._response.aclose()
+
+    async def _read(self) -> AsyncGenerator[dict[str, Any], None]:
+        tail = b""
+        while True:
+            received = await self._receive()
+            if received is None:
+                break
+            data = tail + received if tail else received
+            held = False
+            if b"\r" in data:
+                # A CR at the very end may be the first half of a CRLF cut between reads.
+                held = data.endswith(b"\r")
+                if held:
+                    data = data[:-1]
+                data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            lines = data.split(b"\n")
+            tail = lines.pop() + b"\r" if held else lines.pop()
+            if len(tail) > _LINE_LIMIT:
+                raise ModelError("The model stream sent a line longer than 8 MiB.")
+            for line in lines:
+                if line:
+                    self._field(line)
+                    continue
+                payload = self._dispatch()
+                if self._done:
+                    await self._drain()
+                    return
+                if payload is not None:
+                    yield payload
+        # The body ended. Only a line already ended by a held CR is complete; if it is blank,
+        # it ends the last event. Anything else was cut off and is dropped, as the SDK does.
+        if tail == b"\r":
+            payload = self._dispatch()
+            if payload is not None:
+                yield payload
+
+    async def _receive(self) -> bytes | None:
+        """The next bytes of the body, or None at its end; transport failures (reset, read
+        timeout, a body cut short) as ``ModelUnavailable``, which is worth a retry."""
+        try:
+            return await anext(self._bytes, None)
+        except Exception as exc:
+            raise ModelUnavailable(
+                f"The model stream failed while reading ({type(exc).__name__}).", retryable=True
+            ) from exc
+
+    def _field(self, line: bytes) -> None:
+        if line.startswith(b"data:"):
+            value = line[5:]
+        elif line.startswith(b":"):
+            return  # a comment
+        else:
+            name, _, value = line.partition(b":")
+            if name == b"event":
+                self._event = value[1:] if value.startswith(b" ") else value
+                return
+            if name != b"data":
+                return  # id, retry and unknown fields mean nothing to a chat stream
+        self._data.append(value[1:] if value.startswith(b" ") else value)
+
+    def _dispatch(self) -> dict[str, Any] | None:
+        """The event ended by a blank line: its payload, or None (skipped, or [DONE])."""
+        data, event = self._data, self._event
+        if not data and not event:
+            return None
+        self._data, self._event = [], b""
+        text = data[0] if len(data) == 1 else b"\n".join(data)
+        if text.startswith(b"[DONE]"):
+            self._done = True
+            return None
+        if not text:
+            if event == b"error":
+                raise _stream_error(None)
+            return None
+        try:
+            payload = json.loads(text)
+        except ValueError as exc:
+            raise ModelError("The model stream sent a chunk that is not JSON.") from exc
+        if not isinstance(payload, dict):
+            return None
+        error = payload.get("error")
+        if error or event == b"error":
+            raise _stream_error(error if error else payload)
+        return payload
+
+    async def _drain(self) -> None:
+        if self._response.http_version != "HTTP/1.1":
+            return  # HTTP/2 ends the stream without giving up the connection
+        try:
+            async with asyncio.timeout(_DRAIN_S):
+                async for _ in self._bytes:
+                    pass
+        except Exception:  # the answer is complete: cleanup must not turn it into a failure
+            log.debug("stream_drain_failed", exc_info=True)
+
+
+def _stream_error(error: Any) -> ModelError:
+    """The endpoint's error event as a ``ModelError`` that says what the endpoint said."""
+    message = error.get("message") if isinstance(error, dict) else None
+    if not isinstance(message, str) or not message:
+        message = "an error occurred during streaming"
+    code = error.get("code") if isinstance(error, dict) else None
+    return ModelError(
+        f"The model endpoint reported an error in the stream: {message[:_MESSAGE_LIMIT]}",
+        status=code if isinstance(code, int) else None,
+    )
