@@ -1,40 +1,101 @@
 """Hybrid query latency at 10k / 100k / 1M chunks, and HNSW recall@10 against exact search.
 
-Synthetic corpus: chunk texts drawn from a Zipf-distributed vocabulary, and 384-dimension
-vectors around 2,000 cluster centres (real embeddings cluster by topic; uniform noise would
-not). Each size is loaded with binary COPY into a fresh database, the HNSW index built after
-the load, then ``HybridRetriever.search`` is timed end to end from Python (SQL for both
-rankings, fusion, merging) with the query vector precomputed, so the embedding model's own
-time is not in these figures.
+Synthetic corpus, calibrated against the real embedding model. Vectors are drawn in a
+hierarchy — topic, then document, then chunk — each level a Gaussian whose shape is the
+covariance spectrum of all-MiniLM-L6-v2 on the claude-docs chunks (mean vector and the 384
+eigenvalues, kept in ``bench/retrieval_calibration.json``), so the synthetic set has the real
+model's anisotropy (about 40 effective dimensions, not 384) and its neighbourhoods: the level
+shares and the question noise were chosen so random-pair, nearest-neighbour and question-to-chunk
+cosines match the real set at its own size (``--calibrate`` re-embeds the corpus with the local
+model, rewrites the file and prints both side by side). Texts are drawn from a Zipf vocabulary
+plus a few words of the chunk's topic, so the two rankings agree somewhat.
 
-    python -m bench.retrieval_latency --sizes 10000,100000          # what fits in minutes
-    python -m bench.retrieval_latency --sizes 1000000 --queries 300  # about an hour here
+Each size is loaded with binary COPY, the HNSW index built afterwards with the production
+index definition (store/knowledge.py), then ``HybridRetriever.search`` is timed end to end from
+Python (SQL for both rankings, fusion, merging) with the query vector precomputed, so the
+embedding model's own time is not in these figures.
+
+    python -m bench.retrieval_latency --sizes 10000,100000            # minutes
+    python -m bench.retrieval_latency --sizes 10000,100000,1000000 --reuse /tmp/sb-retrieval
+    python -m bench.retrieval_latency --calibrate                     # re-embeds, ~3 min
+
+``--reuse DIR`` keeps a Postgres data directory at DIR: each size's database is named after
+the generator's parameters, its seed and the index definition, and a later run with the same
+ones measures it again without loading or building anything.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import json
 import os
 import statistics
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
+from psycopg import sql
 
-from bench import command_line, machine, postgres, table, write_section
+from bench import (
+    EMBED_MODEL,
+    command_line,
+    machine,
+    postgres,
+    postgres_server,
+    table,
+    write_section,
+)
 from core.settings import Settings
 from store.database import Database
+from store.knowledge import _CREATE_INDEX as PRODUCTION_INDEX  # the index ingest builds
 from store.knowledge import PgKnowledgeStore
 from store.retrieval import HybridRetriever, HybridWeights
 
+CALIBRATION = Path(__file__).with_name("retrieval_calibration.json")
 DIMENSIONS = 384
 VOCABULARY = 20_000
-CENTRES = 2_000
-CHUNKS_PER_DOCUMENT = 20
 DOMAINS = ("hr", "it", "policy", "general")
+STORED_QUERIES = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Generator:
+    """How synthetic vectors are drawn. A chunk is ``mean + topic + document + chunk`` (each a
+    Gaussian with the real model's covariance, scaled by its share of the variance; the shares
+    sum to 1, so a chunk is distributed like a real one); a question is its document's centre
+    plus noise ``question`` times the real variance (questions sit further from their chunks
+    than chunks from each other)."""
+
+    topic: float = 0.5
+    document: float = 0.4
+    chunk: float = 0.1
+    documents_per_topic: int = 3
+    chunks_per_document: int = 7  # claude-docs: 1,673 chunks of 232 documents
+    question: float = 1.2
+    version: int = 2
+
+    def key(self, size: int, seed: int, index: str) -> tuple[str, str]:
+        """Names of a loaded corpus and of its index: equal names, equal databases."""
+        spec = json.dumps([asdict(self), size, seed, _calibration_digest()], sort_keys=True)
+        return _digest(spec), _digest(index)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def _calibration_digest() -> str:
+    """What the vectors are drawn from (not the statistics kept beside it)."""
+    calibration = json.loads(CALIBRATION.read_text())
+    return _digest(json.dumps([calibration["mean"], calibration["eigenvalues"]]))
 
 
 class FixedVectors:
@@ -51,201 +112,708 @@ class FixedVectors:
         return [self.vectors[t] for t in texts]
 
 
-def words(rng: np.random.Generator) -> np.ndarray:
-    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-    lengths = rng.integers(4, 10, VOCABULARY)
-    return np.array(["".join(rng.choice(letters, n)) for n in lengths])
-
-
 def unit(rows: np.ndarray) -> np.ndarray:
     return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 
 
-def load(url: str, size: int, rng: np.random.Generator, vocab: np.ndarray, centres: np.ndarray) -> float:
-    """Fill documents and chunks with ``size`` chunks; returns seconds spent."""
+class Synthetic:
+    """Topic and document centres of one corpus of ``size`` chunks, and its chunks by batch.
+
+    Coordinates are the real model's principal axes (cosines do not depend on the basis)."""
+
+    def __init__(self, generator: Generator, size: int, seed: int) -> None:
+        calibration = json.loads(CALIBRATION.read_text())
+        self.g = generator
+        self.size = size
+        self.rng = np.random.default_rng([seed, size])
+        self.mean = np.asarray(calibration["mean"], dtype=np.float32)
+        self.scale = np.sqrt(np.asarray(calibration["eigenvalues"], dtype=np.float32))
+        self.documents = -(-size // generator.chunks_per_document)
+        topics = -(-self.documents // generator.documents_per_topic)
+        self.topic_of = np.arange(self.documents) // generator.documents_per_topic
+        topic = self.gaussian(topics, generator.topic)[self.topic_of]
+        self.centres = self.mean + topic + self.gaussian(self.documents, generator.document)
+        letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+        lengths = self.rng.integers(4, 10, VOCABULARY)
+        self.vocab = np.array(["".join(self.rng.choice(letters, n)) for n in lengths])
+        ranks = np.arange(1, VOCABULARY + 1)
+        self.zipf = (1 / ranks) / (1 / ranks).sum()
+
+    def gaussian(self, n: int, share: float) -> np.ndarray:
+        draw = self.rng.standard_normal((n, DIMENSIONS), dtype=np.float32)
+        return draw * (self.scale * np.float32(np.sqrt(share)))
+
+    def vectors(self, start: int, n: int) -> np.ndarray:
+        document = np.arange(start, start + n) // self.g.chunks_per_document
+        return unit(self.centres[document] + self.gaussian(n, self.g.chunk))
+
+    def texts(self, start: int, n: int) -> list[str]:
+        topics = self.topic_of[np.arange(start, start + n) // self.g.chunks_per_document]
+        picks = self.rng.choice(VOCABULARY, (n, 60), p=self.zipf)
+        # Each chunk also carries words of its topic, so text and vectors agree somewhat.
+        topical = (topics[:, None] * 7 + np.arange(5)[None, :]) % VOCABULARY
+        return [" ".join(self.vocab[picks[i]]) + " " + " ".join(self.vocab[topical[i]])
+                for i in range(n)]
+
+    def questions(self, n: int) -> list[tuple[str, np.ndarray]]:
+        documents = self.rng.integers(0, self.documents, n)
+        vectors = unit(self.centres[documents] + self.gaussian(n, self.g.question))
+        out = []
+        for q, (document, vector) in enumerate(zip(documents, vectors)):
+            topic = int(self.topic_of[document])
+            words = [(topic * 7) % VOCABULARY, int(self.rng.integers(0, 2000)),
+                     int(self.rng.integers(0, VOCABULARY))]
+            out.append((" ".join(self.vocab[words]) + f" q{q}", vector))
+        return out
+
+
+# -- calibration ------------------------------------------------------------------------------
+
+def neighbour_stats(chunks: np.ndarray, questions: np.ndarray | None = None) -> dict[str, float]:
+    """Cosine statistics of a (unit) vector set: random pairs, each chunk's nearest other
+    chunks, each question's nearest chunks, and the effective dimension of the spectrum."""
+    sims = chunks @ chunks.T
+    np.fill_diagonal(sims, -2)
+    pairs = sims[np.triu_indices(len(chunks), 1)]
+    ordered = -np.sort(-sims, axis=1)
+    centred = chunks - chunks.mean(0)
+    spectrum = np.linalg.svd(centred, compute_uv=False) ** 2
+    spectrum /= spectrum.sum()
+    stats = {
+        "random pair, mean": float(pairs.mean()),
+        "random pair, sd": float(pairs.std()),
+        "chunk → nearest chunk (median)": float(np.median(ordered[:, 0])),
+        "chunk → 10th nearest": float(np.median(ordered[:, 9])),
+        "chunk → 100th nearest": float(np.median(ordered[:, 99])),
+        "effective dimensions (participation ratio)": float(1 / (spectrum ** 2).sum()),
+    }
+    if questions is not None:
+        by_question = -np.sort(-(questions @ chunks.T), axis=1)
+        stats["question → nearest chunk (median)"] = float(np.median(by_question[:, 0]))
+        stats["question → 10th nearest"] = float(np.median(by_question[:, 9]))
+    return stats
+
+
+def synthetic_set(
+    generator: Generator, size: int, questions: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Chunks and questions of this bench's generator."""
+    corpus = Synthetic(generator, size, seed)
+    asked = corpus.questions(questions)
+    return corpus.vectors(0, size), np.stack([v for _, v in asked])
+
+
+def uniform_set(size: int, questions: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Chunks and questions of the generator this bench used before calibration: 2,000 random
+    centres plus N(0, 0.35) in every dimension."""
+    rng = np.random.default_rng(seed)
+    centres = unit(rng.normal(0, 1, (2_000, DIMENSIONS)))
+
+    def draw(n: int) -> np.ndarray:
+        return unit(centres[rng.integers(0, 2_000, n)] + rng.normal(0, 0.35, (n, DIMENSIONS)))
+
+    return draw(size), draw(questions)
+
+
+async def calibrate(seed: int) -> dict:
+    """Embed the claude-docs chunks and questions with the local model; keep mean, spectrum
+    and statistics in the calibration file."""
+    from bench import embedding_server
+    from bench.quality import EVAL
+    from core.embeddings import OpenAIEmbedder
+    from core.ingest.chunking import Chunker
+    from core.ingest.documents import LoadedDocument, Section
+    from core.ingest.pipeline import embedding_input
+
+    documents = json.loads((EVAL / "data" / "anthropic_docs.json").read_text())
+    questions = json.loads((EVAL / "evaluation" / "docs_evaluation_dataset.json").read_text())
+    chunker = Chunker()  # the production defaults: 800 characters, 100 of overlap
+    inputs = []
+    for entry in documents:
+        document = LoadedDocument(
+            uri=entry["chunk_link"], title=entry["chunk_heading"], domain="general", kind="text",
+            content_hash="-", sections=[Section(text=entry["text"])], source="eval",
+            url=entry["chunk_link"],
+        )
+        inputs += [embedding_input(document.title, c.section, c.text)
+                   for c in chunker.split(document)]
+    with embedding_server(os.environ.get("OPENAI_BASE_URL")) as base_url:
+        embedder = OpenAIEmbedder(model=EMBED_MODEL, base_url=base_url, batch_size=64)
+        try:
+            chunks = unit(np.asarray(await embedder.embed(inputs), dtype=np.float32))
+            asked = unit(np.asarray(await embedder.embed([q["question"] for q in questions]),
+                                    dtype=np.float32))
+        finally:
+            await embedder.aclose()
+    mean = chunks.mean(0)
+    _, singular, axes = np.linalg.svd(chunks - mean, full_matrices=False)
+    calibration = {
+        "model": EMBED_MODEL,
+        "corpus": "shared/eval/claude-docs, chunked with the production defaults",
+        "chunks": len(chunks),
+        "questions": len(asked),
+        "stats": neighbour_stats(chunks, asked),
+        # In the principal axes' coordinates: the mean, and the variance along each axis.
+        "mean": [round(float(x), 6) for x in axes @ mean],
+        "eigenvalues": [float(f"{x:.6g}") for x in singular ** 2 / len(chunks)],
+    }
+    CALIBRATION.write_text(json.dumps(calibration, indent=1, ensure_ascii=False) + "\n")
+    # The same hardness probe for the real set, ours drawn from the file just written, and the
+    # uniform clusters, all at the real set's size.
+    with postgres(os.environ.get("BENCH_DATABASE_URL")) as url:
+        calibration["probe"] = {
+            "real": hardness_probe(url, chunks, asked),
+            "synthetic": hardness_probe(url, *synthetic_set(Generator(), len(chunks), len(asked),
+                                                             seed)),
+            "uniform": hardness_probe(url, *uniform_set(len(chunks), len(asked), seed)),
+        }
+    CALIBRATION.write_text(json.dumps(calibration, indent=1, ensure_ascii=False) + "\n")
+    return calibration
+
+
+PROBE = (8, 16, 10)  # m, ef_construction, ef_search: weak on purpose, so recall falls below 1
+PROBE_BUILDS = 5  # an HNSW graph is random (each node's layer): one build alone varies by ±0.05
+
+
+def hardness_probe(url: str, chunks: np.ndarray, questions: np.ndarray) -> float:
+    """recall@10 of a deliberately weak HNSW index over ``chunks`` (mean of a few builds): how
+    hard the set is for HNSW at a size where a normal index would find everything."""
+    m, construction, search = PROBE
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        register_vector(conn)
+        conn.execute("DROP TABLE IF EXISTS probe")
+        conn.execute(f"CREATE TABLE probe (id int, embedding vector({DIMENSIONS}))")
+        with conn.cursor().copy("COPY probe FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(["int4", "vector"])
+            for i, vector in enumerate(chunks):
+                copy.write_row((i, vector))
+        conn.execute(f"SET hnsw.ef_search = {search}")
+        exact = [set(np.argsort(-(chunks @ question))[:10].tolist()) for question in questions]
+        found = 0
+        for _ in range(PROBE_BUILDS):
+            conn.execute("DROP INDEX IF EXISTS probe_hnsw")
+            conn.execute("CREATE INDEX probe_hnsw ON probe USING hnsw"
+                         " (embedding vector_cosine_ops)"
+                         f" WITH (m = {m}, ef_construction = {construction})")
+            for question, nearest in zip(questions, exact):
+                rows = conn.execute("SELECT id FROM probe ORDER BY embedding <=> %s LIMIT 10",
+                                    (question,), prepare=False).fetchall()
+                found += len(nearest & {r[0] for r in rows})
+        conn.execute("DROP TABLE probe")
+    return found / (10 * len(questions) * PROBE_BUILDS)
+
+
+def calibration_table(generator: Generator, seed: int) -> str:
+    real = json.loads(CALIBRATION.read_text())
+    size, asked = real["chunks"], real["questions"]
+    ours = neighbour_stats(*synthetic_set(generator, size, asked, seed))
+    before = neighbour_stats(*uniform_set(size, asked, seed))
+    rows = [(name, f"{value:.3f}", f"{ours[name]:.3f}", f"{before[name]:.3f}")
+            for name, value in real["stats"].items()]
+    if "probe" in real:
+        probe = real["probe"]
+        rows.append(("HNSW recall@10, weak index (m {}, ef_construction {}, ef_search {};"
+                     " mean of {} builds)".format(*PROBE, PROBE_BUILDS),
+                     *(f"{probe[name]:.3f}" for name in ("real", "synthetic", "uniform"))))
+    return table((f"cosine statistic ({size:,} chunks, {asked} questions)",
+                  f"{real['model']} on claude-docs", "synthetic (this bench)",
+                  "uniform clusters (before)"), rows)
+
+
+# -- the database -----------------------------------------------------------------------------
+
+@contextmanager
+def server(args: argparse.Namespace) -> Iterator[str]:
+    """BENCH_DATABASE_URL, a kept pgserver data directory (``--reuse``), or a throwaway one."""
+    if os.environ.get("BENCH_DATABASE_URL") or not args.reuse:
+        with postgres_server(os.environ.get("BENCH_DATABASE_URL"),
+                             shared_buffers=args.shared_buffers) as url:
+            yield url
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+        from pgserver._commands import pg_ctl
+
+        folder = Path(args.reuse)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        handle = pgserver.get_server(folder, cleanup_mode="stop")
+        with psycopg.connect(handle.get_uri(), autocommit=True) as conn:
+            current = conn.execute("SHOW shared_buffers").fetchone()[0]
+            if current.lower() != args.shared_buffers.lower():
+                conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(
+                    sql.Literal(args.shared_buffers)))
+                restart = True
+            else:
+                restart = False
+        if restart:
+            pg_ctl(["-w", "restart"], pgdata=handle.pgdata, user=handle.system_user, timeout=60)
+    try:
+        yield str(handle.get_uri())
+    finally:
+        handle.cleanup()
+
+
+def database_url(server_url: str, name: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(server_url)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+@dataclass(slots=True)
+class Prepared:
+    url: str
+    load_s: float
+    index_s: float
+    load_kept: bool  # found from an earlier run, not made now
+    index_kept: bool
+
+
+async def prepare(
+    server_url: str, size: int, args: argparse.Namespace, generator: Generator
+) -> Prepared:
+    """The loaded and indexed database for ``size``: made now, or found from an earlier run."""
+    index = PRODUCTION_INDEX.as_string(None)
+    data_key, index_key = generator.key(size, args.seed, index)
+    name = f"retrieval_{size}_{data_key}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = database_url(server_url, name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_state (step text PRIMARY KEY,"
+                     " key text NOT NULL, seconds float8 NOT NULL)")
+        rows = conn.execute("SELECT step, key, seconds FROM bench_state").fetchall()
+        done = {step: (key, seconds) for step, key, seconds in rows}
+    load_kept = index_kept = True
+    settings = Settings(_env_file=None, database_url=url, db_pool_min=1, db_pool_max=2)
+    db = await Database.connect(settings)  # migrations
+    try:
+        await PgKnowledgeStore(db.pool).use_embedding_space(FixedVectors.model, DIMENSIONS)
+    finally:
+        await db.aclose()
+    if done.get("load", ("",))[0] != data_key:
+        load_kept = False
+        load_s = await asyncio.to_thread(load, url, size, args.seed, generator)
+        done = {"load": (data_key, load_s)}
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DELETE FROM bench_state")
+            conn.execute("INSERT INTO bench_state VALUES ('load', %s, %s)", (data_key, load_s))
+    if done.get("index", ("",))[0] != index_key:
+        index_kept = False
+        index_s = await asyncio.to_thread(build_index, url, args)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("INSERT INTO bench_state VALUES ('index', %s, %s) ON CONFLICT (step)"
+                         " DO UPDATE SET key = EXCLUDED.key, seconds = EXCLUDED.seconds",
+                         (index_key, index_s))
+        done["index"] = (index_key, index_s)
+    return Prepared(url, done["load"][1], done["index"][1], load_kept, index_kept)
+
+
+def load(url: str, size: int, seed: int, generator: Generator) -> float:
+    """Fill documents and chunks with ``size`` chunks, and keep the questions; seconds spent."""
     started = time.perf_counter()
-    ranks = np.arange(1, VOCABULARY + 1)
-    zipf = (1 / ranks) / (1 / ranks).sum()
+    corpus = Synthetic(generator, size, seed)
+    per = generator.chunks_per_document
     with psycopg.connect(url, autocommit=True) as conn:
         register_vector(conn)
         # Building the index once after the load is far faster than growing it row by row.
         conn.execute("DROP INDEX IF EXISTS chunks_embedding_hnsw_idx")
-        documents = (size + CHUNKS_PER_DOCUMENT - 1) // CHUNKS_PER_DOCUMENT
+        conn.execute("TRUNCATE chunks, documents CASCADE")
         with conn.cursor().copy(
             "COPY documents (id, uri, kind, title, domain, content_hash) FROM STDIN"
         ) as copy:
-            for d in range(documents):
+            for d in range(corpus.documents):
                 copy.write_row((d + 1, f"synthetic://{d}", "text", f"Document {d}",
                                 DOMAINS[d % len(DOMAINS)], "x"))
         batch = 20_000
         for start in range(0, size, batch):
             n = min(batch, size - start)
-            topics = rng.integers(0, CENTRES, n)
-            vectors = unit(centres[topics] + rng.normal(0, 0.35, (n, DIMENSIONS)).astype(np.float32))
-            picks = rng.choice(VOCABULARY, (n, 60), p=zipf)
-            # Each chunk also carries words of its topic, so text and vectors agree somewhat.
-            topical = (topics[:, None] * 7 + np.arange(5)[None, :]) % VOCABULARY
+            vectors = corpus.vectors(start, n)
+            texts = corpus.texts(start, n)
             with conn.cursor().copy(
                 "COPY chunks (document_id, ord, domain, title, text, embedding)"
                 " FROM STDIN WITH (FORMAT BINARY)"
             ) as copy:
                 copy.set_types(["bigint", "integer", "text", "text", "text", "vector"])
                 for i in range(n):
-                    index = start + i
-                    document = index // CHUNKS_PER_DOCUMENT
-                    text = " ".join(vocab[picks[i]]) + " " + " ".join(vocab[topical[i]])
-                    copy.write_row((document + 1, index % CHUNKS_PER_DOCUMENT,
+                    document = (start + i) // per
+                    copy.write_row((document + 1, (start + i) % per,
                                     DOMAINS[document % len(DOMAINS)], f"Document {document}",
-                                    text, vectors[i]))
-        conn.execute("SELECT setval('documents_id_seq', %s)", (documents,))
+                                    texts[i], vectors[i]))
+        conn.execute("SELECT setval('documents_id_seq', %s)", (corpus.documents,))
+        conn.execute("DROP TABLE IF EXISTS bench_questions")
+        conn.execute("CREATE TABLE bench_questions (id int PRIMARY KEY, text text, vector real[])")
+        with conn.cursor().copy("COPY bench_questions FROM STDIN") as copy:
+            for q, (text, vector) in enumerate(corpus.questions(STORED_QUERIES)):
+                copy.write_row((q, text, vector.tolist()))
     return time.perf_counter() - started
 
 
-def build_index(url: str) -> float:
+def build_index(url: str, args: argparse.Namespace) -> float:
+    """The production index, built once after the load, with the build's memory and workers."""
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SET maintenance_work_mem = '4GB'")
-        conn.execute("SET max_parallel_maintenance_workers = 1")
+        # pgvector says so when the graph outgrows maintenance_work_mem (the build then slows).
+        conn.add_notice_handler(lambda note: print(f"build: {note.message_primary}", flush=True))
+        conn.execute(sql.SQL("SET maintenance_work_mem = {}").format(
+            sql.Literal(args.build_memory)))
+        conn.execute(sql.SQL("SET max_parallel_maintenance_workers = {}").format(
+            sql.Literal(args.build_workers)))
         conn.execute("DROP INDEX IF EXISTS chunks_embedding_hnsw_idx")
-        conn.execute(
-            "CREATE INDEX chunks_embedding_hnsw_idx ON chunks USING hnsw"
-            " (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
-        )
+        conn.execute(PRODUCTION_INDEX)
         conn.execute("REFRESH MATERIALIZED VIEW lexeme_stats")
         conn.execute("VACUUM ANALYZE chunks")
         conn.execute("VACUUM ANALYZE documents")
     return time.perf_counter() - started
 
 
-async def measure(url: str, size: int, args: argparse.Namespace, rng: np.random.Generator,
-                  vocab: np.ndarray, centres: np.ndarray) -> tuple:
-    settings = Settings(_env_file=None, database_url=url, db_pool_min=1, db_pool_max=4)
-    db = await Database.connect(settings)
+# -- measuring --------------------------------------------------------------------------------
+
+async def timed(retriever: HybridRetriever, texts: Sequence[str], **filters) -> list[float]:
+    times = []
+    for text in texts:
+        started = time.perf_counter()
+        await retriever.search(text, k=5, **filters)
+        times.append((time.perf_counter() - started) * 1000)
+    return sorted(times)
+
+
+def p99(times: Sequence[float]) -> float:
+    return times[max(0, int(len(times) * 0.99) - 1)]
+
+
+def blocks_read(url: str) -> int:
+    """Blocks this database has read into shared buffers (from the OS or the disk) so far."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT blks_read FROM pg_stat_database"
+                           " WHERE datname = current_database()").fetchone()
+    return int(row[0]) if row else 0
+
+
+def read_table(url: str) -> None:
+    """What pg_prewarm (not in pgserver) would do for the chunks table: an index scan reads every
+    page into shared buffers; a sequential scan of a table this large would use a small ring."""
+    with psycopg.connect(url) as conn:
+        conn.execute("SET LOCAL enable_seqscan = off")
+        conn.execute("SELECT sum(s) FROM (SELECT pg_column_size(tsv) + pg_column_size(text) AS s"
+                     " FROM chunks ORDER BY id) x")
+
+
+async def warm(url: str, args: argparse.Namespace, retriever, questions: list[str]) -> list[str]:
+    """Bring what retrieval reads into Postgres' buffers, as a serving database has it: the
+    table once, then rounds of the widest walks and hybrid questions (not the timed ones) until
+    a round reads almost nothing new. This machine keeps little of a file in the OS cache, so a
+    buffer miss is a disk read; a cold walk at 1M chunks took several times a warm one."""
+    await asyncio.to_thread(read_table, url)
+    wide, hybrid = retriever(HybridWeights(text=0), ef_search=1000), retriever()
+    rounds = []
+    for _ in range(args.warmup_rounds):
+        before = await asyncio.to_thread(blocks_read, url)
+        started = time.perf_counter()
+        await timed(wide, questions)
+        await timed(hybrid, questions)
+        await timed(hybrid, questions, domains=["it"])
+        await asyncio.sleep(1.5)  # backends report their counters at most once a second
+        read = (await asyncio.to_thread(blocks_read, url) - before) / max(1, len(questions))
+        rounds.append(f"{read:.0f} blocks read a question in {time.perf_counter() - started:.0f} s")
+        print(f"warm-up: {rounds[-1]}", flush=True)
+        if read < 20:
+            break
+    return rounds
+
+
+async def measure(url: str, args: argparse.Namespace) -> dict:
+    with psycopg.connect(url) as conn:
+        asked = conn.execute("SELECT text, vector FROM bench_questions ORDER BY id").fetchall()
+    # Each timing gets questions no earlier step has asked, so none finds its own pages cached.
+    n, half = args.queries, args.queries // 2
+    sweep_n = min(100, half)
+    if n + 2 * half + sweep_n + args.warmup > len(asked):
+        raise SystemExit(f"{len(asked)} questions are stored: lower --queries or --warmup")
+    texts = [text for text, _ in asked]
+    queries, alone = texts[:n], texts[n:n + half]
+    filtered, swept = texts[n + half:n + 2 * half], texts[n + 2 * half:n + 2 * half + sweep_n]
+    embedder = FixedVectors()
+    embedder.vectors = dict(asked)
+    settings = Settings(_env_file=None, database_url=url, db_pool_min=2, db_pool_max=4)
+    db = await Database.connect(settings, migrate=False)
     try:
-        store = PgKnowledgeStore(db.pool)
-        await store.use_embedding_space(FixedVectors.model, DIMENSIONS)
-        load_s = await asyncio.to_thread(load, url, size, rng, vocab, centres)
-        index_s = await asyncio.to_thread(build_index, url)
-        embedder = FixedVectors()
-        queries = []
-        for q in range(args.queries):
-            topic = int(rng.integers(0, CENTRES))
-            vector = unit(centres[topic][None, :] + rng.normal(0, 0.35, (1, DIMENSIONS)))[0]
-            text = " ".join(vocab[[(topic * 7) % VOCABULARY, int(rng.integers(0, 2000)),
-                                   int(rng.integers(0, VOCABULARY))]]) + f" q{q}"
-            embedder.vectors[text] = vector.tolist()
-            queries.append(text)
-        retriever = HybridRetriever(
-            db.pool, embedder=embedder, candidates=args.candidates,
-            weights=HybridWeights(), ef_search=args.ef_search,
-        )
-        for text in queries[:10]:  # warm the caches and the pool
-            await retriever.search(text, k=5)
-        timings = []
-        for text in queries:
-            started = time.perf_counter()
-            await retriever.search(text, k=5)
-            timings.append((time.perf_counter() - started) * 1000)
-        filtered = []
-        for text in queries[: args.queries // 2]:
-            started = time.perf_counter()
-            await retriever.search(text, k=5, domains=["it"])
-            filtered.append((time.perf_counter() - started) * 1000)
-        alone = {}
-        for name, weights in (("text", HybridWeights(vector=0)), ("vector", HybridWeights(text=0))):
-            single = HybridRetriever(db.pool, embedder=embedder, candidates=args.candidates,
-                                     weights=weights, ef_search=args.ef_search)
-            times = []
-            for text in queries[: args.queries // 2]:
-                started = time.perf_counter()
-                await single.search(text, k=5)
-                times.append((time.perf_counter() - started) * 1000)
-            alone[name] = statistics.median(times)
-        recall = await hnsw_recall(url, [embedder.vectors[t] for t in queries[: args.recall_queries]],
-                                   args.ef_search)
+        def retriever(weights: HybridWeights | None = None, ef_search: int = args.ef_search):
+            return HybridRetriever(db.pool, embedder=embedder, candidates=args.candidates,
+                                   weights=weights or HybridWeights(), ef_search=ef_search)
+
+        hybrid = retriever()
+        result: dict = {"warmup": await warm(url, args, retriever, texts[-args.warmup:])}
+        result["hybrid"] = await timed(hybrid, queries)
+        result["filtered"] = await timed(hybrid, filtered, domains=["it"])
+        result["text"] = await timed(retriever(HybridWeights(vector=0)), alone)
+        result["vector"] = await timed(retriever(HybridWeights(text=0)), alone)
+        await asyncio.to_thread(exact_neighbours, url, args.recall_queries)
+        # The vector ranking walks with max(ef_search, candidates): measure recall at that.
+        breadth = max(args.ef_search, args.candidates)
+        recall = await hnsw_recall(url, args.recall_queries, breadth)
+        result["recall"], result["nearest"] = recall[:2]
+        result["sweep"] = []
+        for ef in args.sweep:
+            recall, _, lost = await hnsw_recall(url, args.recall_queries, max(ef, args.candidates))
+            times = await timed(retriever(HybridWeights(text=0), ef), swept)
+            result["sweep"].append((ef, recall, lost, statistics.median(times)))
     finally:
         await db.aclose()
-    timings.sort()
-    filtered.sort()
+    return result
+
+
+EXACT = "SELECT id FROM chunks ORDER BY embedding <=> %s::vector LIMIT 10"
+
+
+def exact_neighbours(url: str, count: int) -> None:
+    """Each question's exact top 10 by sequential scan, kept beside it (at 1M chunks a scan
+    takes seconds). Planned afresh each time: a prepared statement's cached plan would keep
+    using the index whatever enable_indexscan says."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE bench_questions ADD COLUMN IF NOT EXISTS exact bigint[],"
+                     " ADD COLUMN IF NOT EXISTS cosines float8[]")
+        todo = conn.execute("SELECT id, vector FROM bench_questions WHERE exact IS NULL AND id < %s"
+                            " ORDER BY id", (count,)).fetchall()
+        for question, vector in todo:
+            literal = "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
+            with conn.transaction():
+                conn.execute("SET LOCAL enable_indexscan = off")
+                plan = conn.execute("EXPLAIN " + EXACT, (literal,), prepare=False).fetchall()
+                assert not any("hnsw" in line for line, in plan), plan
+                rows = conn.execute(
+                    "SELECT id, 1 - (embedding <=> %s::vector) FROM chunks"
+                    " ORDER BY embedding <=> %s::vector LIMIT 10", (literal, literal),
+                    prepare=False,
+                ).fetchall()
+            conn.execute("UPDATE bench_questions SET exact = %s, cosines = %s WHERE id = %s",
+                         ([r[0] for r in rows], [r[1] for r in rows], question))
+
+
+async def hnsw_recall(url: str, count: int, ef_search: int) -> tuple[float, tuple, float]:
+    """Share of the exact top 10 (sequential scan) that the HNSW index returns; the median
+    cosine of each question's exact nearest and 10th nearest chunk; and the share of questions
+    whose exact nearest chunk is not in the index's top 10 (misses there mean the walk never
+    reached the right neighbourhood, not a near-tie at the 10th place)."""
+    found = lost = 0
+    first, tenth = [], []
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(f"SET hnsw.ef_search = {int(ef_search)}")
+        cur = await conn.execute(
+            "SELECT vector, exact, cosines FROM bench_questions WHERE id < %s", (count,))
+        asked = await cur.fetchall()
+        for vector, exact, cosines in asked:
+            literal = "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
+            approx = await (await conn.execute(EXACT, (literal,), prepare=False)).fetchall()
+            found += len({r[0] for r in approx} & set(exact))
+            lost += exact[0] not in {r[0] for r in approx}
+            first.append(cosines[0])
+            tenth.append(cosines[-1])
+    return (found / (10 * len(asked)), (statistics.median(first), statistics.median(tenth)),
+            lost / len(asked))
+
+
+def row(size: int, prepared: Prepared, r: dict) -> tuple:
     return (
         f"{size:,}",
-        f"{statistics.median(timings):.1f}",
-        f"{timings[int(len(timings) * 0.99) - 1]:.1f}",
-        f"{statistics.median(filtered):.1f}",
-        f"{alone['text']:.1f} / {alone['vector']:.1f}",
-        f"{recall:.3f}",
-        f"{load_s:.0f}",
-        f"{index_s:.0f}",
+        f"{statistics.median(r['hybrid']):.1f}",
+        f"{p99(r['hybrid']):.1f}",
+        f"{statistics.median(r['filtered']):.1f}",
+        f"{statistics.median(r['text']):.1f} / {statistics.median(r['vector']):.1f}",
+        f"{r['recall']:.3f}",
+        f"{r['nearest'][0]:.2f} / {r['nearest'][1]:.2f}",
+        f"{prepared.load_s:.0f}" + (" (kept)" if prepared.load_kept else ""),
+        f"{prepared.index_s:.0f}" + (" (kept)" if prepared.index_kept else ""),
     )
 
 
-async def hnsw_recall(url: str, vectors: list[list[float]], ef_search: int) -> float:
-    """Share of the exact top 10 (sequential scan) that the HNSW index returns."""
-    found = 0
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await conn.execute(f"SET hnsw.ef_search = {int(ef_search)}")
-        for vector in vectors:
-            literal = "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
-            query = "SELECT id FROM chunks ORDER BY embedding <=> %s::vector LIMIT 10"
-            approx = {r[0] for r in await (await conn.execute(query, (literal,))).fetchall()}
-            async with conn.transaction():
-                await conn.execute("SET LOCAL enable_indexscan = off")
-                exact = {r[0] for r in await (await conn.execute(query, (literal,))).fetchall()}
-            found += len(approx & exact)
-    return found / (10 * len(vectors))
+SWEEP_HEADERS = (
+    "chunks", "ef_search", "HNSW recall@10", "exact nearest missed", "p50 ms vectors alone",
+)
+HEADERS = (
+    "chunks", "p50 ms", "p99 ms", "p50 ms filtered", "p50 ms text / vectors alone",
+    "HNSW recall@10", "question → 1st / 10th cosine", "load s", "index s",
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000", help="chunk counts, comma separated")
     parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--recall-queries", type=int, default=100)
-    parser.add_argument("--candidates", type=int, default=40)
-    parser.add_argument("--ef-search", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=300, help="questions asked before timing")
+    parser.add_argument("--warmup-rounds", type=int, default=4,
+                        help="at most this many warm-up rounds (fewer once the buffers hold)")
+    parser.add_argument("--recall-queries", type=int, default=200)
+    defaults = Settings.model_fields  # production's, unless told otherwise
+    parser.add_argument("--candidates", type=int, default=defaults["retrieval_candidates"].default)
+    parser.add_argument("--ef-search", type=int, default=defaults["retrieval_ef_search"].default)
+    parser.add_argument("--sweep", default="",
+                        help="ef_search values to also measure recall and the vector time at")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--shared-buffers", default="4GB", help="for the throwaway Postgres")
+    parser.add_argument("--shared-buffers", default="6GB", help="for the bench's Postgres")
+    parser.add_argument("--build-memory", default="4GB",
+                        help="maintenance_work_mem of the HNSW build")
+    parser.add_argument("--build-workers", type=int, default=2,
+                        help="max_parallel_maintenance_workers of the HNSW build")
+    parser.add_argument("--reuse", metavar="DIR",
+                        help="keep the databases in a Postgres at DIR and reuse them")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="re-embed claude-docs with the local model, rewrite the calibration")
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     args = parser.parse_args()
-    rng = np.random.default_rng(args.seed)
-    vocab = words(rng)
-    centres = unit(rng.normal(0, 1, (CENTRES, DIMENSIONS)))
-    rows = []
-    for size in (int(s) for s in args.sizes.split(",")):
-        with postgres(os.environ.get("BENCH_DATABASE_URL"), shared_buffers=args.shared_buffers) as url:
-            rows.append(asyncio.run(measure(url, size, args, rng, vocab, centres)))
-        print(table(HEADERS, rows[-1:]), flush=True)
+    args.sweep = [int(s) for s in args.sweep.split(",") if s]
+    generator = Generator()
+    if args.calibrate:
+        asyncio.run(calibrate(args.seed))
+    calibration = calibration_table(generator, args.seed)
+    print(calibration, flush=True)
+    if args.calibrate:
+        return
+    rows, sweeps, largest, warmed = [], [], None, []
+    with server(args) as server_url:
+        for size in (int(s) for s in args.sizes.split(",")):
+            prepared = asyncio.run(prepare(server_url, size, args, generator))
+            try:
+                result = asyncio.run(measure(prepared.url, args))
+            finally:
+                if not args.reuse:
+                    with psycopg.connect(server_url, autocommit=True) as conn:
+                        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                            sql.Identifier(psycopg.conninfo.conninfo_to_dict(prepared.url)["dbname"])))
+            rows.append(row(size, prepared, result))
+            largest = (size, result)
+            warmed.append(f"{size:,} chunks: {len(result['warmup'])} round(s), the last"
+                          f" {result['warmup'][-1]}" if result["warmup"] else f"{size:,}: none")
+            sweeps += [(f"{size:,}", ef, f"{recall:.3f}", f"{lost:.1%}", f"{ms:.1f}")
+                       for ef, recall, lost, ms in result["sweep"]]
+            print(table(HEADERS, rows[-1:]), flush=True)
+            if sweeps:
+                print(table(SWEEP_HEADERS,
+                            [s for s in sweeps if s[0] == f"{size:,}"]), flush=True)
     result = table(HEADERS, rows)
     print(result)
     if not args.no_write:
-        write_section(
-            "Retrieval latency (hybrid, synthetic)",
-            f"""
-One hybrid query = both rankings (HNSW cosine over 384-dimension vectors, and IDF-weighted
-full text) in one statement, fused by RRF and tidied in Python; timed from the caller with
-the query vector precomputed. {args.queries} queries per size (after 10 warm-up queries); the
-"filtered" column restricts to one of four domains (ef_search is then raised ×4, as filters
-apply after the HNSW walk); "alone" runs one ranking only, to show where the time goes. HNSW recall@10 compares the index's top 10
-(ef_search {args.ef_search}, m 16, ef_construction 64) with an exact sequential scan over
-{args.recall_queries} queries. Load is binary COPY; index is the HNSW build after the load
-(plus refreshing the lexeme statistics). Postgres is pgserver's embedded 16.2 (pgvector 0.6.2)
-with shared_buffers {args.shared_buffers}, otherwise its defaults.
+        write_report(args, generator, calibration, result, sweeps, largest, warmed)
+
+
+def verdict(size: int, result: dict) -> str:
+    """The targets (issue: p50 ≤ 10 ms, p99 ≤ 30 ms, recall@10 ≥ 0.95 at 1M chunks), read off."""
+    p50 = statistics.median(result["hybrid"])
+    checks = [
+        (f"p50 {p50:.1f} ms", p50 <= 10, "≤ 10"),
+        (f"p99 {p99(result['hybrid']):.1f} ms", p99(result["hybrid"]) <= 30, "≤ 30"),
+        (f"recall@10 {result['recall']:.3f}", result["recall"] >= 0.95, "≥ 0.95"),
+    ]
+    met = [f"{text} (target {target})" for text, ok, target in checks if ok]
+    missed = [f"{text} (target {target})" for text, ok, target in checks if not ok]
+    return (f"At {size:,} chunks — met: {', '.join(met) or 'none'};"
+            f" not met: {', '.join(missed) or 'none'}."
+            + ("" if size >= 1_000_000 else " (The targets are for 1M chunks, not run here.)"))
+
+
+def smallest_breadth(sweeps: list[tuple], size: int) -> str:
+    """The narrowest swept walk that keeps recall@10 at 0.95 at ``size`` chunks, in words."""
+    rows = [r for r in sweeps if r[0] == f"{size:,}" and float(r[2]) >= 0.95]
+    if not rows:
+        return f"no swept `ef_search` reached recall@10 0.95 at {size:,} chunks"
+    ef, recall, _, ms = min(rows, key=lambda r: r[1])[1:]
+    return (f"at {size:,} chunks the narrowest swept walk with recall@10 ≥ 0.95 is `ef_search` {ef}"
+            f" (recall {recall}, vectors alone {ms} ms at p50)")
+
+
+def write_report(args: argparse.Namespace, generator: Generator, calibration: str, result: str,
+                 sweeps: list[tuple], largest: tuple[int, dict] | None,
+                 warmed: list[str]) -> None:
+    sweep = reading = ""
+    if sweeps:
+        sweep = (
+            "\nRecall and the vector ranking alone against `hnsw.ef_search` (the walk is never"
+            f" narrower than the {args.candidates} candidates it returns; \"exact nearest missed\""
+            " is the share of questions whose exact nearest chunk is not in the index's top 10):"
+            "\n\n"
+            + table(SWEEP_HEADERS, sweeps) + "\n"
+        )
+    probe = json.loads(CALIBRATION.read_text()).get("probe", {"synthetic": 0.0, "real": 0.0})
+    harder = ("if anything a little harder than" if probe["synthetic"] < probe["real"]
+              else "no harder than")
+    if largest:
+        narrowest = smallest_breadth(sweeps, largest[0]) if sweeps else ""
+        narrowest = narrowest[:1].upper() + narrowest[1:] + "." if narrowest else ""
+        reading = f"""
+**Reading it.** {verdict(*largest)} {narrowest}
+On these vectors recall is not lost to near-ties at the 10th place: the walk misses whole
+neighbourhoods (a question's exact nearest chunk is missed at least as often as its 10th): a
+document's overlapping chunks sit in a tight group that a narrow walk passes by. Only a wider
+walk recovers them, and with pgvector 0.6.2 its cost grows with the breadth, so at a million
+chunks recall@10 0.95 and a 10 ms median do not fit together on this machine; the default
+`SWITCHBOARD_RETRIEVAL_EF_SEARCH` keeps the recall and pays the latency. What would change that
+is outside this version: pgvector 0.7's `halfvec` (half the bytes per distance), 0.8's
+iterative scans (filters without the ×4), or an index over fewer dimensions with a re-rank.
+The synthetic set is {harder} the real one by the weak-index probe ({probe['synthetic']:.2f}
+against {probe['real']:.2f}), and it is one calibrated Gaussian, not a real million-chunk corpus.
+
+Changed with this version of the bench: the HNSW recall of earlier runs was too high — the exact
+and the approximate query had the same text, so once psycopg prepared it the cached plan kept
+using the index despite `enable_indexscan = off`; the exact top 10 are now planned afresh (the
+plan is checked) and kept with the questions. Production's statements had the same trap:
+planned generically they took 1.5–2× as long (measured at 10k and 100k chunks on one
+connection), so retrieval now plans each one for its own question. The two rankings, one after
+the other in one statement before, now run at the same time on two connections, so a hybrid
+question costs about the slower ranking plus the fusion, not their sum. The machine's two cores
+are shared with other work, so the tails are wide.
+"""
+    index = PRODUCTION_INDEX.as_string(None).split(" WITH ")[-1].strip("()")
+    g = generator
+    warmups = "; ".join(warmed)
+    breadth = max(args.ef_search, args.candidates)
+    write_section(
+        "Retrieval latency (hybrid, synthetic)",
+        f"""
+One query is `HybridRetriever.search` with the production defaults (k 5, {args.candidates}
+candidates per ranking, `hnsw.ef_search` {breadth}), timed from the caller with the query
+vector precomputed (the embedding model's own time is not here): full text and the HNSW walk
+run at the same time on two pooled connections, then RRF fusion and the tidying in Python.
+{args.queries} questions per size; "filtered" restricts to one of four domains (`ef_search` ×4, at
+most 1,000, since filters apply after the walk); "alone" runs one ranking only; each column asks
+questions no earlier step asked. Before timing, the database is warmed as a serving one would
+be: the table read once, then rounds of {args.warmup} other questions (walked at `ef_search`
+1,000, then asked plain and filtered) until a round reads under 20 blocks a question from outside
+Postgres' buffers ({warmups}). This machine keeps little of a file in the OS cache, so every
+buffer miss is a disk read; cold, a 1M-chunk question took several times as long. HNSW
+recall@10 compares the index's top 10 with an exact sequential scan for {args.recall_queries}
+questions; the cosine column is the median of a question's exact nearest and 10th nearest
+chunk.
+
+**The vectors are calibrated against the real model.** A chunk is the model's mean vector plus
+a topic, a document and a chunk offset, each Gaussian with the covariance spectrum of
+all-MiniLM-L6-v2 over the claude-docs chunks (`bench/retrieval_calibration.json`), taking
+{g.topic} / {g.document} / {g.chunk} of the variance, with {g.documents_per_topic} documents per
+topic and {g.chunks_per_document} chunks per document; a question is its document's centre plus
+{g.question}× the model's variance. Those shares and that noise were chosen so that at the real
+set's size the cosines below match; the last row is a hardness probe, the recall of a
+deliberately weak HNSW index on each set. The uniform clusters this bench drew before (2,000
+random centres + N(0, 0.35) in 384 dimensions) are shown for contrast: no shared direction,
+about 300 effective dimensions instead of 40, and far harder for HNSW than real embeddings
+(`--calibrate` re-embeds the corpus with the local model and prints this table again).
+
+{calibration}
+
+Postgres 16.2 (pgserver) with pgvector 0.6.2, shared_buffers {args.shared_buffers}; the index is
+store/knowledge.py's `hnsw (embedding vector_cosine_ops) WITH ({index})`, built after
+the load with maintenance_work_mem {args.build_memory} and max_parallel_maintenance_workers
+{args.build_workers}
+("index s" includes refreshing the lexeme statistics and VACUUM ANALYZE; "(kept)": loaded or
+built by an earlier `--reuse` run with the same generator, seed and index, its time from then).
 
 {result}
-
-Reading it: the "alone" column shows where the time goes — from 100k chunks on, most of a
-hybrid query is the HNSW walk (pgvector 0.6.2 with ef_search {args.ef_search}); full text stays a
-few milliseconds because only the rarest words pull rows in (at most 1,000). The machine's two
-cores are shared with other work while this runs, so the tails are wide.
-
+{sweep}{reading}
 Command: `{command_line()}` · Machine: {machine()}
 """,
-        )
+    )
 
-
-HEADERS = (
-    "chunks", "p50 ms", "p99 ms", "p50 ms filtered", "p50 ms text / vectors alone",
-    "HNSW recall@10", "load s", "index s",
-)
 
 if __name__ == "__main__":
     main()

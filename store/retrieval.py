@@ -3,6 +3,7 @@ hybrid with pgvector (HNSW, cosine), fused by reciprocal rank."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -77,23 +78,33 @@ FROM (SELECT c.id,
       WHERE c.tsv @@ m.query """ + _FILTERS + """
       ORDER BY score DESC, c.id LIMIT %(pool)s) t
 """
+# The HNSW walk returns chunks nearest first; their rank is that order. Selecting the distance
+# instead would read every candidate's vector back from TOAST (a random page each, a hundred per
+# question): at a million chunks, with the vectors' TOAST not cached, 1.7x the time.
 _VECTOR_BRANCH = """
-SELECT v.id, row_number() OVER (ORDER BY v.distance, v.id) AS rank, 'vector' AS branch
-FROM (SELECT c.id, c.embedding <=> %(vector)s::vector AS distance
-      FROM chunks c
-      WHERE c.embedding IS NOT NULL
-        AND EXISTS (SELECT 1 FROM embedding_space s
-                    WHERE s.model = %(model)s AND s.dimensions = %(dimensions)s)
-      """ + _FILTERS + """
-      ORDER BY c.embedding <=> %(vector)s::vector LIMIT %(pool)s) v
+SELECT v.id, v.rank, 'vector' AS branch
+FROM unnest(ARRAY(
+    SELECT c.id
+    FROM chunks c
+    WHERE c.embedding IS NOT NULL
+      AND EXISTS (SELECT 1 FROM embedding_space s
+                  WHERE s.model = %(model)s AND s.dimensions = %(dimensions)s)
+    """ + _FILTERS + """
+    ORDER BY c.embedding <=> %(vector)s::vector LIMIT %(pool)s
+)) WITH ORDINALITY AS v(id, rank)
 """
 _DETAILS = """
 SELECT h.id AS chunk_id, h.branch, h.rank, c.document_id, c.ord, c.title, c.text, c.domain,
        d.url, d.path, c.section, c.page_start, c.page_end
-FROM ({branches}) h
+FROM ({branch}) h
 JOIN chunks c ON c.id = h.id
 JOIN documents d ON d.id = c.document_id
 """
+# Planned for each question's own words and vector. psycopg prepares a statement run five times,
+# and Postgres may then switch to a generic plan, which for these statements took 1.5 to 2 times
+# as long (docs/benchmarks.md, retrieval latency).
+_SETTINGS = "SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"
+_VECTOR_SETTINGS = _SETTINGS + ", set_config('hnsw.ef_search', %s, true)"
 
 
 def any_word_query(text: str) -> str:
@@ -181,11 +192,12 @@ class _Hit:
 class HybridRetriever:
     """Full text and pgvector together, fused by reciprocal rank, then tidied up.
 
-    Both rankings run in one statement. Adjacent chunks of one document that both rank are
-    merged into one passage (their overlap said once, the page range spanning both); near
-    duplicates from different documents are dropped; each document gives at most
-    ``per_document`` passages. Without an embedder, or when the query cannot be embedded,
-    full text answers alone.
+    The two rankings run at the same time, each on its own pooled connection (each is one
+    core's work, so a question costs about the slower of the two, not their sum). Adjacent
+    chunks of one document that both rank are merged into one passage (their overlap said
+    once, the page range spanning both); near duplicates from different documents are dropped;
+    each document gives at most ``per_document`` passages. Without an embedder, or when the
+    query cannot be embedded, full text answers alone.
     """
 
     def __init__(
@@ -196,7 +208,7 @@ class HybridRetriever:
         candidates: int = 40,
         weights: HybridWeights = HybridWeights(),
         per_document: int = 2,
-        ef_search: int = 100,
+        ef_search: int = 500,
         text_budget: int = 1000,
     ) -> None:
         self._pool = pool
@@ -233,21 +245,22 @@ class HybridRetriever:
             return []
         # Filters are applied after the HNSW walk: search wider when filtering.
         breadth = min(max(self._ef_search, pool) * (4 if domains or sources else 1), 1000)
-        hits = await self._run(branches, params, breadth if vector is not None else None)
-        return self._fuse(hits, k)
+        runs = [self._run(b, params, breadth if b is _VECTOR_BRANCH else None) for b in branches]
+        ranked = await asyncio.gather(*runs)
+        return self._fuse([hit for hits in ranked for hit in hits], k)
 
     async def _run(
-        self, branches: Sequence[str], params: dict[str, object], ef_search: int | None
+        self, branch: str, params: dict[str, object], ef_search: int | None
     ) -> list[_Hit]:
-        statement = _DETAILS.format(branches=" UNION ALL ".join(f"({b})" for b in branches))
-        # One pipelined round trip: BEGIN, the transaction-local HNSW breadth, the search.
+        """One ranking with its chunks' details, in one pipelined round trip: BEGIN, the
+        transaction-local settings, the search."""
         async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
-            if ef_search is not None:
-                await conn.execute(
-                    "SELECT set_config('hnsw.ef_search', %s, true)", (str(ef_search),)
-                )
+            if ef_search is None:
+                await conn.execute(_SETTINGS)
+            else:
+                await conn.execute(_VECTOR_SETTINGS, (str(ef_search),))
             cur = conn.cursor(row_factory=class_row(_Hit))
-            await cur.execute(statement, params)
+            await cur.execute(_DETAILS.format(branch=branch), params)
             return await cur.fetchall()
 
     async def _query_vector(self, query: str) -> list[float] | None:
@@ -277,7 +290,8 @@ def tidy(
 ) -> list[Passage]:
     """The best ``k`` passages: adjacent chunks of a document merged (three at most), chunks
     overlapping a better passage of their document or copying one of another dropped, at most
-    ``per_document`` from one document.
+    ``per_document`` from one document, and a document's further passages only in the slots
+    that other documents leave free (after them).
 
     A merged passage keeps its better chunk's score: merging tidies, it does not reorder.
     """
@@ -286,7 +300,9 @@ def tidy(
     per: dict[int, int] = {}
     seen: list[set[str]] = []  # word trigrams of each kept passage
     pieces: list[set[str]] = []  # word trigrams of each chunk shown, merged or not
-    for hit in ranked:
+    queue = list(ranked)
+    waiting: set[int] = set()
+    for hit in queue:  # grows while iterating: deferred hits are retried at the end
         key = hit.document_id
         neighbour = at.get((key, hit.ord - 1), at.get((key, hit.ord + 1)))
         if neighbour is not None and len(kept[neighbour][1]) < 3:
@@ -298,6 +314,12 @@ def tidy(
             pieces.append(words)
             continue
         if len(kept) == k or per.get(key, 0) >= per_document:
+            continue
+        if key in per and hit.chunk_id not in waiting:
+            # Distinct documents first: a second passage of a document shown already would
+            # push another document out of the k (docs/benchmarks.md, retrieval quality).
+            waiting.add(hit.chunk_id)
+            queue.append(hit)
             continue
         words = _shingles(hit.text)
         # Within a document a chunk overlapping a kept passage adds nothing; across documents
