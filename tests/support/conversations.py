@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -80,6 +80,23 @@ class Seeded:
     answer_ids: list[int]
 
 
+# A seeded answer comes this long after its question; a conversation is as old as its last
+# message, so this is what its history heading goes by.
+ANSWER_AFTER = timedelta(seconds=2)
+
+
+def expected_group(at: datetime, now: datetime, tz: tzinfo = UTC) -> str:
+    """The history heading a person in ``tz`` should see, at ``now``, for activity at ``at``."""
+    age = (now.astimezone(tz).date() - at.astimezone(tz).date()).days
+    if age <= 0:
+        return "Today"
+    if age == 1:
+        return "Yesterday"
+    if age < 7:
+        return "Last 7 days"
+    return "Last 30 days" if age < 30 else "Older"
+
+
 async def seed_conversation(
     pool: AsyncConnectionPool,
     turns: Sequence[Turn],
@@ -149,7 +166,7 @@ async def seed_conversation(
                     turn.cost_usd,
                     turn.ttft_ms,
                     turn.total_ms,
-                    turn.at + timedelta(seconds=2),
+                    turn.at + ANSWER_AFTER,
                 ),
             )
             row = await cur.fetchone()

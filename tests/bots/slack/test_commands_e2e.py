@@ -18,9 +18,11 @@ from core.events import ConversationKind
 from core.settings import Settings
 from tests.bots.slack.conftest import TEAM, SlackHarness, running_slack
 from tests.support.conversations import (
+    ANSWER_AFTER,
     Seeded,
     Someone,
     Turn,
+    expected_group,
     rate,
     rows,
     seed_conversation,
@@ -145,17 +147,6 @@ def buttons(reply: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def expected_group(at: datetime, now: datetime) -> str:
-    age = (now.date() - at.date()).days  # SWITCHBOARD_TIMEZONE is UTC here
-    if age <= 0:
-        return "Today"
-    if age == 1:
-        return "Yesterday"
-    if age < 7:
-        return "Last 7 days"
-    return "Last 30 days" if age < 30 else "Older"
-
-
 async def audit(slack: SlackHarness) -> list[tuple[Any, ...]]:
     return await rows(
         slack.runtime.db.pool,
@@ -199,9 +190,9 @@ async def test_history_groups_sixty_conversations_by_day_and_more_pages_through_
     assert titles == sorted(seeded, key=lambda t: seeded[t][0], reverse=True)
     for (heading, _, link), title in zip(shown_rows, titles, strict=True):
         at, thread = seeded[title]
-        # A conversation is as old as its last message: the answer, two seconds after the
-        # question (which matters only when midnight falls between them).
-        assert heading == expected_group(at + timedelta(seconds=2), now), title
+        # A conversation is as old as its last message, the answer (which matters only when
+        # midnight falls between the two). SWITCHBOARD_TIMEZONE is UTC here.
+        assert heading == expected_group(at + ANSWER_AFTER, now), title
         assert f"/archives/DALICE/p{thread.replace('.', '')}" in link
     assert {heading for heading, _, _ in shown_rows} == set(GROUPS)
     # Headings appear once per page, in order: a group never restarts.
@@ -442,11 +433,11 @@ async def test_history_today_is_the_persons_today_from_their_slack_profile(slack
         now - timedelta(hours=h)
         for h in range(1, 48)
         if expected_group(now - timedelta(hours=h), now)
-        != expected_group((now - timedelta(hours=h)).astimezone(zone), now.astimezone(zone))
+        != expected_group(now - timedelta(hours=h), now, zone)
     )
     await seed_conversation(
         slack.runtime.db.pool, [Turn(alice, "Where is my payslip?", at)], thread="5.5"
     )
     [(heading, title, _)] = entries(await slash(slack, "UALICE", "history"))
     assert title == "Where is my payslip?"
-    assert heading == expected_group(at.astimezone(zone), now.astimezone(zone))
+    assert heading == expected_group(at + ANSWER_AFTER, now, zone)

@@ -11,7 +11,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tests.bots.teams.conftest import TENANT, BotServer
-from tests.support.conversations import Someone, Turn, rate, rows, seed_conversation, someone
+from tests.support.conversations import (
+    ANSWER_AFTER,
+    Someone,
+    Turn,
+    expected_group,
+    rate,
+    rows,
+    seed_conversation,
+    someone,
+)
 from tests.support.fake_connector import Message
 
 GROUPS = ("Today", "Yesterday", "Last 7 days", "Last 30 days", "Older")
@@ -66,17 +75,6 @@ def listed(reply: Message) -> list[tuple[str, str]]:
     return found
 
 
-def expected_group(at: datetime, now: datetime) -> str:
-    age = (now.astimezone(BERLIN).date() - at.astimezone(BERLIN).date()).days
-    if age <= 0:
-        return "Today"
-    if age == 1:
-        return "Yesterday"
-    if age < 7:
-        return "Last 7 days"
-    return "Last 30 days" if age < 30 else "Older"
-
-
 async def test_history_in_personal_chat_groups_by_the_persons_day_and_pages_with_more(
     bot: BotServer,
 ):
@@ -101,10 +99,9 @@ async def test_history_in_personal_chat_groups_by_the_persons_day_and_pages_with
     shown = [row for page in pages for row in listed(page)]
     assert [number for _, number in shown] == sorted(seeded, key=lambda n: seeded[n], reverse=True)
     for heading, number in shown:
-        # A conversation is as old as its last message: the answer, two seconds after the
-        # question (which matters only when midnight falls between them).
-        last = seeded[number] + timedelta(seconds=2)
-        assert heading == expected_group(last, now), number
+        # A conversation is as old as its last message, the answer (which matters only when
+        # midnight falls between the two).
+        assert heading == expected_group(seeded[number] + ANSWER_AFTER, now, BERLIN), number
     assert {heading for heading, _ in shown} == set(GROUPS)
     # A title someone typed cannot mention anyone.
     assert all("<at>" not in page.text and not page.entity("mention") for page in pages)
