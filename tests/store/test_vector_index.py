@@ -1,0 +1,124 @@
+"""The HNSW index's form on each pgvector, and searches that actually walk it.
+
+A search whose distance is not written as the index is (say ``embedding <=> q`` against an
+index over ``embedding::halfvec(N)``) still answers, by reading every vector: right at five
+documents, seconds a question at a million. So these tests check that the index was used, with
+sequential scans discouraged for the database user (a tiny table would otherwise be scanned).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from aiohttp import web
+
+from bots.runtime import Runtime
+from core.settings import Settings
+from store.retrieval import HybridRetriever, HybridWeights
+from store.vector_index import INDEX_NAME
+from tests.store.test_retrieval import DOCS, embedding_settings, write
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.services import free_port
+
+
+@pytest.fixture
+async def embeddings() -> AsyncIterator[str]:
+    server = FakeOpenAI(dimensions=64)
+    server.add_synonyms(["holiday", "vacation", "pto"])
+    runner = web.AppRunner(server.app())
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        await runner.cleanup()
+
+
+def on(url: str, tmp_path: Path, embeddings: str) -> Settings:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER ROLE CURRENT_USER SET enable_seqscan = off")
+    plain = Settings(_env_file=None, database_url=url, data_dir=tmp_path / "data",
+                     sample_knowledge=None, port=0)
+    return embedding_settings(plain, embeddings)
+
+
+async def index_definition(rt: Runtime) -> str:
+    async with rt.db.pool.connection() as conn:
+        cur = await conn.execute("SELECT pg_get_indexdef(to_regclass(%s))", (INDEX_NAME,))
+        return (await cur.fetchone())[0]
+
+
+async def walks(rt: Runtime) -> int:
+    async with rt.db.pool.connection() as conn:
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        cur = await conn.execute(
+            "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes WHERE indexrelname = %s",
+            (INDEX_NAME,),
+        )
+        return int((await cur.fetchone())[0])
+
+
+async def search_by_meaning(rt: Runtime, question: str) -> tuple[list[str], bool]:
+    """Titles found by the vector ranking alone, and whether the HNSW index was walked."""
+    before = await walks(rt)
+    found = await HybridRetriever(rt.db.pool, embedder=rt.embedder,
+                                  weights=HybridWeights(text=0)).search(question, k=3)
+    for _ in range(100):  # a backend reports its counters within about a second
+        if await walks(rt) > before:
+            return [p.title for p in found], True
+        await asyncio.sleep(0.1)
+    return [p.title for p in found], False
+
+
+async def test_pgvector_08_indexes_half_precision_and_searches_walk_it(
+    pgvector08_url: str, tmp_path: Path, embeddings: str
+):
+    async with await Runtime.start(on(pgvector08_url, tmp_path, embeddings)) as rt:
+        report = await rt.ingestor.ingest([write(tmp_path / "kb", DOCS)])
+        assert report.embedded == report.chunks > 0
+
+        assert "halfvec(64)" in await index_definition(rt)
+        titles, walked = await search_by_meaning(rt, "vacation entitlement")
+        assert titles[0] == "Holiday allowance"
+        assert walked, "the search read every vector instead of walking the index"
+
+
+async def test_pgvector_06_indexes_the_column_and_searches_walk_it(
+    database_url: str, tmp_path: Path, embeddings: str
+):
+    async with await Runtime.start(on(database_url, tmp_path, embeddings)) as rt:
+        await rt.ingestor.ingest([write(tmp_path / "kb", DOCS)])
+
+        definition = await index_definition(rt)
+        assert "vector_cosine_ops" in definition and "halfvec" not in definition
+        titles, walked = await search_by_meaning(rt, "vacation entitlement")
+        assert titles[0] == "Holiday allowance"
+        assert walked
+
+
+async def test_a_full_precision_index_kept_after_an_upgrade_is_still_walked(
+    pgvector08_url: str, tmp_path: Path, embeddings: str
+):
+    """A deployment that upgraded pgvector keeps its index until the next rebuild, and
+    searches follow the form it has."""
+    settings = on(pgvector08_url, tmp_path, embeddings)
+    folder = write(tmp_path / "kb", DOCS)
+    async with await Runtime.start(settings) as rt:
+        await rt.ingestor.ingest([folder])
+        async with rt.db.pool.connection() as conn:
+            await conn.execute(f"DROP INDEX {INDEX_NAME}")
+            await conn.execute(f"CREATE INDEX {INDEX_NAME} ON chunks USING hnsw"
+                               " (embedding vector_cosine_ops)")
+
+    async with await Runtime.start(settings) as rt:
+        report = await rt.ingestor.ingest([folder])  # nothing changed: the index stays
+        assert report.unchanged == len(DOCS)
+        assert "halfvec" not in await index_definition(rt)
+        titles, walked = await search_by_meaning(rt, "pto")
+        assert titles[0] == "Holiday allowance"
+        assert walked
