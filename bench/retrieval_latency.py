@@ -758,31 +758,28 @@ def write_report(args: argparse.Namespace, generator: Generator, calibration: st
 On these vectors recall is not lost to near-ties at the 10th place: the walk misses whole
 neighbourhoods (a question's exact nearest chunk is missed at least as often as its 10th): a
 document's overlapping chunks sit in a tight group that a narrow walk passes by. Only a wider
-walk recovers them, and with pgvector 0.6.2 its cost grows with the breadth, so at a million
-chunks recall@10 0.95 and a 10 ms median do not fit together on this machine; the default
-`SWITCHBOARD_RETRIEVAL_EF_SEARCH` keeps the recall and pays the latency. What would change that
-is outside this version: pgvector 0.7's `halfvec` (half the bytes per distance), 0.8's
-iterative scans (filters without the ×4), or an index over fewer dimensions with a re-rank.
-The synthetic set is {harder} the real one by the weak-index probe ({probe['synthetic']:.2f}
-against {probe['real']:.2f}), and it is one calibrated Gaussian, not a real million-chunk corpus.
-The default suits a million chunks; a smaller index meets the recall with a narrower walk, and
-lowering `SWITCHBOARD_RETRIEVAL_EF_SEARCH` there buys back the difference in the table above.
+walk recovers them, and its cost grows with the breadth. So the breadth follows the index's
+size (`SWITCHBOARD_RETRIEVAL_EF_SEARCH` unset): 100 × (chunks / 20,000)^0.42, at least 100,
+which is the narrowest walk that kept recall@10 ≥ 0.95 in these sweeps at each size; a small
+index no longer pays for a million-chunk walk. With pgvector 0.7 or later the index holds
+half-precision copies of the vectors (`halfvec`, store/vector_index.py): the same recall, half
+the index's memory, a shorter walk. At a million chunks either way recall@10 0.95 still needs a
+walk of about 500, and that costs more than 10 ms on this machine, so a 10 ms median and that
+recall do not fit together here. Not tried: an index over fewer dimensions with a re-rank, or
+a denser graph (larger `m` / `ef_construction`, each a longer build: {prepared.index_s:.0f} s at
+{size:,} chunks now). The synthetic set is {harder} the real one by the weak-index probe
+({probe['synthetic']:.2f} against {probe['real']:.2f}), and it is one calibrated Gaussian, not a
+real million-chunk corpus.
 
-Changed with this version of the bench: the HNSW recall of earlier runs was too high — the exact
-and the approximate query had the same text, so once psycopg prepared it the cached plan kept
-using the index despite `enable_indexscan = off`; the exact top 10 are now planned afresh (the
-plan is checked) and kept with the questions. Production's statements had the same trap:
-planned generically they took 1.5–2× as long (measured at 10k and 100k chunks on one
-connection), so retrieval now plans each one for its own question. The two rankings, one after
-the other in one statement before, now run at the same time on two connections, so a hybrid
-question costs about the slower ranking plus the fusion, not their sum. The vector ranking
-takes its ranks from the walk's order instead of recomputing each candidate's distance, which
-read a hundred vectors back from TOAST per question (1.7× the time at 1M chunks when those
-pages were not cached; now retrieval never reads the vectors' TOAST). The index is built with
-ef_construction 128 (was 64: at 100k chunks recall@10 at `ef_search` 200 went from 0.95 to
-0.97; ef_construction 200 gained nothing more) and two parallel workers: {prepared.index_s:.0f} s at
-{size:,} chunks. The machine's two cores are shared with other work, and repeated runs varied
-by about a fifth either way.
+How the query got here (earlier versions of this section): the exact top 10 are planned afresh
+each time (a prepared statement's cached plan kept using the index despite
+`enable_indexscan = off`, which inflated an earlier recall); retrieval plans each question's
+statements for its own words and vector (generic plans took 1.5–2× as long); the two rankings
+run at the same time on two connections; the vector ranking takes its ranks from the walk's
+order rather than reading each candidate's vector back; the index is built with
+ef_construction 128 (64 gave recall@10 0.95 instead of 0.97 at 100k chunks and `ef_search`
+200; 200 gained nothing more) and two parallel workers. The machine's two cores are shared with
+other work, and repeated runs varied by about a fifth either way.
 """
     index = (largest[2].form.create().as_string(None).split(" USING ")[-1]
              if largest else "")
