@@ -29,12 +29,11 @@ async def test_embedded_postgres_starts_migrates_and_is_reused():
     assert (data_dir / "pgdata" / "PG_VERSION").exists()
 
     # The next start finds the same data.
-    async with await Database.connect(settings) as db:
-        async with db.pool.connection() as conn:
-            cur = await conn.execute("SELECT platform_user_id FROM users")
-            assert await cur.fetchall() == [("kept",)]
-            cur = await conn.execute("SELECT count(*) FROM schema_migrations")
-            applied = (await cur.fetchone())[0]
+    async with await Database.connect(settings) as db, db.pool.connection() as conn:
+        cur = await conn.execute("SELECT platform_user_id FROM users")
+        assert await cur.fetchall() == [("kept",)]
+        cur = await conn.execute("SELECT count(*) FROM schema_migrations")
+        applied = (await cur.fetchone())[0]
     assert applied >= 1
 
 

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from bots.runtime import Runtime
 from bots.server import catch_up_embeddings
@@ -16,8 +15,6 @@ from core.settings import Settings
 from store.jobs import advisory_lock
 from store.knowledge import PgKnowledgeStore
 from store.retrieval import FullTextRetriever, HybridRetriever, HybridWeights
-from tests.support.fake_openai import FakeOpenAI
-from tests.support.services import free_port
 
 DOCS = {
     "hr/holiday.md": "# Holiday allowance\n\nEvery associate gets 25 days of paid holiday a year, "
@@ -31,20 +28,6 @@ DOCS = {
     "policy/desk.md": "# Desks\n\nWhat does a clean desk do? What does it do for security? It does "
     "what it should do.\n",
 }
-
-
-@pytest.fixture
-async def fake_openai() -> AsyncIterator[tuple[FakeOpenAI, str]]:
-    server = FakeOpenAI(dimensions=64)
-    server.add_synonyms(["holiday", "vacation", "pto"])
-    runner = web.AppRunner(server.app())
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield server, f"http://127.0.0.1:{port}/v1"
-    finally:
-        await runner.cleanup()
 
 
 def embedding_settings(settings: Settings, url: str, model: str = "fake-a", dims: int = 64) -> Settings:

@@ -9,42 +9,23 @@ sequential scans discouraged for the database user (a tiny table would otherwise
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psycopg
-import pytest
-from aiohttp import web
 
 from bots.runtime import Runtime
 from core.settings import Settings
 from store.retrieval import HybridRetriever, HybridWeights
 from store.vector_index import INDEX_NAME
 from tests.store.test_retrieval import DOCS, embedding_settings, write
-from tests.support.fake_openai import FakeOpenAI
-from tests.support.services import free_port
 
 
-@pytest.fixture
-async def embeddings() -> AsyncIterator[str]:
-    server = FakeOpenAI(dimensions=64)
-    server.add_synonyms(["holiday", "vacation", "pto"])
-    runner = web.AppRunner(server.app())
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        await runner.cleanup()
-
-
-def on(url: str, tmp_path: Path, embeddings: str) -> Settings:
+def on(url: str, tmp_path: Path, fake_openai: tuple[object, str]) -> Settings:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("ALTER ROLE CURRENT_USER SET enable_seqscan = off")
     plain = Settings(_env_file=None, database_url=url, data_dir=tmp_path / "data",
                      sample_knowledge=None, port=0)
-    return embedding_settings(plain, embeddings)
+    return embedding_settings(plain, fake_openai[1])
 
 
 async def index_definition(rt: Runtime) -> str:
@@ -76,9 +57,9 @@ async def search_by_meaning(rt: Runtime, question: str) -> tuple[list[str], bool
 
 
 async def test_pgvector_08_indexes_half_precision_and_searches_walk_it(
-    pgvector08_url: str, tmp_path: Path, embeddings: str
+    pgvector08_url: str, tmp_path: Path, fake_openai: tuple[object, str]
 ):
-    async with await Runtime.start(on(pgvector08_url, tmp_path, embeddings)) as rt:
+    async with await Runtime.start(on(pgvector08_url, tmp_path, fake_openai)) as rt:
         report = await rt.ingestor.ingest([write(tmp_path / "kb", DOCS)])
         assert report.embedded == report.chunks > 0
 
@@ -89,9 +70,9 @@ async def test_pgvector_08_indexes_half_precision_and_searches_walk_it(
 
 
 async def test_pgvector_06_indexes_the_column_and_searches_walk_it(
-    database_url: str, tmp_path: Path, embeddings: str
+    database_url: str, tmp_path: Path, fake_openai: tuple[object, str]
 ):
-    async with await Runtime.start(on(database_url, tmp_path, embeddings)) as rt:
+    async with await Runtime.start(on(database_url, tmp_path, fake_openai)) as rt:
         await rt.ingestor.ingest([write(tmp_path / "kb", DOCS)])
 
         definition = await index_definition(rt)
@@ -102,11 +83,11 @@ async def test_pgvector_06_indexes_the_column_and_searches_walk_it(
 
 
 async def test_a_full_precision_index_kept_after_an_upgrade_is_still_walked(
-    pgvector08_url: str, tmp_path: Path, embeddings: str
+    pgvector08_url: str, tmp_path: Path, fake_openai: tuple[object, str]
 ):
     """A deployment that upgraded pgvector keeps its index until the next rebuild, and
     searches follow the form it has."""
-    settings = on(pgvector08_url, tmp_path, embeddings)
+    settings = on(pgvector08_url, tmp_path, fake_openai)
     folder = write(tmp_path / "kb", DOCS)
     async with await Runtime.start(settings) as rt:
         await rt.ingestor.ingest([folder])
