@@ -12,12 +12,10 @@ from hypothesis import settings as hypothesis_settings
 from bots.runtime import Runtime
 from core.settings import Settings
 from tests.support.services import (
-    create_template,
     fresh_database,
     in_ci,
     redis_server,
-    start_postgres,
-    start_postgres_pgvector08,
+    templated_postgres,
 )
 
 # In CI the fuzzers explore the same examples every run: a failure there is a real bug that
@@ -32,11 +30,8 @@ SAMPLE_KNOWLEDGE = REPO / "examples" / "knowledge"
 
 @pytest.fixture(scope="session")
 def pg_admin_url() -> Iterator[str]:
-    url, handle = start_postgres()
-    create_template(url)
-    yield url
-    if handle is not None:
-        handle.cleanup()  # type: ignore[attr-defined]
+    with templated_postgres() as url:
+        yield url
 
 
 @pytest.fixture
@@ -48,11 +43,8 @@ def database_url(pg_admin_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def pgvector08_admin_url() -> Iterator[str]:
-    url, handle = start_postgres_pgvector08()
-    create_template(url)
-    yield url
-    if handle is not None:
-        handle.cleanup()  # type: ignore[attr-defined]
+    with templated_postgres("pgvector08") as url:
+        yield url
 
 
 @pytest.fixture

