@@ -66,9 +66,9 @@ class Settings(BaseSettings):
     chunk_size: int = Field(800, alias="SWITCHBOARD_CHUNK_SIZE", ge=200)
     chunk_overlap: int = Field(100, alias="SWITCHBOARD_CHUNK_OVERLAP", ge=0)
     retrieval_k: int = Field(5, alias="SWITCHBOARD_RETRIEVAL_K", ge=1, le=50)
-    # 100 rather than 40: fewer drops documents the other ranking also found before they can
-    # be fused (docs/benchmarks.md, retrieval quality).
-    retrieval_candidates: int = Field(100, alias="SWITCHBOARD_RETRIEVAL_CANDIDATES", ge=1)
+    # Chunks each ranking hands to the fusion. 40 and 100 find the same documents within one
+    # (docs/benchmarks.md, retrieval quality); 40 is less to walk, fetch and tidy per question.
+    retrieval_candidates: int = Field(40, alias="SWITCHBOARD_RETRIEVAL_CANDIDATES", ge=1)
     # Hybrid retrieval: each ranking's weight in reciprocal-rank fusion, the fusion constant,
     # how many passages one document may give, and the HNSW search breadth. Defaults measured
     # in docs/benchmarks.md (retrieval quality).

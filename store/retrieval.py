@@ -7,6 +7,7 @@ import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import cast
 
 import structlog
@@ -55,17 +56,32 @@ LIMIT %(limit)s
 # section 0.7, body 0.5). Rows are pulled in by the rarest lexemes only, up to a budget of
 # matching chunks (%(budget)s): common words still add to a row's score, but a question made of
 # everyday words does not make Postgres score a fifth of the index.
+#
+# Proximity: each two content words that stand together in the question (%(phrases)s: "prompt
+# engineering", "ticket routing", stopwords between them kept as a distance) add half their
+# lexemes' mean IDF times the pair's own ts_rank to a chunk that has them at that distance, so a
+# chunk saying "prompt engineering" outranks one with "prompt" and "engineering" paragraphs apart
+# (docs/benchmarks.md, retrieval quality). Matching a phrase reads positions, so only rows that
+# have one of the pairs, among the words' best 3 x %(pool)s, are re-scored.
 _TEXT_BRANCH = """
 WITH n AS (
     SELECT greatest((SELECT reltuples FROM pg_class WHERE oid = 'chunks'::regclass), 1)::float8
            AS total
 ), terms AS (
-    SELECT quote_literal(t.lexeme)::tsquery AS query,
+    SELECT t.lexeme, quote_literal(t.lexeme)::tsquery AS query,
            coalesce(s.chunks, 0) AS df,
            ln(1 + (n.total - coalesce(s.chunks, 0) + 0.5) / (coalesce(s.chunks, 0) + 0.5)) AS idf
     FROM unnest(tsvector_to_array(to_tsvector('english', %(words)s))) AS t(lexeme)
     CROSS JOIN n
     LEFT JOIN lexeme_stats s ON s.lexeme = t.lexeme
+), pairs AS MATERIALIZED (
+    SELECT p.query, (SELECT avg(t.idf) FROM terms t
+                     WHERE t.lexeme = ANY(tsvector_to_array(to_tsvector('english', p.words)))) AS idf
+    FROM (SELECT words, phraseto_tsquery('english', words) AS query
+          FROM unnest(%(phrases)s::text[]) AS u(words)) p
+    WHERE numnode(p.query) >= 3
+), any_pair AS (
+    SELECT string_agg(query::text, ' | ')::tsquery AS query FROM pairs
 ), matcher AS (
     SELECT string_agg(query::text, ' | ')::tsquery AS query
     FROM (SELECT query, sum(df) OVER (ORDER BY df, query::text) AS running,
@@ -74,22 +90,43 @@ WITH n AS (
     WHERE n = 1 OR running <= %(budget)s
 )
 SELECT t.id, row_number() OVER (ORDER BY t.score DESC, t.id) AS rank, 'text' AS branch
-FROM (SELECT c.id,
-             (SELECT sum(w.idf * ts_rank('{0.5, 0.5, 0.7, 1.0}', c.tsv, w.query))
-              FROM terms w WHERE c.tsv @@ w.query) AS score
-      FROM chunks c, matcher m
-      WHERE c.tsv @@ m.query """ + _FILTERS + """
-      ORDER BY score DESC, c.id LIMIT %(pool)s) t
+FROM (SELECT u.id,
+             u.score + CASE WHEN u.tsv @@ a.query THEN
+                 (SELECT 0.5 * sum(p.idf * ts_rank('{0.5, 0.5, 0.7, 1.0}', u.tsv, p.query))
+                  FROM pairs p WHERE u.tsv @@ p.query) ELSE 0 END AS score
+      FROM any_pair a, (SELECT c.id, c.tsv,
+                   (SELECT sum(w.idf * ts_rank('{0.5, 0.5, 0.7, 1.0}', c.tsv, w.query))
+                    FROM terms w WHERE c.tsv @@ w.query) AS score
+            FROM chunks c, matcher m
+            WHERE c.tsv @@ m.query """ + _FILTERS + """
+            ORDER BY score DESC, c.id LIMIT 3 * %(pool)s) u
+      ORDER BY score DESC, u.id LIMIT %(pool)s) t
 """
+# The HNSW walk's breadth (hnsw.ef_search). Unless fixed in settings, it follows the index's
+# size: the narrowest walk that kept recall@10 >= 0.95 on realistic vectors was about 75 at
+# 100,000 chunks and 280 at 1,000,000 (docs/benchmarks.md, retrieval latency), and
+# 75 * (chunks / 100,000) ^ 0.57 passes through both. Never narrower than the candidates asked
+# for; wider when filtering (filters apply after the walk); at most 1,000 (pgvector's limit).
+# The size is the planner's estimate.
+_BREADTH = """(SELECT least(1000, greatest(
+    %(pool)s,
+    CASE WHEN %(fixed)s > 0 THEN %(fixed)s
+         ELSE round(75 * power(greatest(t.reltuples, 10000) / 100000, 0.57)) END * %(widen)s
+))::int::text FROM pg_class t WHERE t.oid = 'chunks'::regclass)"""
 # The HNSW walk returns chunks nearest first; their rank is that order. Selecting the distance
 # instead would read every candidate's vector back from TOAST (a random page each, a hundred per
 # question): at a million chunks, with the vectors' TOAST not cached, 1.7x the time.
+#
+# The breadth is set by the statement itself: the uncorrelated sub-select runs once, as the
+# plan's first step, before the index is walked, and is_local lasts for this statement (the
+# pool runs in autocommit). No transaction, no second statement: one round trip.
 _VECTOR_BRANCH = """
 SELECT v.id, v.rank, 'vector' AS branch
 FROM unnest(ARRAY(
     SELECT c.id
     FROM chunks c
     WHERE c.embedding IS NOT NULL
+      AND (SELECT set_config('hnsw.ef_search', """ + _BREADTH + """, true)) IS NOT NULL
       AND EXISTS (SELECT 1 FROM embedding_space s
                   WHERE s.model = %(model)s AND s.dimensions = %(dimensions)s)
     """ + _FILTERS + """
@@ -103,32 +140,17 @@ FROM ({branch}) h
 JOIN chunks c ON c.id = h.id
 JOIN documents d ON d.id = c.document_id
 """
-# Planned for each question's own words and vector. psycopg prepares a statement run five times,
-# and Postgres may then switch to a generic plan, which for these statements took 1.5 to 2 times
-# as long (docs/benchmarks.md, retrieval latency).
-_SETTINGS = "SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"
-# The HNSW walk's breadth (hnsw.ef_search). Unless fixed in settings, it follows the index's
-# size: the narrowest walk that kept recall@10 >= 0.95 on realistic vectors was about 100 at
-# 10,000 chunks, 200 at 100,000 and 500 at 1,000,000 (docs/benchmarks.md, retrieval latency),
-# and 100 * (chunks / 20,000) ^ 0.42 passes through those. Never narrower than the candidates
-# asked for; wider when filtering (filters apply after the walk); at most 1,000 (pgvector's
-# limit). The size is the planner's estimate, read in the same round trip.
-_VECTOR_SETTINGS = _SETTINGS + """, set_config('hnsw.ef_search', least(1000, greatest(
-    %(pool)s,
-    CASE WHEN %(fixed)s > 0 THEN %(fixed)s
-         ELSE round(100 * power(greatest(c.reltuples, 20000) / 20000, 0.42)) END * %(widen)s
-))::int::text, true)
-FROM pg_class c WHERE c.oid = 'chunks'::regclass"""
+_TEXT_QUERY = _DETAILS.format(branch=_TEXT_BRANCH)
 
 
 async def walk_breadth(
     conn: AsyncConnection, *, pool: int, fixed: int = 0, widen: int = 1
 ) -> int:
     """The ``hnsw.ef_search`` a question's vector ranking walks with (for benchmarks)."""
-    async with conn.transaction():
-        await conn.execute(_VECTOR_SETTINGS, {"pool": pool, "fixed": fixed, "widen": widen})
-        cur = await conn.execute("SHOW hnsw.ef_search")
-        row = await cur.fetchone()
+    cur = await conn.execute(
+        "SELECT " + _BREADTH, {"pool": pool, "fixed": fixed, "widen": widen}
+    )
+    row = await cur.fetchone()
     return int(row[0]) if row else 0
 
 
@@ -141,6 +163,15 @@ def any_word_query(text: str) -> str:
     words = [w for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in STOPWORDS]
     unique = list(dict.fromkeys(words))[:_MAX_WORDS]
     return " or ".join(unique)
+
+
+def adjacent_pairs(text: str) -> list[str]:
+    """Each two content words of ``text`` that stand together, with the stopwords between
+    them (at most two): ``phraseto_tsquery`` keeps their distance."""
+    words = [m.group(0).lower() for m in _WORD.finditer(text)]
+    content = [i for i, w in enumerate(words) if w not in STOPWORDS]
+    pairs = [" ".join(words[a:b + 1]) for a, b in pairwise(content) if b - a <= 3]
+    return list(dict.fromkeys(pairs))[:_MAX_WORDS]
 
 
 def collapse(passages: Sequence[Passage], k: int, per_document: int = 2) -> list[Passage]:
@@ -253,6 +284,7 @@ class HybridRetriever:
         words = any_word_query(query).replace(" or ", " ")
         params: dict[str, object] = {
             "words": words,
+            "phrases": adjacent_pairs(query),
             "domains": list(domains),
             "sources": list(sources),
             "pool": pool,
@@ -278,21 +310,22 @@ class HybridRetriever:
     async def _run(
         self, branch: str, params: dict[str, object], walk: dict[str, int] | None
     ) -> list[_Hit]:
-        """One ranking with its chunks' details, in one pipelined round trip: BEGIN, the
-        transaction-local settings, the search."""
+        """One ranking with its chunks' details: one statement, one round trip.
+
+        Never prepared: psycopg prepares a statement run five times, and Postgres may then
+        switch to a generic plan, which for these statements took 1.5 to 2 times as long
+        (docs/benchmarks.md, retrieval latency). Each question is planned for its own words
+        and vector.
+        """
         async with self._pool.connection() as conn:
             if walk is None:
-                query = _DETAILS.format(branch=branch)
+                query = _TEXT_QUERY
             else:
                 query = await self._vector_query(conn, cast(int, params["dimensions"]))
-            async with conn.pipeline(), conn.transaction():
-                if walk is None:
-                    await conn.execute(_SETTINGS)
-                else:
-                    await conn.execute(_VECTOR_SETTINGS, {**walk, "pool": params["pool"]})
-                cur = conn.cursor(row_factory=class_row(_Hit))
-                await cur.execute(query, params)
-                return await cur.fetchall()
+                params = {**params, **walk}
+            cur = conn.cursor(row_factory=class_row(_Hit))
+            await cur.execute(query, params, prepare=False)
+            return await cur.fetchall()
 
     async def _vector_query(self, conn: AsyncConnection, dimensions: int) -> str:
         """The vector ranking written with the distance the index serves."""

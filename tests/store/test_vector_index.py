@@ -103,3 +103,40 @@ async def test_a_full_precision_index_kept_after_an_upgrade_is_still_walked(
         titles, walked = await search_by_meaning(rt, "pto")
         assert titles[0] == "Holiday allowance"
         assert walked
+
+
+ROOMS = {
+    f"rooms/room-{i:03d}.md": f"# Room {i}\n\nRoom {i} on floor {i % 7} seats {4 + i % 9} people "
+    f"and has {('a screen', 'a whiteboard', 'a phone', 'two screens')[i % 4]}.\n"
+    for i in range(120)
+}
+
+
+async def many_passages(url: str, tmp_path: Path, fake_openai: tuple[object, str]) -> None:
+    """The walk is as broad as the passages asked for: pgvector returns at most
+    ``hnsw.ef_search`` rows, 40 unless the question's own statement widens it."""
+    async with await Runtime.start(on(url, tmp_path, fake_openai)) as rt:
+        report = await rt.ingestor.ingest([write(tmp_path / "kb", ROOMS)])
+        assert report.embedded == report.chunks == len(ROOMS)
+        before = await walks(rt)
+        found = await HybridRetriever(rt.db.pool, embedder=rt.embedder, candidates=60,
+                                      weights=HybridWeights(text=0)).search("meeting room", k=50)
+
+        assert len({p.title for p in found}) == 50
+        for _ in range(100):  # a backend reports its counters within about a second
+            if await walks(rt) > before:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError("the search read every vector instead of walking the index")
+
+
+async def test_pgvector_06_gives_as_many_passages_as_asked(
+    database_url: str, tmp_path: Path, fake_openai: tuple[object, str]
+):
+    await many_passages(database_url, tmp_path, fake_openai)
+
+
+async def test_pgvector_08_gives_as_many_passages_as_asked(
+    pgvector08_url: str, tmp_path: Path, fake_openai: tuple[object, str]
+):
+    await many_passages(pgvector08_url, tmp_path, fake_openai)
