@@ -350,21 +350,19 @@ What changed, and why (each measured with the other settings fixed):
   wants. Hybrid at 40 candidates, two per document: 0.96 / 0.818 before, 0.97 / 0.838 after
   (halves 0.830 → 0.850 and 0.805 → 0.825). This section used to be measured with one passage
   per document, which is not the default; the two now give the same figures here.
-- *100 candidates per ranking instead of 40.* The HNSW walk visits ef_search = 100 entries
-  whatever the limit, and full text scores its matching rows (up to 1,000) whatever the limit:
-  a limit of 40 only threw away what both rankings had already found, so a document ranked
-  41st by one ranking got nothing from it in the fusion. Recall@5 by candidates (20 / 40 / 60 /
-  80 / 100 / 150): 0.823 / 0.838 / 0.843 / 0.843 / 0.848 / 0.848; recall@3 at 40 → 100: 0.717 →
-  0.745. Honest size: four questions change between 40 and 100 (three gain a document, one
-  loses one), and the gain is all in the second half (0.825 → 0.845; the first half is 0.850
-  at both). Cost at this size: see the p50 / p95 columns (the extra is fetching and tidying
-  200 rows instead of 80). On the synthetic 100,000-chunk corpus of the latency benchmark
-  (`python -m bench.retrieval_latency --sizes 100000 --candidates N --no-write`, alternating
-  runs) the hybrid p50 was 9.2 / 8.3 ms at 40, 8.2 at 60, 9.5 at 80, 8.6 / 9.1 at 100, p99
-  13–17 ms throughout: within the machine's noise; vectors alone 5.3 → about 7 ms. Not measured
-  at 1M chunks here.
+- *Words that stand together.* Full text adds, for each adjacent pair of content words in the
+  question ("prompt caching", "rate limits"), half the pair's mean IDF times its `ts_rank` as a
+  phrase (`phraseto_tsquery`), re-scoring the best 3 × candidates rows. At 100 candidates: full
+  text 0.98 / 0.778 / MRR 0.887 → 0.99 / 0.809 / 0.905; hybrid 0.98 / 0.848 → 0.99 / 0.849.
+- *40 candidates per ranking (100 before).* With the phrase bonus, hybrid recall@5 at 30 / 40 /
+  60 / 100 candidates: 0.849 / 0.854 / 0.849 / 0.849 (MRR 0.887 / 0.890 / 0.889 / 0.897). Honest
+  size: 0.854 against 0.849 is one relevant document. 100 had won by the same margin before the
+  phrase bonus; 40 is kept because it is as good and less work per question (a walk of
+  `ef_search` ≥ candidates, and 80 rows to fetch and tidy instead of 200). RRF k 10 / 20 / 40 ×
+  vector weight 0.5 / 0.7 / 1.0 at each of those candidate counts: nothing above 0.854; the
+  defaults (20, 0.7) stay.
 
-Tried and not kept (hybrid recall@5 at 40 candidates, against 0.838): fusing per document
+Tried and not kept earlier (hybrid recall@5 at 40 candidates, before the phrase bonus, against 0.838): fusing per document
 instead of per chunk, five variants (0.814–0.828); RRF k 5–60 × vector weight 0.5–1.0 (nothing
 above 0.843, and no cell beats the current one on the first half, 0.850, so tuning on one half
 and checking on the other picks nothing new); full-text field weights other than title 1.0 / section 0.7 / body 0.5 (0.757–0.829);

@@ -473,6 +473,17 @@ async def timed(retriever: HybridRetriever, texts: Sequence[str], **filters) -> 
     return sorted(times)
 
 
+def huge_pages() -> int:
+    """Huge pages reserved on this machine (Postgres uses them for shared_buffers if enough)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("HugePages_Total:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def p99(times: Sequence[float]) -> float:
     return times[max(0, int(len(times) * 0.99) - 1)]
 
@@ -739,6 +750,9 @@ def write_report(args: argparse.Namespace, generator: Generator, calibration: st
                  sweeps: list[tuple], largest: tuple[int, dict, Prepared] | None,
                  warmed: list[str]) -> None:
     sweep = reading = ""
+    reserved = huge_pages()
+    hugepages = (f"this run had {reserved:,} huge pages of 2 MB reserved" if reserved
+                 else "this run had none reserved")
     if sweeps:
         sweep = (
             "\nRecall and the vector ranking alone against `hnsw.ef_search` (the walk is never"
@@ -751,35 +765,47 @@ def write_report(args: argparse.Namespace, generator: Generator, calibration: st
     harder = ("if anything a little harder than" if probe["synthetic"] < probe["real"]
               else "no harder than")
     if largest:
-        size, measured, prepared = largest
+        size, measured, _ = largest
         narrowest = smallest_breadths(sweeps) if sweeps else ""
         reading = f"""
 **Reading it.** {verdict(size, measured)} {narrowest}
 On these vectors recall is not lost to near-ties at the 10th place: the walk misses whole
 neighbourhoods (a question's exact nearest chunk is missed at least as often as its 10th): a
 document's overlapping chunks sit in a tight group that a narrow walk passes by. Only a wider
-walk recovers them, and its cost grows with the breadth. So the breadth follows the index's
-size (`SWITCHBOARD_RETRIEVAL_EF_SEARCH` unset): 100 × (chunks / 20,000)^0.42, at least 100,
-which is the narrowest walk that kept recall@10 ≥ 0.95 in these sweeps at each size; a small
-index no longer pays for a million-chunk walk. With pgvector 0.7 or later the index holds
-half-precision copies of the vectors (`halfvec`, store/vector_index.py): the same recall, half
-the index's memory, a shorter walk. At a million chunks either way recall@10 0.95 still needs a
-walk of about 500, and that costs more than 10 ms on this machine, so a 10 ms median and that
-recall do not fit together here. Not tried: an index over fewer dimensions with a re-rank, or
-a denser graph (larger `m` / `ef_construction`, each a longer build: {prepared.index_s:.0f} s at
-{size:,} chunks now). The synthetic set is {harder} the real one by the weak-index probe
-({probe['synthetic']:.2f} against {probe['real']:.2f}), and it is one calibrated Gaussian, not a
-real million-chunk corpus.
+walk or a better graph recovers them. The graph is denser and better built than pgvector's
+defaults (m 24, ef_construction 200): measured by hand at 100,000 chunks on pgvector 0.8
+(raw `ORDER BY … LIMIT 10`, 200 questions), recall@10 0.95 needed a walk of about 140 with
+m 16 / ef_construction 128 (3.4 ms), about 62 with m 24 / 200 (1.8 ms); m 16 / 400 and m 24 /
+400 were no faster for the same recall, m 32 slower (64 neighbours to read per step). At a million
+chunks the breadth for 0.95 fell from about 500 to about 270, the build took 1,600 s instead of
+766 s. The breadth follows the index's size (`SWITCHBOARD_RETRIEVAL_EF_SEARCH` unset):
+75 × (chunks / 100,000)^0.57, never below the candidates asked for, which passes through the
+narrowest walk that kept recall@10 ≥ 0.95 in these sweeps. Each question's statement sets it
+itself (a one-time sub-select that runs before the walk), so a ranking is one statement and
+one round trip.
+
+Why the million-chunk median stays above 10 ms: the walk itself. A `perf` profile of the
+backend during walks at this size: 38 % loading graph elements (cache misses on the element
+tuples), 23 % buffer-mapping hash lookups, 10 % pinning buffers, 7 % the half-precision
+distance itself. A walk of 270 reads about 7,000 elements at 1.5 µs each, memory-latency bound
+on this machine. Huge pages for shared_buffers (`sysctl vm.nr_hugepages`, Postgres'
+`huge_pages = try` default) took a raw walk from 16.2 to 14.2 ms at the old graph's breadth;
+{hugepages}. Not tried: an index over fewer dimensions with a re-rank (needs a learned
+projection kept in step with the model), binary quantisation (384 sign bits lose too much of
+a small model's vectors), splitting the index in two walked in parallel (doubles the work per
+question at 2,000 concurrent users). The synthetic set is {harder} the real one by the
+weak-index probe ({probe['synthetic']:.2f} against {probe['real']:.2f}), and it is one
+calibrated Gaussian, not a real million-chunk corpus.
 
 How the query got here (earlier versions of this section): the exact top 10 are planned afresh
 each time (a prepared statement's cached plan kept using the index despite
-`enable_indexscan = off`, which inflated an earlier recall); retrieval plans each question's
-statements for its own words and vector (generic plans took 1.5–2× as long); the two rankings
-run at the same time on two connections; the vector ranking takes its ranks from the walk's
-order rather than reading each candidate's vector back; the index is built with
-ef_construction 128 (64 gave recall@10 0.95 instead of 0.97 at 100k chunks and `ef_search`
-200; 200 gained nothing more) and two parallel workers. The machine's two cores are shared with
-other work, and repeated runs varied by about a fifth either way.
+`enable_indexscan = off`, which inflated an earlier recall); retrieval statements are never
+prepared, so each is planned for its own words and vector (generic plans took 1.5–2× as long);
+the two rankings run at the same time on two connections; the vector ranking takes its ranks
+from the walk's order rather than reading each candidate's vector back; each ranking is one
+statement (it was BEGIN, a settings statement, the search and COMMIT in a pipeline: about
+1.5 ms more per question on this machine). The machine's two cores are shared with other work,
+and repeated runs varied by about a fifth either way.
 """
     index = (largest[2].form.create().as_string(None).split(" USING ")[-1]
              if largest else "")
@@ -821,7 +847,8 @@ about 300 effective dimensions instead of 40, and far harder for HNSW than real 
 
 {calibration}
 
-{server} ({args.postgres}), shared_buffers {args.shared_buffers}; the index is
+{server} ({args.postgres}), shared_buffers {args.shared_buffers}, {reserved:,} huge pages
+reserved; the index is
 store/vector_index.py's `{index}`, built after
 the load with maintenance_work_mem {args.build_memory} and
 max_parallel_maintenance_workers {args.build_workers}
