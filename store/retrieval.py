@@ -290,27 +290,28 @@ class HybridRetriever:
             "pool": pool,
             "budget": self._text_budget,
         }
-        branches: list[str] = []
-        if self._weights.text > 0 and words:
-            branches.append(_TEXT_BRANCH)
         vector = await self._query_vector(query) if self._weights.vector > 0 else None
         if vector is not None:
             assert self._embedder is not None
             params.update(
                 vector=vector_literal(vector), model=self._embedder.model, dimensions=len(vector)
             )
-            branches.append(_VECTOR_BRANCH)
-        if not branches:
+        runs = []
+        if self._weights.text > 0 and words:
+            runs.append(self._run(params))
+        if vector is not None:
+            walk = {"fixed": self._ef_search, "widen": 4 if domains or sources else 1}
+            runs.append(self._run(params, walk))
+        if not runs:
             return []
-        walk = {"fixed": self._ef_search, "widen": 4 if domains or sources else 1}
-        runs = [self._run(b, params, walk if b is _VECTOR_BRANCH else None) for b in branches]
         ranked = await asyncio.gather(*runs)
         return self._fuse([hit for hits in ranked for hit in hits], k)
 
     async def _run(
-        self, branch: str, params: dict[str, object], walk: dict[str, int] | None
+        self, params: dict[str, object], walk: dict[str, int] | None = None
     ) -> list[_Hit]:
-        """One ranking with its chunks' details: one statement, one round trip.
+        """One ranking with its chunks' details: full text, or the vector walk with ``walk``'s
+        breadth settings. One statement, one round trip.
 
         Never prepared: psycopg prepares a statement run five times, and Postgres may then
         switch to a generic plan, which for these statements took 1.5 to 2 times as long
