@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool

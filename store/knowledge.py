@@ -193,8 +193,9 @@ class PgKnowledgeStore:
             return cur.rowcount
 
     async def refresh_term_statistics(self, changed: int) -> bool:
-        """Recount lexeme_stats (full text's IDF) when ``changed`` chunks are a notable share
-        (5 %) of the index, or it was never counted. True when it was refreshed."""
+        """Recount lexeme_stats (full text's IDF) and the planner's statistics (which also tell
+        a filtered walk how wide to go) when ``changed`` chunks are a notable share (5 %) of
+        the index, or it was never counted. True when it was refreshed."""
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 """SELECT (SELECT reltuples FROM pg_class WHERE oid = 'chunks'::regclass),
@@ -207,7 +208,7 @@ class PgKnowledgeStore:
                 return False
             # CONCURRENTLY: searches keep reading the old counts meanwhile.
             await conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY lexeme_stats")
-            await conn.execute("ANALYZE chunks")
+            await conn.execute("ANALYZE chunks, documents")
         return True
 
     async def count_chunks(self) -> int:

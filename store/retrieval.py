@@ -106,12 +106,18 @@ FROM (SELECT u.id,
 # size: the narrowest walk that kept recall@10 >= 0.95 on realistic vectors was about 75 at
 # 100,000 chunks and 280 at 1,000,000 (docs/benchmarks.md, retrieval latency), and
 # 75 * (chunks / 100,000) ^ 0.57 passes through both. Never narrower than the candidates asked
-# for; wider when filtering (filters apply after the walk); at most 1,000 (pgvector's limit).
-# The size is the planner's estimate.
+# for. A filter applies to what the walk found, so a filtered walk is at least wide enough for
+# the candidates to pass it: %(pool)s / the share of chunks the filter keeps (estimated by
+# chunk_filter_share, store/migrations/0010): a domain of four needs no more than the plain
+# walk, a source of 1 % the widest. At most 1,000 (pgvector's limit). The size is the
+# planner's estimate.
 _BREADTH = """(SELECT least(1000, greatest(
     %(pool)s,
     CASE WHEN %(fixed)s > 0 THEN %(fixed)s
-         ELSE round(75 * power(greatest(t.reltuples, 10000) / 100000, 0.57)) END * %(widen)s
+         ELSE round(75 * power(greatest(t.reltuples, 10000) / 100000, 0.57)) END,
+    CASE WHEN %(filtered)s
+         THEN ceil(%(pool)s / greatest(0.001, chunk_filter_share(%(domains)s, %(sources)s)))
+         ELSE 0 END
 ))::int::text FROM pg_class t WHERE t.oid = 'chunks'::regclass)"""
 # The HNSW walk returns chunks nearest first; their rank is that order. Selecting the distance
 # instead would read every candidate's vector back from TOAST (a random page each, a hundred per
@@ -120,19 +126,50 @@ _BREADTH = """(SELECT least(1000, greatest(
 # The breadth is set by the statement itself: the uncorrelated sub-select runs once, as the
 # plan's first step, before the index is walked, and is_local lasts for this statement (the
 # pool runs in autocommit). No transaction, no second statement: one round trip.
-_VECTOR_BRANCH = """
+_IN_SPACE = """
+      AND EXISTS (SELECT 1 FROM embedding_space s
+                  WHERE s.model = %(model)s AND s.dimensions = %(dimensions)s)"""
+_WALK = """
 SELECT v.id, v.rank, 'vector' AS branch
 FROM unnest(ARRAY(
     SELECT c.id
     FROM chunks c
     WHERE c.embedding IS NOT NULL
-      AND (SELECT set_config('hnsw.ef_search', """ + _BREADTH + """, true)) IS NOT NULL
-      AND EXISTS (SELECT 1 FROM embedding_space s
-                  WHERE s.model = %(model)s AND s.dimensions = %(dimensions)s)
-    """ + _FILTERS + """
+      AND (SELECT set_config('hnsw.ef_search', """ + _BREADTH + """, true)) IS NOT NULL{iterative}
+    """ + _IN_SPACE + _FILTERS + """
     ORDER BY {distance} LIMIT %(pool)s
 )) WITH ORDINALITY AS v(id, rank)
 """
+# pgvector 0.8: a filtered walk goes on until %(pool)s chunks pass the filter (or 20,000 were
+# looked at). "relaxed_order" may return a few near-ties out of order; its recall was the
+# better one (at a million chunks, a source of 1 %: 0.95 against 0.90 for "strict_order").
+_ITERATIVE = """
+      AND (SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)) IS NOT NULL"""
+# A filter that keeps few chunks (at most %(exact_below)s, estimated) is ranked exactly instead:
+# every chunk it keeps, by full-precision distance. At a million chunks, a source of 1 % (10,000
+# chunks): exact 40 ms with recall@10 1.0; the widest walk 33 ms, recall 0.73, and fewer
+# candidates than asked; iterating on pgvector 0.8, 50 ms and 0.95 (docs/benchmarks.md).
+#
+# A filtered statement holds both rankings; the one-time condition _FEW (run once, before
+# either) lets exactly one run. cosine_distance() is the operator's function form, which no
+# index serves. The exact ranking finds the filter's chunks through the domain and source
+# indexes: a join, not _FILTERS' IN, since an IN under an OR cannot become a join (that plan
+# read all million chunks: 1.3 s).
+_FEW = """(SELECT greatest(t.reltuples, 0) * chunk_filter_share(%(domains)s, %(sources)s)
+               <= %(exact_below)s
+        FROM pg_class t WHERE t.oid = 'chunks'::regclass)"""
+_EXACT = """
+SELECT v.id, v.rank, 'vector' AS branch
+FROM unnest(ARRAY(
+    SELECT c.id
+    FROM documents d JOIN chunks c ON c.document_id = d.id
+    WHERE c.embedding IS NOT NULL""" + _IN_SPACE + """
+      AND (cardinality(%(domains)s::text[]) = 0 OR c.domain = ANY(%(domains)s::text[]))
+      AND (cardinality(%(sources)s::text[]) = 0 OR d.source = ANY(%(sources)s::text[]))
+    ORDER BY cosine_distance(c.embedding, %(vector)s::vector) LIMIT %(pool)s
+)) WITH ORDINALITY AS v(id, rank)
+"""
+_FILTERED = _WALK + "WHERE NOT " + _FEW + "\nUNION ALL" + _EXACT + "WHERE " + _FEW + "\n"
 _DETAILS = """
 SELECT h.id AS chunk_id, h.branch, h.rank, c.document_id, c.ord, c.title, c.text, c.domain,
        d.url, d.path, c.section, c.page_start, c.page_end
@@ -144,12 +181,17 @@ _TEXT_QUERY = _DETAILS.format(branch=_TEXT_BRANCH)
 
 
 async def walk_breadth(
-    conn: AsyncConnection, *, pool: int, fixed: int = 0, widen: int = 1
+    conn: AsyncConnection,
+    *,
+    pool: int,
+    fixed: int = 0,
+    domains: Sequence[str] = (),
+    sources: Sequence[str] = (),
 ) -> int:
     """The ``hnsw.ef_search`` a question's vector ranking walks with (for benchmarks)."""
-    cur = await conn.execute(
-        "SELECT " + _BREADTH, {"pool": pool, "fixed": fixed, "widen": widen}
-    )
+    params = {"pool": pool, "fixed": fixed, "filtered": bool(domains or sources),
+              "domains": list(domains), "sources": list(sources)}
+    cur = await conn.execute("SELECT " + _BREADTH, params)
     row = await cur.fetchone()
     return int(row[0]) if row else 0
 
@@ -265,6 +307,7 @@ class HybridRetriever:
         weights: HybridWeights = HybridWeights(),
         per_document: int = 2,
         ef_search: int = 0,
+        exact_below: int = 10_000,
         text_budget: int = 1000,
     ) -> None:
         self._pool = pool
@@ -273,9 +316,10 @@ class HybridRetriever:
         self._weights = weights
         self._per_document = per_document
         self._ef_search = ef_search
+        self._exact_below = exact_below
         self._text_budget = text_budget
         self._forms = IndexForms()
-        self._vector_sql: dict[VectorIndex, str] = {}
+        self._vector_sql: dict[tuple[VectorIndex, bool], str] = {}
 
     async def search(
         self, query: str, *, k: int, domains: Sequence[str] = (), sources: Sequence[str] = ()
@@ -300,7 +344,8 @@ class HybridRetriever:
         if self._weights.text > 0 and words:
             runs.append(self._run(params))
         if vector is not None:
-            walk = {"fixed": self._ef_search, "widen": 4 if domains or sources else 1}
+            walk = {"fixed": self._ef_search, "filtered": bool(domains or sources),
+                    "exact_below": self._exact_below}
             runs.append(self._run(params, walk))
         if not runs:
             return []
@@ -308,7 +353,7 @@ class HybridRetriever:
         return self._fuse([hit for hits in ranked for hit in hits], k)
 
     async def _run(
-        self, params: dict[str, object], walk: dict[str, int] | None = None
+        self, params: dict[str, object], walk: dict[str, object] | None = None
     ) -> list[_Hit]:
         """One ranking with its chunks' details: full text, or the vector walk with ``walk``'s
         breadth settings. One statement, one round trip.
@@ -322,20 +367,28 @@ class HybridRetriever:
             if walk is None:
                 query = _TEXT_QUERY
             else:
-                query = await self._vector_query(conn, cast(int, params["dimensions"]))
+                query = await self._vector_query(
+                    conn, cast(int, params["dimensions"]), bool(walk["filtered"])
+                )
                 params = {**params, **walk}
             cur = conn.cursor(row_factory=class_row(_Hit))
             await cur.execute(query, params, prepare=False)
             return await cur.fetchall()
 
-    async def _vector_query(self, conn: AsyncConnection, dimensions: int) -> str:
-        """The vector ranking written with the distance the index serves."""
+    async def _vector_query(self, conn: AsyncConnection, dimensions: int, filtered: bool) -> str:
+        """The vector ranking written with the distance the index serves; a filtered one
+        walks on past its breadth where pgvector can, or ranks a small filter exactly."""
         form = await self._forms.get(conn, dimensions)
-        query = self._vector_sql.get(form)
+        query = self._vector_sql.get((form, filtered))
         if query is None:
             distance = form.distance("c.embedding", "vector")
-            query = _DETAILS.format(branch=_VECTOR_BRANCH.format(distance=distance))
-            self._vector_sql[form] = query
+            if filtered:
+                iterative = _ITERATIVE if form.iterative else ""
+                branch = _FILTERED.format(distance=distance, iterative=iterative)
+            else:
+                branch = _WALK.format(distance=distance, iterative="")
+            query = _DETAILS.format(branch=branch)
+            self._vector_sql[(form, filtered)] = query
         return query
 
     async def _query_vector(self, query: str) -> list[float] | None:

@@ -6,6 +6,9 @@ chunks a question's walk took about a third less time for the same recall@10
 (docs/benchmarks.md, retrieval latency), and models up to 4,000 dimensions can be indexed
 (2,000 in full precision). The table keeps full-precision vectors either way. Older pgvector
 (0.6, which the embedded Postgres ships) indexes the column as it is.
+
+With pgvector 0.8 or later a filtered walk can go on past its breadth until enough chunks pass
+the filter (``hnsw.iterative_scan``); before 0.8 a walk stops at its breadth, filter or not.
 """
 
 from __future__ import annotations
@@ -22,15 +25,18 @@ INDEX_NAME = "chunks_embedding_hnsw_idx"
 # bench/retrieval_latency.py builds this same index).
 _WITH = sql.SQL(" WITH (m = 24, ef_construction = 200)")
 _HALF_FROM = (0, 7, 0)
+_ITERATIVE_FROM = (0, 8, 0)
 _HALF_MAX_DIMENSIONS = 4000
 
 
 @dataclass(frozen=True, slots=True)
 class VectorIndex:
-    """One form of the index: over ``halfvec(dimensions)`` copies, or over the column."""
+    """One form of the index: over ``halfvec(dimensions)`` copies, or over the column; and
+    whether the server's walks can be iterative (pgvector 0.8)."""
 
     half: bool
     dimensions: int
+    iterative: bool = False
 
     def create(self) -> sql.Composed:
         """``CREATE INDEX IF NOT EXISTS`` for this form."""
@@ -58,26 +64,36 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split("-")[0].split(".") if part.isdigit())
 
 
-async def wanted_index(conn: AsyncConnection) -> VectorIndex:
-    """The form a new index takes on this server, for the column's dimension."""
+async def _server(conn: AsyncConnection) -> tuple[tuple[int, ...], int, str | None]:
+    """pgvector's version, the column's dimension and the index's definition (None if none)."""
     cur = await conn.execute(
         """SELECT (SELECT extversion FROM pg_extension WHERE extname = 'vector'),
                   (SELECT atttypmod FROM pg_attribute
-                   WHERE attrelid = 'chunks'::regclass AND attname = 'embedding')"""
+                   WHERE attrelid = 'chunks'::regclass AND attname = 'embedding'),
+                  pg_get_indexdef(to_regclass(%s))""",
+        (INDEX_NAME,),
     )
     row = await cur.fetchone()
-    version, dimensions = (row[0], int(row[1] or 0)) if row else (None, 0)
-    half = version is not None and _version(version) >= _HALF_FROM
-    return VectorIndex(half=half and 0 < dimensions <= _HALF_MAX_DIMENSIONS, dimensions=dimensions)
+    if row is None:
+        return (), 0, None
+    return (_version(row[0]) if row[0] else ()), int(row[1] or 0), row[2]
+
+
+async def wanted_index(conn: AsyncConnection) -> VectorIndex:
+    """The form a new index takes on this server, for the column's dimension."""
+    version, dimensions, _ = await _server(conn)
+    half = version >= _HALF_FROM and 0 < dimensions <= _HALF_MAX_DIMENSIONS
+    return VectorIndex(half=half, dimensions=dimensions, iterative=version >= _ITERATIVE_FROM)
 
 
 async def existing_index(conn: AsyncConnection, dimensions: int) -> VectorIndex | None:
     """The form of the index as it is now, or None while there is none (a bulk load)."""
-    cur = await conn.execute("SELECT pg_get_indexdef(to_regclass(%s))", (INDEX_NAME,))
-    row = await cur.fetchone()
-    if row is None or row[0] is None:
+    version, _, definition = await _server(conn)
+    if definition is None:
         return None
-    return VectorIndex(half="halfvec" in row[0], dimensions=dimensions)
+    return VectorIndex(
+        half="halfvec" in definition, dimensions=dimensions, iterative=version >= _ITERATIVE_FROM
+    )
 
 
 class IndexForms:

@@ -12,6 +12,7 @@ import asyncio
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from bots.runtime import Runtime
 from core.settings import Settings
@@ -140,3 +141,48 @@ async def test_pgvector_08_gives_as_many_passages_as_asked(
     pgvector08_url: str, tmp_path: Path, fake_openai: tuple[object, str]
 ):
     await many_passages(pgvector08_url, tmp_path, fake_openai)
+
+
+# Nine HR pages among 900: a filter keeping 1 % of the chunks.
+DESKS = {
+    **{f"desks/desk-{i:03d}.md": f"# Desk {i}\n\nDesk {i} is on floor {i % 7} near "
+       f"{('the window', 'the kitchen', 'the lifts', 'the stairs')[i % 4]}; book it a day ahead.\n"
+       for i in range(891)},
+    **{f"hr/leave-{i}.md": f"# Leave rule {i}\n\nRule {i}: a desk is kept for anyone on parental "
+       f"leave for {i + 2} weeks after they return.\n" for i in range(9)},
+}
+
+
+async def rare_filter(
+    url: str, tmp_path: Path, fake_openai: tuple[object, str], exact_below: int
+) -> None:
+    """Nine web pages among 900 chunks. A filter applies to what the walk found, and a walk
+    only as wide as for an unfiltered question (or four times that) reaches one or two of them:
+    the question must still get the five passages it asked for, all from the web. Ranked
+    exactly (the filter keeps few chunks) or walked (``exact_below`` 0)."""
+    async with await Runtime.start(on(url, tmp_path, fake_openai)) as rt:
+        report = await rt.ingestor.ingest([write(tmp_path / "kb", DESKS)])
+        assert report.embedded == report.chunks == len(DESKS)
+        async with rt.db.pool.connection() as conn:  # as if a web connector had brought them
+            await conn.execute("UPDATE documents SET source = 'web' WHERE domain = 'hr'")
+            await conn.execute("ANALYZE documents")
+        found = await HybridRetriever(rt.db.pool, embedder=rt.embedder, exact_below=exact_below,
+                                      weights=HybridWeights(text=0)).search(
+            "booking a desk", k=5, sources=["web"])
+
+        assert [p.domain for p in found] == ["hr"] * 5
+        assert len({p.title for p in found}) == 5
+
+
+@pytest.mark.parametrize("exact_below", [10_000, 0], ids=["exact", "walked"])
+async def test_pgvector_06_a_rare_filter_still_gets_its_passages(
+    database_url: str, tmp_path: Path, fake_openai: tuple[object, str], exact_below: int
+):
+    await rare_filter(database_url, tmp_path, fake_openai, exact_below)
+
+
+@pytest.mark.parametrize("exact_below", [10_000, 0], ids=["exact", "walked"])
+async def test_pgvector_08_a_rare_filter_still_gets_its_passages(
+    pgvector08_url: str, tmp_path: Path, fake_openai: tuple[object, str], exact_below: int
+):
+    await rare_filter(pgvector08_url, tmp_path, fake_openai, exact_below)
