@@ -575,7 +575,7 @@ async def measure(url: str, args: argparse.Namespace, form: VectorIndex) -> dict
         recall = await hnsw_recall(url, args.recall_queries, breadth, form)
         result["recall"], result["nearest"] = recall[:2]
         result["filtered_recall"] = [
-            await filtered_recall(url, args.candidates, form, **where)
+            await filtered_recall(url, hybrid, args.candidates, **where)
             for where in ({"domains": ["it"]}, {"sources": [RARE_SOURCE]})
         ]
         result["sweep"] = []
@@ -623,47 +623,37 @@ FILTERS = {
 
 
 async def filtered_recall(
-    url: str, pool: int, form: VectorIndex, **where: list[str]
+    url: str, retriever: HybridRetriever, pool: int, **where: list[str]
 ) -> tuple[float, float]:
-    """Recall@10 of a filtered vector ranking against the exact filtered top 10, walked as
-    retrieval walks it (its breadth for this filter; iterative on pgvector 0.8), for the last
-    FILTERED_RECALL_QUERIES stored questions; and the share of those that got fewer than
-    ``pool`` candidates."""
+    """Recall@10 of a filtered vector ranking, as retrieval ranks it (walked at its breadth
+    for this filter, iterating on pgvector 0.8, or exactly for a filter keeping few chunks),
+    against the exact filtered top 10, for the last FILTERED_RECALL_QUERIES stored questions;
+    and the share of those that got fewer than ``pool`` candidates."""
     (name, values), = where.items()
     column = f"exact_{name}"
-    condition = FILTERS[name]
-    params = {name: values}
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await conn.execute(f"ALTER TABLE bench_questions ADD COLUMN IF NOT EXISTS {column} bigint[]")
+        await conn.execute(
+            f"ALTER TABLE bench_questions ADD COLUMN IF NOT EXISTS {column} bigint[]")
         cur = await conn.execute(
             f"SELECT id, vector, {column} FROM bench_questions ORDER BY id DESC LIMIT %s",
             (FILTERED_RECALL_QUERIES,))
         asked = await cur.fetchall()
-        breadth = await walk_breadth(conn, pool=pool, **where)
         found = short = 0
         for question, vector, exact in asked:
-            literal = "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
             if exact is None:
+                literal = "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
                 async with conn.transaction():
                     await conn.execute("SET LOCAL enable_indexscan = off")
                     cur = await conn.execute(
-                        f"SELECT c.id FROM chunks c WHERE {condition}"
+                        f"SELECT c.id FROM chunks c WHERE {FILTERS[name]}"
                         " ORDER BY c.embedding <=> %(q)s::vector LIMIT 10",
-                        {**params, "q": literal}, prepare=False)
+                        {name: values, "q": literal}, prepare=False)
                     exact = [r[0] for r in await cur.fetchall()]
                 await conn.execute(f"UPDATE bench_questions SET {column} = %s WHERE id = %s",
                                    (exact, question))
-            async with conn.transaction():
-                await conn.execute(f"SET LOCAL hnsw.ef_search = {breadth}")
-                if form.iterative:
-                    await conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-                cur = await conn.execute(
-                    f"SELECT c.id FROM chunks c WHERE {condition}"
-                    f" ORDER BY {form.distance('c.embedding', 'q')} LIMIT {int(pool)}",
-                    {**params, "q": literal}, prepare=False)
-                walked = [r[0] for r in await cur.fetchall()]
-            found += len(set(walked[:10]) & set(exact))
-            short += len(walked) < pool
+            ranked = await retriever.vector_ranking(vector, pool=pool, **where)
+            found += len(set(ranked[:10]) & set(exact))
+            short += len(ranked) < pool
     return found / (10 * len(asked)), short / len(asked)
 
 
@@ -857,10 +847,15 @@ tuples), 23 % buffer-mapping hash lookups, 10 % pinning buffers, 7 % the half-pr
 distance itself. A walk of 270 reads about 7,000 elements at 1.5 µs each, memory-latency bound
 on this machine. Huge pages for shared_buffers (`sysctl vm.nr_hugepages`, Postgres'
 `huge_pages = try` default) took a raw walk from 16.2 to 14.2 ms at the old graph's breadth;
-{hugepages}. Not tried: an index over fewer dimensions with a re-rank (needs a learned
-projection kept in step with the model), binary quantisation (384 sign bits lose too much of
-a small model's vectors), splitting the index in two walked in parallel (doubles the work per
-question at 2,000 concurrent users). The synthetic set is {harder} the real one by the
+{hugepages}. With shared_buffers cut to 1.6 GB (the index is 1.2 GB) and huge pages, the raw
+walk took 10.3–10.9 ms against 11.7–13.0 ms (measured by hand). An index over fewer dimensions
+does not help: over the 128 leading principal axes (651 MB, 12.6 min to build), a walk of 280
+re-ranked by the full vectors took 11.3 ms for recall@10 0.949, as long as the full index,
+because a walk pays per graph element it visits (about 10,000 buffer reads at about 1 µs),
+not per byte of vector. Binary quantisation brute-forced in numpy at 200,000 chunks needed the
+best 200 by Hamming distance re-ranked for recall 0.95, a wider walk again. Not tried: splitting
+the index in two walked in parallel (about 1.25× the work per question at 2,000 concurrent
+users, and two cores to share with the full-text ranking). The synthetic set is {harder} the real one by the
 weak-index probe ({probe['synthetic']:.2f} against {probe['real']:.2f}), and it is one
 calibrated Gaussian, not a real million-chunk corpus.
 
@@ -889,9 +884,14 @@ One query is `HybridRetriever.search` with the production defaults (k 5, {args.c
 candidates per ranking, `hnsw.ef_search` {breadth}), timed from the caller with the query
 vector precomputed (the embedding model's own time is not here): full text and the HNSW walk
 run at the same time on two pooled connections, then RRF fusion and the tidying in Python.
-{args.queries} questions per size; "filtered" restricts to one of four domains (`ef_search` ×4, at
-most 1,000, since filters apply after the walk); "alone" runs one ranking only; each column asks
-questions no earlier step asked. Before timing, the database is warmed as a serving one would
+{args.queries} questions per size; "alone" runs one ranking only; each column asks questions no
+earlier step asked. "Filtered" asks with a filter, half the questions each: one domain of four
+(a quarter of the chunks, walked: a filter applies to what the walk found, so the walk is at
+least candidates ÷ the filter's share wide) or one source holding every hundredth document
+(1 %: at most {Settings.model_fields["retrieval_exact_factor"].default} times the walk's breadth
+in chunks, so ranked exactly, every chunk it keeps by distance). Filtered recall@10 compares that vector ranking
+with the exact filtered top 10 for {FILTERED_RECALL_QUERIES} questions ("short": questions
+given fewer candidates than asked). Before timing, the database is warmed as a serving one would
 be: the table read once, then rounds of {args.warmup} other questions (walked at `ef_search`
 1,000, then asked plain and filtered) until a round reads under 20 blocks a question from outside
 Postgres' buffers ({warmups}). This machine keeps little of a file in the OS cache, so every

@@ -90,7 +90,7 @@ class Runtime:
             ),
             per_document=settings.retrieval_per_document,
             ef_search=settings.retrieval_ef_search,
-            exact_below=settings.retrieval_exact_below,
+            exact_factor=settings.retrieval_exact_factor,
         )
         # The model generator and LLM router only when a chat model is configured; otherwise
         # the offline lexical router and extractive answerer. Moderation's local rules always.

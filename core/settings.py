@@ -79,9 +79,10 @@ class Settings(BaseSettings):
     # 0: the HNSW walk's breadth follows the index's size, the narrowest that kept recall@10
     # >= 0.95 on realistic vectors (store/retrieval.py; docs/benchmarks.md, retrieval latency).
     retrieval_ef_search: int = Field(0, alias="SWITCHBOARD_RETRIEVAL_EF_SEARCH", ge=0, le=1000)
-    # A filtered question whose filter keeps at most this many chunks (the planner's estimate)
-    # is ranked by reading all of them rather than by walking the index (store/retrieval.py).
-    retrieval_exact_below: int = Field(10_000, alias="SWITCHBOARD_RETRIEVAL_EXACT_BELOW", ge=0)
+    # A filtered question whose filter keeps at most this many times the walk's breadth in
+    # chunks (the planner's estimate) is ranked by reading all of them rather than by walking
+    # the index; 0 never (store/retrieval.py).
+    retrieval_exact_factor: int = Field(10, alias="SWITCHBOARD_RETRIEVAL_EXACT_FACTOR", ge=0)
 
     # Knowledge sources beside folders (each used only when configured)
     web_timeout: float = Field(20.0, alias="SWITCHBOARD_WEB_TIMEOUT", gt=0)

@@ -145,10 +145,12 @@ FROM unnest(ARRAY(
 # better one (at a million chunks, a source of 1 %: 0.95 against 0.90 for "strict_order").
 _ITERATIVE = """
       AND (SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)) IS NOT NULL"""
-# A filter that keeps few chunks (at most %(exact_below)s, estimated) is ranked exactly instead:
-# every chunk it keeps, by full-precision distance. At a million chunks, a source of 1 % (10,000
-# chunks): exact 40 ms with recall@10 1.0; the widest walk 33 ms, recall 0.73, and fewer
-# candidates than asked; iterating on pgvector 0.8, 50 ms and 0.95 (docs/benchmarks.md).
+# A filter that keeps few chunks is ranked exactly instead: every chunk it keeps, by
+# full-precision distance. "Few" is at most %(exact_factor)s times the walk's breadth (an exact
+# ranking reads a chunk in about 4 us, a walk costs about 35 us per unit of breadth at a million
+# chunks). There, a source of 1 % (10,000 chunks, breadth 1,000): exact 40 ms with recall@10
+# 1.0; the walk 33 ms, recall 0.73 and fewer candidates than asked; iterating on pgvector 0.8,
+# 50 ms and 0.95. A domain of four (250,000 chunks, breadth 279) is walked (docs/benchmarks.md).
 #
 # A filtered statement holds both rankings; the one-time condition _FEW (run once, before
 # either) lets exactly one run. cosine_distance() is the operator's function form, which no
@@ -156,7 +158,7 @@ _ITERATIVE = """
 # indexes: a join, not _FILTERS' IN, since an IN under an OR cannot become a join (that plan
 # read all million chunks: 1.3 s).
 _FEW = """(SELECT greatest(t.reltuples, 0) * chunk_filter_share(%(domains)s, %(sources)s)
-               <= %(exact_below)s
+               <= %(exact_factor)s * """ + _BREADTH + """::int
         FROM pg_class t WHERE t.oid = 'chunks'::regclass)"""
 _EXACT = """
 SELECT v.id, v.rank, 'vector' AS branch
@@ -307,7 +309,7 @@ class HybridRetriever:
         weights: HybridWeights = HybridWeights(),
         per_document: int = 2,
         ef_search: int = 0,
-        exact_below: int = 10_000,
+        exact_factor: int = 10,
         text_budget: int = 1000,
     ) -> None:
         self._pool = pool
@@ -316,7 +318,7 @@ class HybridRetriever:
         self._weights = weights
         self._per_document = per_document
         self._ef_search = ef_search
-        self._exact_below = exact_below
+        self._exact_factor = exact_factor
         self._text_budget = text_budget
         self._forms = IndexForms()
         self._vector_sql: dict[tuple[VectorIndex, bool], str] = {}
@@ -345,12 +347,28 @@ class HybridRetriever:
             runs.append(self._run(params))
         if vector is not None:
             walk = {"fixed": self._ef_search, "filtered": bool(domains or sources),
-                    "exact_below": self._exact_below}
+                    "exact_factor": self._exact_factor}
             runs.append(self._run(params, walk))
         if not runs:
             return []
         ranked = await asyncio.gather(*runs)
         return self._fuse([hit for hits in ranked for hit in hits], k)
+
+    async def vector_ranking(
+        self, vector: Sequence[float], *, pool: int, domains: Sequence[str] = (),
+        sources: Sequence[str] = (),
+    ) -> list[int]:
+        """The vector ranking's chunk ids, nearest first, for a precomputed ``vector`` (for
+        benchmarks: recall against an exact search)."""
+        assert self._embedder is not None
+        params: dict[str, object] = {
+            "domains": list(domains), "sources": list(sources), "pool": pool,
+            "vector": vector_literal(vector), "model": self._embedder.model,
+            "dimensions": len(vector),
+        }
+        walk = {"fixed": self._ef_search, "filtered": bool(domains or sources),
+                "exact_factor": self._exact_factor}
+        return [hit.chunk_id for hit in sorted(await self._run(params, walk), key=lambda h: h.rank)]
 
     async def _run(
         self, params: dict[str, object], walk: dict[str, object] | None = None

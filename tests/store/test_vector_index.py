@@ -154,19 +154,19 @@ DESKS = {
 
 
 async def rare_filter(
-    url: str, tmp_path: Path, fake_openai: tuple[object, str], exact_below: int
+    url: str, tmp_path: Path, fake_openai: tuple[object, str], exact_factor: int
 ) -> None:
     """Nine web pages among 900 chunks. A filter applies to what the walk found, and a walk
     only as wide as for an unfiltered question (or four times that) reaches one or two of them:
     the question must still get the five passages it asked for, all from the web. Ranked
-    exactly (the filter keeps few chunks) or walked (``exact_below`` 0)."""
+    exactly (the filter keeps few chunks) or walked (``exact_factor`` 0)."""
     async with await Runtime.start(on(url, tmp_path, fake_openai)) as rt:
         report = await rt.ingestor.ingest([write(tmp_path / "kb", DESKS)])
         assert report.embedded == report.chunks == len(DESKS)
         async with rt.db.pool.connection() as conn:  # as if a web connector had brought them
             await conn.execute("UPDATE documents SET source = 'web' WHERE domain = 'hr'")
             await conn.execute("ANALYZE documents")
-        found = await HybridRetriever(rt.db.pool, embedder=rt.embedder, exact_below=exact_below,
+        found = await HybridRetriever(rt.db.pool, embedder=rt.embedder, exact_factor=exact_factor,
                                       weights=HybridWeights(text=0)).search(
             "booking a desk", k=5, sources=["web"])
 
@@ -174,15 +174,15 @@ async def rare_filter(
         assert len({p.title for p in found}) == 5
 
 
-@pytest.mark.parametrize("exact_below", [10_000, 0], ids=["exact", "walked"])
+@pytest.mark.parametrize("exact_factor", [10, 0], ids=["exact", "walked"])
 async def test_pgvector_06_a_rare_filter_still_gets_its_passages(
-    database_url: str, tmp_path: Path, fake_openai: tuple[object, str], exact_below: int
+    database_url: str, tmp_path: Path, fake_openai: tuple[object, str], exact_factor: int
 ):
-    await rare_filter(database_url, tmp_path, fake_openai, exact_below)
+    await rare_filter(database_url, tmp_path, fake_openai, exact_factor)
 
 
-@pytest.mark.parametrize("exact_below", [10_000, 0], ids=["exact", "walked"])
+@pytest.mark.parametrize("exact_factor", [10, 0], ids=["exact", "walked"])
 async def test_pgvector_08_a_rare_filter_still_gets_its_passages(
-    pgvector08_url: str, tmp_path: Path, fake_openai: tuple[object, str], exact_below: int
+    pgvector08_url: str, tmp_path: Path, fake_openai: tuple[object, str], exact_factor: int
 ):
-    await rare_filter(pgvector08_url, tmp_path, fake_openai, exact_below)
+    await rare_filter(pgvector08_url, tmp_path, fake_openai, exact_factor)
