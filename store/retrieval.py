@@ -142,7 +142,7 @@ FROM unnest(ARRAY(
 """
 # pgvector 0.8: a filtered walk goes on until %(pool)s chunks pass the filter (or 20,000 were
 # looked at). "relaxed_order" may return a few near-ties out of order; its recall was the
-# better one (at a million chunks, a source of 1 %: 0.95 against 0.90 for "strict_order").
+# better one (a million chunks, a source of 1 %, breadth 279: 0.93 against 0.90 "strict_order").
 _ITERATIVE = """
       AND (SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)) IS NOT NULL"""
 # A filter that keeps few chunks is ranked exactly instead: every chunk it keeps, by
@@ -346,9 +346,7 @@ class HybridRetriever:
         if self._weights.text > 0 and words:
             runs.append(self._run(params))
         if vector is not None:
-            walk = {"fixed": self._ef_search, "filtered": bool(domains or sources),
-                    "exact_factor": self._exact_factor}
-            runs.append(self._run(params, walk))
+            runs.append(self._run(params, self._walk(domains, sources)))
         if not runs:
             return []
         ranked = await asyncio.gather(*runs)
@@ -366,9 +364,12 @@ class HybridRetriever:
             "vector": vector_literal(vector), "model": self._embedder.model,
             "dimensions": len(vector),
         }
-        walk = {"fixed": self._ef_search, "filtered": bool(domains or sources),
+        hits = await self._run(params, self._walk(domains, sources))
+        return [hit.chunk_id for hit in sorted(hits, key=lambda h: h.rank)]
+
+    def _walk(self, domains: Sequence[str], sources: Sequence[str]) -> dict[str, object]:
+        return {"fixed": self._ef_search, "filtered": bool(domains or sources),
                 "exact_factor": self._exact_factor}
-        return [hit.chunk_id for hit in sorted(await self._run(params, walk), key=lambda h: h.rank)]
 
     async def _run(
         self, params: dict[str, object], walk: dict[str, object] | None = None
