@@ -152,8 +152,8 @@ _ITERATIVE = """
 # 1.0; the walk 33 ms, recall 0.73 and fewer candidates than asked; iterating on pgvector 0.8,
 # 50 ms and 0.95. A domain of four (250,000 chunks, breadth 279) is walked (docs/benchmarks.md).
 #
-# A filtered statement holds both rankings; the one-time condition _FEW (run once, before
-# either) lets exactly one run. cosine_distance() is the operator's function form, which no
+# A filtered statement holds both rankings; the one-time condition _FEW (computed once, in a
+# CTE, before either) lets exactly one run. cosine_distance() is the operator's function form, which no
 # index serves. The exact ranking finds the filter's chunks through the domain and source
 # indexes: a join, not _FILTERS' IN, since an IN under an OR cannot become a join (that plan
 # read all million chunks: 1.3 s).
@@ -171,7 +171,10 @@ FROM unnest(ARRAY(
     ORDER BY cosine_distance(c.embedding, %(vector)s::vector) LIMIT %(pool)s
 )) WITH ORDINALITY AS v(id, rank)
 """
-_FILTERED = _WALK + "WHERE NOT " + _FEW + "\nUNION ALL" + _EXACT + "WHERE " + _FEW + "\n"
+_FILTERED = (
+    "\nWITH f AS MATERIALIZED (SELECT " + _FEW + " AS few)" + _WALK
+    + "WHERE NOT (SELECT few FROM f)\nUNION ALL" + _EXACT + "WHERE (SELECT few FROM f)\n"
+)
 _DETAILS = """
 SELECT h.id AS chunk_id, h.branch, h.rank, c.document_id, c.ord, c.title, c.text, c.domain,
        d.url, d.path, c.section, c.page_start, c.page_end
