@@ -174,7 +174,11 @@ class Runtime:
                     audit=PgAuditLog(db.pool),
                     privacy=PgPrivacyStore(db.pool),
                     ingestor=ingestor,
-                    url_ingest=web_page_ingest(ingestor, timeout=settings.web_timeout),
+                    url_ingest=web_page_ingest(
+                        ingestor,
+                        timeout=settings.web_timeout,
+                        allowed_hosts=settings.ingest_allowed_hosts,
+                    ),
                     prompts=prompts,
                     refresh_prompts=PromptRefresher(jobs, prompts),
                     embedder=embedder,

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
 
     # Knowledge sources beside folders (each used only when configured)
     web_timeout: float = Field(20.0, alias="SWITCHBOARD_WEB_TIMEOUT", gt=0)
+    # Hosts inside the network (loopback, private, link-local, unique-local) that web pages
+    # may be read from: names, addresses or networks, comma-separated. Empty: public only.
+    ingest_allowed_hosts: CommaList = Field((), alias="SWITCHBOARD_INGEST_ALLOWED_HOSTS")
     sharepoint_tenant_id: str | None = Field(None, alias="SHAREPOINT_TENANT_ID")
     sharepoint_client_id: str | None = Field(None, alias="SHAREPOINT_CLIENT_ID")
     sharepoint_client_secret: SecretStr | None = Field(None, alias="SHAREPOINT_CLIENT_SECRET")
@@ -292,7 +295,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "admins", "confluence_spaces", "readiness_requires", "reingest_sources",
-        "moderation_blocklist", "ingest_roots", mode="before",
+        "moderation_blocklist", "ingest_roots", "ingest_allowed_hosts", mode="before",
     )
     @classmethod
     def _split_commas(cls, value: object) -> object:

@@ -92,6 +92,7 @@ def standard_jobs(settings: Settings, services: JobServices) -> JobRegistry:
                 targets=target_sources(settings),
                 answer_cache=services.answer_cache,
                 web_timeout=settings.web_timeout,
+                allowed_hosts=settings.ingest_allowed_hosts,
             ),
         )
     )

@@ -115,6 +115,7 @@ class Reingest:
         targets: TargetSources | None = None,
         answer_cache: CitedAnswerCache | None = None,
         web_timeout: float = 20.0,
+        allowed_hosts: Sequence[str] = (),
     ) -> None:
         self._ingestor = ingestor
         self._pool = pool
@@ -124,6 +125,7 @@ class Reingest:
         self._targets = targets
         self._answer_cache = answer_cache
         self._web_timeout = web_timeout
+        self._allowed_hosts = tuple(allowed_hosts)
 
     async def __call__(self) -> JobResult:
         uris = list(dict.fromkeys([*self._configured, *(s.uri for s in await self._sources.all())]))
@@ -163,7 +165,7 @@ class Reingest:
             await self._scan(uri, lambda p=path: self._ingestor.ingest([p]), [uri], totals, broken)
         pages = [u for u in uris if is_web_address(u)]
         if pages:
-            remote.insert(0, WebPages(pages, timeout=self._web_timeout))
+            remote.insert(0, WebPages(pages, timeout=self._web_timeout, allowed_hosts=self._allowed_hosts))
         for source in remote:
             scanned += 1
             web = isinstance(source, WebPages)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Protocol, Self
@@ -13,6 +13,7 @@ import structlog
 from core.commands.context import CommandContext
 from core.commands.help import CommandSpec
 from core.commands.reply import CommandReply, Fact, unwrap
+from core.ingest.connectors.addresses import REFUSAL
 from core.commands.stores import UrlIngest
 from core.ingest.connectors.base import Source
 from core.ingest.connectors.web import WebPages
@@ -147,6 +148,14 @@ async def run_ingest(ctx: CommandContext) -> CommandReply:
         async with _index_turn(ctx):
             await ctx.report(f"Reading {target}…")
             report = await ctx.services.url_ingest(target)
+        if report.failed and all(REFUSAL in why for _, why in report.failed):
+            # Not remembered as a source: the reingest would only be refused again.
+            ctx.audit_outcome = "refused"
+            return CommandReply(
+                title="I can't read that address",
+                sections=[f"{target}: {REFUSAL} (SWITCHBOARD_INGEST_ALLOWED_HOSTS)."],
+                ok=False,
+            )
         await ctx.services.admin.remember_source(target, ctx.actor)
         return await _result(f"Ingested {target}", report, ctx)
 
@@ -241,11 +250,14 @@ COMMANDS = (
 )
 
 
-def web_page_ingest(ingestor: SourceIngestor, *, timeout: float) -> UrlIngest:
-    """``ingest https://…`` through the web connector: one page, fetched and indexed."""
+def web_page_ingest(
+    ingestor: SourceIngestor, *, timeout: float, allowed_hosts: Sequence[str] = ()
+) -> UrlIngest:
+    """``ingest https://…`` through the web connector: one page, fetched and indexed (public
+    addresses and ``allowed_hosts`` only)."""
 
     async def ingest_page(url: str) -> IngestReport:
-        pages = WebPages([url], timeout=timeout)
+        pages = WebPages([url], timeout=timeout, allowed_hosts=allowed_hosts)
         try:
             return await ingestor.ingest_source(pages)
         finally:

@@ -23,7 +23,11 @@ def is_remote_target(target: str) -> bool:
 def sources_for(target: str, settings: Settings) -> list[Source]:
     """The sources ``target`` names; raises ``ConfigurationError`` naming what is missing."""
     if is_web_address(target):
-        return [WebPages([target], timeout=settings.web_timeout)]
+        return [
+            WebPages(
+                [target], timeout=settings.web_timeout, allowed_hosts=settings.ingest_allowed_hosts
+            )
+        ]
     kind, _, detail = target.partition(":")
     if kind.lower() == "sharepoint":
         return [sharepoint(settings)]

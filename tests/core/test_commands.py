@@ -424,6 +424,29 @@ async def test_ingest_of_a_web_page_indexes_it_and_a_broken_page_is_reported(run
         await server.close()
 
 
+async def test_ingest_of_the_servers_own_metrics_is_refused_and_nothing_is_indexed(
+    runtime: Runtime,
+):
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(text="switchboard_answers_total 42\n", content_type="text/plain")
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        boss = await someone(runtime, "UBOSS")
+        handler = commands_at(runtime, NOW, admins=("UBOSS",), allowed_hosts=())
+        reply = await ask(handler, boss, f"ingest {server.make_url('/metrics')}")
+        assert "inside the company network; ask an operator to allow it" in reply.text
+        assert await rows(runtime.db.pool, "SELECT count(*) FROM documents") == [(0,)]
+        assert [(a[1], a[3]) for a in await audit(runtime)] == [("ingest", "refused")]
+        # Not remembered as a source for the hourly reingest either.
+        assert await rows(runtime.db.pool, "SELECT count(*) FROM knowledge_sources") == [(0,)]
+    finally:
+        await server.close()
+
+
 async def test_two_ingests_take_turns_and_each_reports_its_own_files(
     runtime: Runtime, knowledge_dir: Path
 ):

@@ -203,7 +203,10 @@ def commands_at(runtime: Runtime, now: datetime, **options: Any) -> CommandHandl
         audit=PgAuditLog(pool),
         privacy=PgPrivacyStore(pool),
         ingestor=runtime.ingestor,
-        url_ingest=web_page_ingest(runtime.ingestor, timeout=5),
+        # The tests' web servers listen on loopback, which ingest refuses unless allowed.
+        url_ingest=web_page_ingest(
+            runtime.ingestor, timeout=5, allowed_hosts=options.pop("allowed_hosts", ("127.0.0.1",))
+        ),
         prompts=PromptStore(pool, defaults=runtime.settings.default_prompts),
         embedder=options.pop("embedder", None),
         answer_cache=options.pop("answer_cache", None),

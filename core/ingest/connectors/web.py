@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from urllib.parse import urldefrag, urlsplit
+from collections.abc import Iterable, Sequence
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 import aiohttp
 
 from core.errors import IngestError, SourceUnavailable
+from core.ingest.connectors.addresses import AddressPolicy, connector_options
 from core.ingest.connectors.base import RemoteItem, request
 from core.ingest.documents import LoadedDocument
 from core.ingest.loaders import load_bytes
@@ -22,6 +23,8 @@ _KINDS = {
 }
 _GONE = frozenset({404, 410})
 _MAX_BYTES = 20_000_000
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 5
 
 
 def is_web_address(text: str) -> bool:
@@ -30,16 +33,25 @@ def is_web_address(text: str) -> bool:
 
 class WebPages:
     """A fixed list of pages. A page that answers 404 or 410 is removed from the index; any
-    other failure leaves its indexed version alone."""
+    other failure leaves its indexed version alone.
+
+    Pages reach public addresses only, and hosts in ``allowed_hosts`` (names, addresses or
+    networks) inside the network: checked on every connection and every redirect
+    (core/ingest/connectors/addresses.py).
+    """
 
     kind = "web"
     scope = None
 
-    def __init__(self, urls: Sequence[str], *, timeout: float = 20.0) -> None:
+    def __init__(
+        self, urls: Sequence[str], *, timeout: float = 20.0, allowed_hosts: Iterable[str] = ()
+    ) -> None:
         self._urls = [urldefrag(u)[0] for u in urls]
+        self._policy = AddressPolicy(allowed_hosts)
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeout),
             headers={"User-Agent": "Switchboard/0.1 (+knowledge ingest)"},
+            connector=aiohttp.TCPConnector(**connector_options(self._policy)),
         )
         self.gone: list[str] = []
         self.failed: list[tuple[str, str]] = []
@@ -59,7 +71,7 @@ class WebPages:
     async def _get(self, url: str) -> RemoteItem:
         host = urlsplit(url).netloc
         try:
-            _, body, headers = await request(self._session, "GET", url, what=f"the page {url}")
+            body, headers = await self._follow(url)
         except SourceUnavailable as exc:
             if exc.status in _GONE:
                 raise _Gone(url) from exc
@@ -76,6 +88,20 @@ class WebPages:
         if not name.endswith(suffix):
             name += suffix
         return RemoteItem(uri=url, name=name, url=final, payload=body)
+
+    async def _follow(self, url: str) -> tuple[bytes, dict[str, str]]:
+        """GET ``url``, following redirects one by one so that each address is checked."""
+        at = url
+        for _ in range(_MAX_REDIRECTS + 1):
+            self._policy.check_url(at)
+            status, body, headers = await request(
+                self._session, "GET", at, what=f"the page {url}", follow=False
+            )
+            location = next((v for k, v in headers.items() if k.lower() == "location"), None)
+            if status not in _REDIRECTS or not location:
+                return body, {**headers, "X-Final-Url": at}
+            at = urldefrag(urljoin(at, location))[0]
+        raise IngestError(f"The page {url} redirects more than {_MAX_REDIRECTS} times.")
 
     async def fetch(self, item: RemoteItem, *, salt: str) -> LoadedDocument:
         assert item.payload is not None

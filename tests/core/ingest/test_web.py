@@ -31,6 +31,8 @@ async def site() -> AsyncIterator[tuple[dict[str, tuple[int, str, bytes]], str]]
         served.append(request.path)
         if request.path == "/old-printers":
             raise web.HTTPMovedPermanently("/it/printers")
+        if request.path.startswith("/go/"):  # an open redirect to whatever follows /go/
+            raise web.HTTPFound(request.path_qs[len("/go/"):])
         status, kind, body = pages.get(request.path, (404, "text/html", b"<p>Not found</p>"))
         return web.Response(status=status, body=body, headers={"Content-Type": kind})
 
@@ -46,8 +48,9 @@ async def site() -> AsyncIterator[tuple[dict[str, tuple[int, str, bytes]], str]]
         await runner.cleanup()
 
 
-async def ingest(runtime: Runtime, *urls: str):
-    source = WebPages(urls)
+async def ingest(runtime: Runtime, *urls: str, allowed: tuple[str, ...] = ("127.0.0.1",)):
+    # The test's web server listens on loopback, which ingest refuses unless allowed.
+    source = WebPages(urls, allowed_hosts=allowed)
     try:
         return await runtime.ingestor.ingest_source(source)
     finally:
@@ -125,3 +128,54 @@ async def test_address_that_never_existed_is_reported(runtime: Runtime, site):
     _, base = site
     report = await ingest(runtime, f"{base}/no/such/page")
     assert report.added == 0 and "was not found (404)" in report.failed[0][1]
+
+
+async def test_page_inside_the_network_is_refused_unless_an_operator_allows_it(
+    runtime: Runtime, site
+):
+    _, base = site
+    report = await ingest(runtime, f"{base}/it/printers", allowed=())
+
+    assert report.added == 0
+    assert "inside the company network; ask an operator to allow it" in report.failed[0][1]
+    assert await indexed(runtime, "web") == {}
+
+
+async def test_name_that_resolves_inside_the_network_is_refused(runtime: Runtime, site):
+    # "localhost" is a name, not an address: the check is on what it resolves to.
+    _, base = site
+    report = await ingest(runtime, base.replace("127.0.0.1", "localhost") + "/it/printers", allowed=())
+    assert report.added == 0 and "inside the company network" in report.failed[0][1]
+
+
+async def test_redirect_into_the_network_is_refused(runtime: Runtime, site):
+    # The operator allows the host by name; a redirect to its loopback address is another host.
+    _, base = site
+    named = base.replace("127.0.0.1", "localhost")
+    report = await ingest(runtime, f"{named}/go/{base}/it/printers", allowed=("localhost",))
+    assert report.added == 0 and "inside the company network" in report.failed[0][1]
+    # Where the redirect stays on the allowed name, the page is read.
+    fine = await ingest(runtime, f"{named}/go/{named}/it/printers", allowed=("localhost",))
+    assert fine.added == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",  # the cloud metadata address
+        "http://10.0.0.8/admin",
+        "http://[::1]:9/metrics",
+        "http://[fd00::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://0.0.0.0/",
+    ],
+)
+async def test_internal_addresses_are_refused(runtime: Runtime, url):
+    report = await ingest(runtime, url, allowed=())
+    assert report.added == 0 and "inside the company network" in report.failed[0][1]
+
+
+async def test_allowed_network_admits_its_addresses(runtime: Runtime, site):
+    _, base = site
+    report = await ingest(runtime, f"{base}/it/wifi.txt", allowed=("127.0.0.0/8",))
+    assert report.added == 1
