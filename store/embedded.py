@@ -3,14 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import warnings
 from pathlib import Path
+
+import psutil
 
 from core.errors import ConfigurationError, StoreUnavailable
 
 # Postgres listens on a Unix socket inside the data folder; socket paths are limited to
 # about 107 bytes, so very deep data folders cannot work.
 _MAX_SOCKET_DIR = 90
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop processes that no longer run from pgserver's list of the server's users.
+
+    pgserver stops the server when its last user exits. A user killed with SIGKILL never
+    leaves the list, so the next start would count it forever and never stop the server: the
+    orphan outlived every later shutdown. Pruning it makes this start adopt the running
+    server and stop it when it ends.
+    """
+    handles = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(pids, list):
+        return
+    alive = [p for p in pids if isinstance(p, int) and _running(p)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _start(pgdata: Path) -> str:
@@ -26,6 +56,7 @@ def _start(pgdata: Path) -> str:
             "pgvector instead."
         ) from exc
     pgdata.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(pgdata)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
