@@ -269,12 +269,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     serving = args.command == "serve"
     configure_logging(
         level=settings.log_level if serving else "WARNING",
-        json=settings.log_format == "json" if serving else False,
+        json=_json_logs(settings.log_format) if serving else False,
     )
     try:
         if serving:
+            from bots.ports import PortInUse, ensure_port_free
             from bots.server import serve
 
+            try:
+                ensure_port_free(settings.host, settings.port)
+            except PortInUse as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
             asyncio.run(serve(settings))
             return 0
         if args.command == "ask":
@@ -302,6 +308,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _json_logs(log_format: str) -> bool:
+    """JSON unless asked for console lines, or left on "auto" with a person at a terminal."""
+    if log_format == "auto":
+        return not sys.stderr.isatty()
+    return log_format == "json"
 
 
 if __name__ == "__main__":

@@ -47,6 +47,11 @@ def configure_logging(*, level: str = "INFO", json: bool = True, stream=sys.stde
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # The embedded Postgres narrates initdb and pg_ctl at INFO (pages of it on a first run);
+    # its warnings and errors, with the server's log on a failed start, still come through.
+    # APScheduler narrates each job it adds; our own ``jobs_scheduled`` line says it once.
+    for chatty in ("pgserver", "apscheduler"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
 
 
 def new_request_id(existing: str | None = None) -> str:

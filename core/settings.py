@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", alias="SWITCHBOARD_HOST")
     port: int = Field(3978, alias="PORT", ge=0, le=65535)
     log_level: str = Field("INFO", alias="SWITCHBOARD_LOG_LEVEL")
-    log_format: Literal["json", "console"] = Field("json", alias="SWITCHBOARD_LOG_FORMAT")
+    # "auto": readable lines on a terminal, JSON everywhere else (collectors, files, pipes).
+    log_format: Literal["auto", "json", "console"] = Field("auto", alias="SWITCHBOARD_LOG_FORMAT")
     max_body_bytes: int = Field(1_000_000, alias="SWITCHBOARD_MAX_BODY_BYTES", ge=1024)
     readiness_requires: CommaList = Field(("database",), alias="SWITCHBOARD_READINESS_REQUIRES")
 

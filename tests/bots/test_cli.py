@@ -81,6 +81,19 @@ def test_unreachable_database_url_gets_a_clear_error(tmp_path: Path):
     assert "Traceback" not in result.stderr
 
 
+def test_serve_on_a_busy_port_says_so_and_exits_1(env: dict[str, str]):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = switchboard("serve", "--port", str(port), env=env, timeout=60)
+    assert result.returncode == 1
+    assert f"port {port} is in use — is Switchboard already running? set PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_ingest_of_a_binary_file_reports_the_file_and_fails(env: dict[str, str], tmp_path: Path):
     binary = tmp_path / "scan.pdf"
     binary.write_bytes(os.urandom(2048))
