@@ -24,6 +24,8 @@ from core.conversations import UserRecord
 from core.errors import SwitchboardError
 
 log = structlog.get_logger(__name__)
+# A refused command's target is kept as typed, up to this many characters.
+_TARGET_CHARS = 200
 
 Clock = Callable[[], datetime]
 
@@ -118,7 +120,10 @@ class CommandHandler:
             return unknown_reply(request.name, COMMANDS, is_admin=is_admin)
 
         if spec.admin and not is_admin:
-            await self._audit(request, user, spec.name, "refused", None, {})
+            # What they tried to act on, as typed (the command did not run to resolve it).
+            target = " ".join(request.args)[:_TARGET_CHARS] or None
+            details: dict[str, object] = {"mentions": list(request.mentions)} if request.mentions else {}
+            await self._audit(request, user, spec.name, "refused", target, details)
             log.info("command_refused", command=spec.name, actor=actor_name(request.person))
             return CommandReply(
                 title="That one is for admins",

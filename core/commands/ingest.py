@@ -13,8 +13,8 @@ import structlog
 from core.commands.context import CommandContext
 from core.commands.help import CommandSpec
 from core.commands.reply import CommandReply, Fact, unwrap
-from core.ingest.connectors.addresses import REFUSAL
 from core.commands.stores import UrlIngest
+from core.ingest.connectors.addresses import REFUSAL
 from core.ingest.connectors.base import Source
 from core.ingest.connectors.web import WebPages
 from core.ingest.pipeline import IngestReport

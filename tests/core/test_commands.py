@@ -78,7 +78,7 @@ async def test_non_admin_stats_is_refused_politely_and_audited(runtime: Runtime)
 
     assert not reply.ok and reply.facts == []
     assert "admins only" in reply.text and "Sorry" in reply.text
-    assert await audit(runtime) == [("test:W1:UA", "stats", None, "refused", {})]
+    assert await audit(runtime) == [("test:W1:UA", "stats", "30d", "refused", {})]
     (actor_id,) = (await rows(runtime.db.pool, "SELECT actor_id FROM audit_log"))[0]
     assert actor_id == alice.id
 
@@ -113,6 +113,8 @@ async def test_role_promotes_and_demotes_and_each_change_is_audited(runtime: Run
     handler = commands_at(runtime, NOW, admins=("UBOSS",))
 
     assert not (await ask(handler, bob, "sources")).ok
+    # A refused role change records whom it was aimed at.
+    assert not (await ask(handler, bob, "role <@UBOSS|boss> user")).ok
     promoted = await ask(handler, boss, "role <@UB|bob> admin")
     assert promoted.ok and "Bob is now an admin" in promoted.text
     assert (await ask(handler, bob, "sources")).ok
@@ -126,6 +128,8 @@ async def test_role_promotes_and_demotes_and_each_change_is_audited(runtime: Run
     assert (await ask(handler, newcomer, "sources")).ok
 
     changes = [a for a in await audit(runtime) if a[1] == "role"]
+    assert changes[0][:4] == ("test:W1:UB", "role", "<@UBOSS|boss> user", "refused")
+    changes = changes[1:]
     assert [(a[0], a[2], a[3], a[4]["role"], a[4]["previous"]) for a in changes] == [
         ("test:W1:UBOSS", "UB", "ok", "admin", ["user"]),
         ("test:W1:UBOSS", "UB", "ok", "user", ["admin"]),
