@@ -20,7 +20,6 @@ from bots.worker import mount_worker
 from core.errors import ModelError
 from core.observability import new_request_id
 from core.settings import Settings
-from core.worker import Redelivery
 from store.jobs import advisory_lock
 
 log = structlog.get_logger(__name__)
@@ -102,11 +101,11 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     # Always mounted: with no MICROSOFT_APP_ID it runs in anonymous local mode (logged loudly).
-    handlers: dict[str, Redelivery] = {"teams": mount_teams(app, runtime)}
+    mount_teams(app, runtime)
     if runtime.settings.slack_configured:
-        handlers["slack"] = mount_slack(app, runtime)
+        mount_slack(app, runtime)
     # Events whose answering replica died are claimed again and answered (core/worker.py).
-    mount_worker(app, runtime, handlers)
+    mount_worker(app, runtime)
     return app
 
 

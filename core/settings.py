@@ -200,11 +200,12 @@ class Settings(BaseSettings):
     slack_streaming: bool = Field(True, alias="SLACK_STREAMING")
     # Answer messages from other bots (never our own); off by default to avoid bot loops.
     slack_answer_bots: bool = Field(False, alias="SLACK_ANSWER_BOTS")
-    # Answers one replica works on at once; more wait their turn (a burst must not exhaust the
+    # Answers one replica works on at once, on every platform (the env name is older than
+    # Teams' use of it); more wait their turn (a burst must not exhaust the
     # database pool and fail them all). 80 keeps the first text within 200 ms of the model's
     # first token at p99 with a replica at ~70 % of a core; 200 answers a burst faster, less
     # smoothly (docs/benchmarks.md, "Load").
-    slack_max_answers: int = Field(80, alias="SLACK_MAX_ANSWERS", ge=1)
+    max_answers: int = Field(80, alias="SLACK_MAX_ANSWERS", ge=1)
 
     # Microsoft Teams
     microsoft_app_id: str | None = Field(None, alias="MICROSOFT_APP_ID")

@@ -22,7 +22,7 @@ def mount_slack(app: web.Application, runtime: Runtime) -> SlackBot:
     app[SLACK] = bot
 
     async def events(request: web.Request) -> web.Response:
-        with bot.acks.acknowledging():
+        with runtime.lifecycle.acks.acknowledging():
             return await acknowledge(request)
 
     async def acknowledge(request: web.Request) -> web.Response:

@@ -158,6 +158,10 @@ class SlackReplyStream:
         attempt it has not reused yet (what a later attempt must finish or replace)."""
         return self.message_ts + self._reuse
 
+    def kept(self) -> Mapping[str, object]:
+        """What the next attempt needs: every message of this answer in the thread."""
+        return {"ts": self.shown_ts}
+
     # -- ReplyStream ---------------------------------------------------------------------------
 
     async def status(self, text: str) -> None:

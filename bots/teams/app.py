@@ -22,15 +22,17 @@ from msrest.exceptions import DeserializationError
 
 from bots.runtime import Runtime
 from bots.teams.auth import BotConnectorAuthentication, ConnectorTokenValidator, OpenIdKeys
-from bots.teams.bot import StreamPace, TeamsBot
+from bots.teams.answers import StreamPace
+from bots.teams.bot import PLATFORM, TeamsBot, TeamsServices, is_personal_command
 from bots.teams.connector import SessionSender, TeamsConnectorFactory
 from bots.teams.credentials import BearerTokenPolicy, BotToken, NoCredentials, token_source
 from bots.teams.payloads import MalformedActivity, check_activity
 from bots.teams.proactive import TeamsNotifier
 from bots.teams.references import TeamsConversations
+from core.lifecycle import AnswerAgain
 from core.text import storable
 from core.worker import ClaimedEvent
-from store.prompts import PromptStore
+from store.teams import PgTeamsStore
 
 log = structlog.get_logger(__name__)
 
@@ -42,9 +44,9 @@ class TeamsApp:
     """The Teams endpoint and what it owns: an HTTP session for the Bot Connector and the
     answers still being written after their requests were acknowledged.
 
-    ``redeliver`` / ``give_up`` are the inbox worker's way back in (core/worker.py): an
-    activity whose earlier attempt died is answered again in its conversation (botbuilder's
-    ``continue_conversation``), or its user is told it failed.
+    It is Teams' door in the core's lifecycle (``core.lifecycle.PlatformDoor``): ``again``
+    answers an activity whose earlier attempt died in its conversation again (botbuilder's
+    ``continue_conversation``), ``tell`` shows its user that it failed.
     """
 
     def __init__(self, runtime: Runtime) -> None:
@@ -55,6 +57,8 @@ class TeamsApp:
         self._tasks: set[asyncio.Task[None]] = set()
         self.auth: BotConnectorAuthentication | None = None
         self.notifier: TeamsNotifier | None = None
+        self.store = PgTeamsStore(runtime.db.pool)
+        runtime.lifecycle.register(PLATFORM, self)
 
     async def start(self, app: web.Application) -> None:
         settings = self.runtime.settings
@@ -82,14 +86,19 @@ class TeamsApp:
             validator=validator, connectors=connectors, app_id=settings.microsoft_app_id
         )
         self._adapter = CloudAdapter(self.auth)
-        conversations = TeamsConversations(self.runtime.db.pool)
+        conversations = TeamsConversations(self.store)
         self.notifier = TeamsNotifier(
             self._adapter, conversations, app_id=settings.microsoft_app_id
         )
         self._bot = TeamsBot(
-            self.runtime,
+            self.runtime.lifecycle,
+            services=TeamsServices(
+                users=self.runtime.conversations,
+                feedback=self.runtime.feedback,
+                prompts=self.runtime.prompts,
+                commands=self.runtime.commands,
+            ),
             conversations=conversations,
-            prompts=PromptStore(self.runtime.db.pool, defaults=settings.default_prompts),
             pace=StreamPace(
                 stream_interval_s=settings.teams_stream_interval,
                 edit_interval_s=settings.teams_edit_interval,
@@ -110,11 +119,12 @@ class TeamsApp:
         if self._session is not None:
             await self._session.close()
 
-    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
         """Run ``work`` after the request that asked for it has been answered."""
-        task = asyncio.create_task(work)
+        task = asyncio.create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._finished)
+        return task
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -126,30 +136,34 @@ class TeamsApp:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def redeliver(self, claim: ClaimedEvent) -> None:
+    async def again(self, claim: ClaimedEvent, answer: AnswerAgain) -> bool:
         activity = self._activity_of(claim)
         if activity is None:
             # A welcome (or a row from before activities were kept): not worth repeating.
-            await self.runtime.inbox.done(claim)
-            return
+            await self.runtime.lifecycle.once(claim, _nothing)
+            return True
         bot = self._bot
         assert bot is not None, "the Teams app has not started"
 
-        async def answer(context: TurnContext) -> None:
-            await bot.work_on(context, activity, claim, again=True)
+        async def in_conversation(context: TurnContext) -> None:
+            if is_personal_command(activity):
+                await bot.run_command(context, activity, claim)
+            else:
+                await answer(bot.question(context, activity, again=True))
 
-        await self._continue(activity, answer)
+        await self._continue(activity, in_conversation)
+        return True
 
-    async def give_up(self, claim: ClaimedEvent) -> None:
+    async def tell(self, claim: ClaimedEvent, text: str) -> None:
         activity = self._activity_of(claim)
         bot = self._bot
         if activity is None or bot is None:
             return
 
-        async def tell(context: TurnContext) -> None:
-            await bot.tell_failed(context, claim)
+        async def in_conversation(context: TurnContext) -> None:
+            await bot.tell(context, claim, text)
 
-        await self._continue(activity, tell)
+        await self._continue(activity, in_conversation)
 
     async def _continue(self, activity: Activity, callback: Any) -> None:
         reference = TurnContext.get_conversation_reference(activity)
@@ -206,6 +220,10 @@ class TeamsApp:
         if response.body is None:
             return web.Response(status=response.status)
         return web.json_response(response.body, status=response.status)
+
+
+async def _nothing() -> None:
+    return
 
 
 TEAMS = web.AppKey("teams", TeamsApp)

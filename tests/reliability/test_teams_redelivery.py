@@ -87,7 +87,7 @@ def die() -> None:
     """This replica's answers in flight stop where they are."""
     for task in asyncio.all_tasks():
         name = getattr(task.get_coro(), "__qualname__", "")
-        if task.get_name() == "teams-reply-pump" or name == "TeamsBot.work_on":
+        if task.get_name() == "teams-reply-pump" or name == "QuestionLifecycle.answer":
             task.cancel()
 
 
