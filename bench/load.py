@@ -67,7 +67,7 @@ from bench.slack_pipeline import (
     percentile,
 )
 from bots.runtime import Runtime
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 
 ACK_LIMIT_MS = 3000
 OVERHEAD_TARGET_MS = 200

@@ -63,6 +63,8 @@ class Runtime:
     feedback: FeedbackStore
     history: PgHistoryStore
     prompts: PromptStore
+    # Forget-me and export; each platform registers what its own tables hold about a person.
+    privacy: PgPrivacyStore
     redis: Redis | None = None
     embedder: OpenAIEmbedder | None = None
     model: ModelLayer | None = None
@@ -175,6 +177,7 @@ class Runtime:
             retry_delay_s=settings.inbox_retry_delay_s,
         )
         history = PgHistoryStore(db.pool)
+        privacy = PgPrivacyStore(db.pool)
         return cls(
             settings=settings,
             db=db,
@@ -189,7 +192,7 @@ class Runtime:
                     history=history,
                     admin=PgAdminStore(db.pool),
                     audit=PgAuditLog(db.pool),
-                    privacy=PgPrivacyStore(db.pool),
+                    privacy=privacy,
                     ingestor=ingestor,
                     url_ingest=web_page_ingest(ingestor, timeout=settings.web_timeout),
                     prompts=prompts,
@@ -207,6 +210,7 @@ class Runtime:
             feedback=FeedbackStore(db.pool),
             history=history,
             prompts=prompts,
+            privacy=privacy,
             redis=redis,
             embedder=embedder,
             model=model,

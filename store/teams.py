@@ -17,6 +17,8 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from store.privacy import PlatformPerson
+
 _COLUMNS = "conversation_id, conversation_type, tenant_id, user_key, reference"
 
 
@@ -121,20 +123,26 @@ class PgTeamsStore:
         return int(row[0]) if row else None
 
 
-async def forget_person(conn: AsyncConnection, params: Mapping[str, Any]) -> None:
-    """Forget-me, in the person's transaction: the reference to their personal chat (proactive
-    messages to them) goes; a shared chat's reference stays for the others, without them as
-    its user. ``params``: ``workspace`` (their tenant) and ``id`` (their platform id)."""
-    await conn.execute(
-        """DELETE FROM teams_conversations
-           WHERE tenant_id = %(workspace)s AND conversation_type = 'personal'
-             AND (user_key = %(id)s OR reference -> 'user' ->> 'aadObjectId' = %(id)s)""",
-        params,
-    )
-    await conn.execute(
-        """UPDATE teams_conversations SET reference = reference - 'user', updated_at = now()
-           WHERE tenant_id = %(workspace)s
-             AND (reference -> 'user' ->> 'aadObjectId' = %(id)s
-                  OR reference -> 'user' ->> 'id' = %(id)s)""",
-        params,
-    )
+class TeamsPersonalData:
+    """``store.privacy.PlatformData`` for Teams: the reference to the person's personal chat
+    (proactive messages to them) goes; a shared chat's reference stays for the others, without
+    them as its user. An export has nothing to add: references are the bot's, not theirs."""
+
+    async def forget(self, conn: AsyncConnection, person: PlatformPerson) -> None:
+        params = {"workspace": person.workspace_id, "id": person.platform_user_id}
+        await conn.execute(
+            """DELETE FROM teams_conversations
+               WHERE tenant_id = %(workspace)s AND conversation_type = 'personal'
+                 AND (user_key = %(id)s OR reference -> 'user' ->> 'aadObjectId' = %(id)s)""",
+            params,
+        )
+        await conn.execute(
+            """UPDATE teams_conversations SET reference = reference - 'user', updated_at = now()
+               WHERE tenant_id = %(workspace)s
+                 AND (reference -> 'user' ->> 'aadObjectId' = %(id)s
+                      OR reference -> 'user' ->> 'id' = %(id)s)""",
+            params,
+        )
+
+    async def export(self, conn: AsyncConnection, person: PlatformPerson) -> None:
+        return None

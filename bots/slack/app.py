@@ -1,4 +1,4 @@
-"""bolt's ``AsyncApp`` built from Settings: one workspace by token, or many through OAuth."""
+"""bolt's ``AsyncApp`` built from Slack's settings: one workspace by token, or many through OAuth."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from bots.slack.calls import PacedRateLimitRetryHandler
 from bots.slack.installation_store import PgInstallationStore, PgOAuthStateStore
 from bots.slack.metrics import SlackMetrics
 from bots.slack.pacing import SlackPacer
-from core.settings import Settings
+from bots.slack.settings import SlackSettings
 from store.slack import PgSlackStore
 
 # What the app asks for when installed; the same list as manifest/slack.yaml.
@@ -46,7 +46,7 @@ def sdk_logger() -> logging.Logger:
 
 
 def web_client(
-    settings: Settings, pacer: SlackPacer, metrics: SlackMetrics | None = None
+    settings: SlackSettings, pacer: SlackPacer, metrics: SlackMetrics | None = None
 ) -> AsyncWebClient:
     """The Web API client, at ``SLACK_API_URL``, honouring 429s and pacing the workspace."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
@@ -65,7 +65,7 @@ def web_client(
     )
 
 
-def oauth_settings(settings: Settings, store: PgSlackStore) -> AsyncOAuthSettings | None:
+def oauth_settings(settings: SlackSettings, store: PgSlackStore) -> AsyncOAuthSettings | None:
     """The install flow (``/slack/install`` → Slack → ``/slack/oauth_redirect``) when the app
     has a client id and secret; None for a single workspace."""
     if not (settings.slack_client_id and settings.slack_client_secret):
@@ -91,7 +91,7 @@ def oauth_settings(settings: Settings, store: PgSlackStore) -> AsyncOAuthSetting
 
 
 def build_bolt_app(
-    settings: Settings, *, client: AsyncWebClient, store: PgSlackStore
+    settings: SlackSettings, *, client: AsyncWebClient, store: PgSlackStore
 ) -> AsyncApp:
     """bolt's app. ``process_before_response``: each listener only translates, records the event
     in the inbox and hands the work to a background task, so the ack follows within

@@ -19,6 +19,7 @@ from bots.slack.calls import SlackCalls
 from bots.slack.events import Question
 from bots.slack.metrics import SlackMetrics
 from bots.slack.pacing import SlackPacer
+from bots.slack.settings import SlackSettings
 from bots.slack.stream import StreamPacing
 from bots.slack.tasks import BackgroundTasks
 from bots.slack.threads import AnsweredThreads
@@ -38,7 +39,8 @@ class SlackBot:
     """
 
     def __init__(self, runtime: Runtime, *, drain_s: float = 20.0) -> None:
-        settings = runtime.settings
+        settings = SlackSettings.of(runtime.settings)
+        self.settings = settings
         self.runtime = runtime
         self.pacer = SlackPacer(window_s=settings.slack_pacing_window_s, redis=runtime.redis)
         self.metrics = SlackMetrics(runtime.metrics)
@@ -110,7 +112,7 @@ class SlackBot:
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
         # bolt copies the session into the client it makes for each request.
         self.client.session = self._session
-        app_token = self.runtime.settings.slack_app_token
+        app_token = self.settings.slack_app_token
         if app_token is not None:
             self._socket = AsyncSocketModeHandler(
                 self.app, app_token.get_secret_value(), web_client=self.client

@@ -29,6 +29,7 @@ from bots.teams.credentials import BearerTokenPolicy, BotToken, NoCredentials, t
 from bots.teams.payloads import MalformedActivity, check_activity
 from bots.teams.proactive import TeamsNotifier
 from bots.teams.references import TeamsConversations
+from bots.teams.settings import TeamsSettings
 from core.lifecycle import AnswerAgain
 from core.text import storable
 from core.worker import ClaimedEvent
@@ -51,6 +52,7 @@ class TeamsApp:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.settings = TeamsSettings.of(runtime.settings)
         self._session: aiohttp.ClientSession | None = None
         self._adapter: CloudAdapter | None = None
         self._bot: TeamsBot | None = None
@@ -61,7 +63,7 @@ class TeamsApp:
         runtime.lifecycle.register(PLATFORM, self)
 
     async def start(self, app: web.Application) -> None:
-        settings = self.runtime.settings
+        settings = self.settings
         source = token_source(settings)  # raises ConfigurationError on a half-done setup
         self._session = aiohttp.ClientSession()
         credentials = BearerTokenPolicy(BotToken(source)) if source is not None else NoCredentials()
@@ -169,7 +171,7 @@ class TeamsApp:
         reference = TurnContext.get_conversation_reference(activity)
         reference.activity_id = None  # a new message in the conversation (thread), not a reply
         await self.adapter.continue_conversation(
-            reference, callback, self.runtime.settings.microsoft_app_id or ""
+            reference, callback, self.settings.microsoft_app_id or ""
         )
 
     @staticmethod

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from msrest.pipeline import AsyncHTTPPolicy, Request, Response, SansIOHTTPPolicy
 
 from core.errors import ConfigurationError
-from core.settings import Settings
+from bots.teams.settings import TeamsSettings
 
 SCOPE = "https://api.botframework.com/.default"
 MULTI_TENANT = "botframework.com"
@@ -101,7 +101,7 @@ def certificate_credential(pem: bytes) -> dict[str, str]:
     }
 
 
-def token_source(settings: Settings) -> TokenSource | None:
+def token_source(settings: TeamsSettings) -> TokenSource | None:
     """The token source the settings describe; None in anonymous local mode (no app id)."""
     app_id = settings.microsoft_app_id
     if not app_id:

@@ -17,7 +17,8 @@ import structlog
 from pydantic import SecretStr, ValidationError
 
 from core.observability import configure_logging
-from core.settings import Settings, explain
+from bots.settings import AppSettings as Settings
+from core.settings import explain
 
 SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|API_KEY)$|^(DATABASE_URL|REDIS_URL)$")
 TOKEN = "xoxb-1111-2222-never-print-me"

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from core.metrics import Metrics
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"

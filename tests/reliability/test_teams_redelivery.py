@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from bots.runtime import Runtime
 from bots.server import build_app
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 from tests.bots.teams import conftest as teams
 from tests.conftest import SAMPLE_KNOWLEDGE
 from tests.reliability.conftest import (

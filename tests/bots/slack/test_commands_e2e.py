@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.events import ConversationKind
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 from tests.bots.slack.conftest import TEAM, SlackHarness, running_slack
 from tests.support.conversations import (
     ANSWER_AFTER,

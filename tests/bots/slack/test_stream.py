@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from pydantic import SecretStr
 
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 from tests.bots.slack.conftest import SlackHarness, dm, new_ts, running_slack
 from tests.support.fake_openai import FakeOpenAI, serve_fake
 from tests.support.fake_slack import FakeSlack

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from bots.teams.credentials import ManagedIdentityTokenSource, token_source
 from core.errors import ConfigurationError
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 from tests.support.fake_openid import FakeEntra
 
 
