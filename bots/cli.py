@@ -15,13 +15,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from bots.runtime import Runtime
+from bots.settings import AppSettings
 from core.answers import Answer
 from core.console import CollectingReplyStream, ConsoleReplyStream
 from core.errors import InvalidQuestion, RateLimited, SwitchboardError
 from core.events import ChatEvent, ConversationKind, Person, ThreadRef
 from core.ingest.pipeline import IngestReport
 from core.observability import configure_logging, new_request_id
-from bots.settings import AppSettings
 from core.settings import Settings, explain
 
 

@@ -12,10 +12,10 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bots.readiness import ReadinessProbe
-from bots.runtime import Runtime
 from bots.platform import Platform
 from bots.platforms import PLATFORMS
+from bots.readiness import ReadinessProbe
+from bots.runtime import Runtime
 from bots.worker import mount_worker
 from core.errors import ModelError
 from core.observability import new_request_id

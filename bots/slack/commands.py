@@ -29,7 +29,6 @@ from bots.slack.timezones import Timezones
 from core.commands import CommandHandler, CommandReply, CommandRequest
 from core.events import ConversationKind, Person, ThreadRef
 
-
 log = structlog.get_logger(__name__)
 
 COMMAND = "/assistant"

@@ -21,8 +21,8 @@ from botbuilder.schema import Activity
 from msrest.exceptions import DeserializationError
 
 from bots.runtime import Runtime
-from bots.teams.auth import BotConnectorAuthentication, ConnectorTokenValidator, OpenIdKeys
 from bots.teams.answers import StreamPace
+from bots.teams.auth import BotConnectorAuthentication, ConnectorTokenValidator, OpenIdKeys
 from bots.teams.bot import PLATFORM, TeamsBot, TeamsServices, is_personal_command
 from bots.teams.connector import SessionSender, TeamsConnectorFactory
 from bots.teams.credentials import BearerTokenPolicy, BotToken, NoCredentials, token_source

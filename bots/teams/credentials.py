@@ -18,8 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from msrest.pipeline import AsyncHTTPPolicy, Request, Response, SansIOHTTPPolicy
 
-from core.errors import ConfigurationError
 from bots.teams.settings import TeamsSettings
+from core.errors import ConfigurationError
 
 SCOPE = "https://api.botframework.com/.default"
 MULTI_TENANT = "botframework.com"

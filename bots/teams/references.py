@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ConversationReference
+
 from bots.teams.activities import PERSONAL, conversation_type, tenant_id, user_key
 from store.teams import ConversationRow, PgTeamsStore
 

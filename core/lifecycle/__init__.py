@@ -19,8 +19,8 @@ from core.lifecycle.seams import (
 
 __all__ = [
     "SORRY",
-    "AnswerAgain",
     "STILL_WORKING",
+    "AnswerAgain",
     "Inbox",
     "Place",
     "PlatformDoor",
