@@ -65,7 +65,7 @@ class TeamsApp:
 
     async def start(self, app: web.Application) -> None:
         settings = self.settings
-        source = token_source(settings)  # raises ConfigurationError on a half-done setup
+        source = token_source(self.runtime.settings)  # raises ConfigurationError on a half-done setup
         self._session = aiohttp.ClientSession()
         credentials = BearerTokenPolicy(BotToken(source)) if source is not None else NoCredentials()
         connectors = TeamsConnectorFactory(

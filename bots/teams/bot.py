@@ -55,7 +55,7 @@ from store.prompts import PromptStore
 
 log = structlog.get_logger(__name__)
 
-Spawn = Callable[[Coroutine[Any, Any, None]], None]
+Spawn = Callable[[Coroutine[Any, Any, None]], object]
 PLATFORM = "teams"
 
 
