@@ -67,7 +67,7 @@ from bench.slack_pipeline import (
     percentile,
 )
 from bots.runtime import Runtime
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 
 ACK_LIMIT_MS = 3000
 OVERHEAD_TARGET_MS = 200
@@ -814,7 +814,7 @@ async def main() -> None:
     from tests.support.services import redis_server
 
     caps = [int(x) for x in args.max_answers.split(",") if x.strip()] or [
-        Settings.model_fields["slack_max_answers"].default
+        Settings.model_fields["max_answers"].default
     ]
     results = []
     with postgres_server(os.environ.get("BENCH_DATABASE_URL")) as server:

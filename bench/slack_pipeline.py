@@ -33,7 +33,7 @@ from bots.runtime import Runtime
 from bots.server import build_app
 from bots.slack.http import SLACK
 from core.observability import configure_logging
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench-token"

@@ -37,7 +37,7 @@ from bots.runtime import Runtime
 from bots.server import build_app
 from bots.teams import TEAMS
 from core.observability import configure_logging
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
 TENANT = "bench-tenant"

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bots.runtime import Runtime
+from bots.settings import AppSettings
 from core.answers import Answer
 from core.console import CollectingReplyStream, ConsoleReplyStream
 from core.errors import InvalidQuestion, RateLimited, SwitchboardError
@@ -254,7 +255,7 @@ async def _jobs(settings: Settings, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = Settings()
+        settings = AppSettings()
         overrides: dict[str, Any] = {}
         if getattr(args, "port", None) is not None:
             overrides["port"] = args.port
@@ -291,9 +292,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_jobs(settings, args))
         if args.command == "teams-package":
             from bots.teams.package import build_package
+            from bots.teams.settings import TeamsSettings
 
             built = build_package(
-                app_id=args.app_id or settings.microsoft_app_id,
+                app_id=args.app_id or TeamsSettings.of(settings).microsoft_app_id,
                 output=args.output,
                 domains=tuple(args.domain),
                 version=args.app_version,

@@ -17,6 +17,7 @@ from core.errors import ModelError
 from core.extractive import ExtractiveAnswerer
 from core.ingest import Ingestor
 from core.ingest.chunking import Chunker
+from core.lifecycle import QuestionLifecycle
 from core.llm.cache import AnswerCache, MemoryAnswerCache
 from core.llm.layer import ModelLayer
 from core.metrics import Metrics
@@ -29,6 +30,7 @@ from store.admin import PgAdminStore, PgAuditLog
 from store.answer_cache import RedisAnswerCache
 from store.conversations import PgConversationStore
 from store.database import Database
+from store.feedback import FeedbackStore
 from store.history import PgHistoryStore
 from store.inbox import EventInbox
 from store.jobs import JobRunStore
@@ -40,6 +42,18 @@ from store.redis import connect_redis
 from store.retrieval import HybridRetriever, HybridWeights
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CoreServices:
+    """The core's stores a platform reaches people's data through: feedback on answers,
+    conversation history, suggested prompts, and forget-me / export (each platform registers
+    what its own tables hold about a person)."""
+
+    feedback: FeedbackStore
+    history: PgHistoryStore
+    prompts: PromptStore
+    privacy: PgPrivacyStore
 
 
 @dataclass(slots=True)
@@ -55,6 +69,9 @@ class Runtime:
     ingestor: Ingestor
     commands: CommandHandler
     inbox: EventInbox
+    # A question's life on every platform: accept, answer, done / retry / failed.
+    lifecycle: QuestionLifecycle
+    services: CoreServices
     redis: Redis | None = None
     embedder: OpenAIEmbedder | None = None
     model: ModelLayer | None = None
@@ -158,6 +175,16 @@ class Runtime:
             timezone=settings.jobs_timezone,
             metrics=metrics,
         )
+        inbox = EventInbox(
+            db.pool,
+            redis=redis,
+            metrics=metrics,
+            lease_s=settings.inbox_lease_s,
+            max_attempts=settings.inbox_max_attempts,
+            retry_delay_s=settings.inbox_retry_delay_s,
+        )
+        history = PgHistoryStore(db.pool)
+        privacy = PgPrivacyStore(db.pool)
         return cls(
             settings=settings,
             db=db,
@@ -169,10 +196,10 @@ class Runtime:
             commands=CommandHandler(
                 CommandServices(
                     users=conversations,
-                    history=PgHistoryStore(db.pool),
+                    history=history,
                     admin=PgAdminStore(db.pool),
                     audit=PgAuditLog(db.pool),
-                    privacy=PgPrivacyStore(db.pool),
+                    privacy=privacy,
                     ingestor=ingestor,
                     url_ingest=web_page_ingest(
                         ingestor,
@@ -189,14 +216,9 @@ class Runtime:
                 ),
                 options=CommandOptions.from_settings(settings),
             ),
-            inbox=EventInbox(
-                db.pool,
-                redis=redis,
-                metrics=metrics,
-                lease_s=settings.inbox_lease_s,
-                max_attempts=settings.inbox_max_attempts,
-                retry_delay_s=settings.inbox_retry_delay_s,
-            ),
+            inbox=inbox,
+            lifecycle=QuestionLifecycle(inbox, assistant, max_answers=settings.max_answers),
+            services=CoreServices(FeedbackStore(db.pool), history, prompts, privacy),
             redis=redis,
             embedder=embedder,
             model=model,

@@ -6,21 +6,20 @@ import asyncio
 import re
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bots.platform import Platform
+from bots.platforms import PLATFORMS
 from bots.readiness import ReadinessProbe
 from bots.runtime import Runtime
-from bots.slack.http import describe_slack, mount_slack
-from bots.teams import mount_teams
 from bots.worker import mount_worker
 from core.errors import ModelError
 from core.observability import new_request_id
 from core.settings import Settings
-from core.worker import Redelivery
 from store.jobs import advisory_lock
 
 log = structlog.get_logger(__name__)
@@ -90,8 +89,9 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def build_app(runtime: Runtime) -> web.Application:
-    """The aiohttp application with every route Switchboard serves."""
+def build_app(runtime: Runtime, platforms: Sequence[Platform] = PLATFORMS) -> web.Application:
+    """The aiohttp application with every route Switchboard serves: health, readiness and
+    metrics, and each configured platform's (``bots/platforms.py``)."""
     app = web.Application(
         middlewares=[_request_context], client_max_size=runtime.settings.max_body_bytes
     )
@@ -101,12 +101,13 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    # Always mounted: with no MICROSOFT_APP_ID it runs in anonymous local mode (logged loudly).
-    handlers: dict[str, Redelivery] = {"teams": mount_teams(app, runtime)}
-    if runtime.settings.slack_configured:
-        handlers["slack"] = mount_slack(app, runtime)
+    for platform in platforms:
+        if platform.configured(runtime.settings):
+            platform.mount(app, runtime)
+            if platform.personal_data is not None:
+                runtime.services.privacy.register(platform.name, platform.personal_data)
     # Events whose answering replica died are claimed again and answered (core/worker.py).
-    mount_worker(app, runtime, handlers)
+    mount_worker(app, runtime)
     return app
 
 
@@ -145,20 +146,16 @@ async def catch_up_embeddings(runtime: Runtime) -> int:
             return 0
 
 
-def describe_configuration(settings: Settings, base: str, db_where: str, knowledge: str) -> str:
+def describe_configuration(
+    settings: Settings,
+    base: str,
+    db_where: str,
+    knowledge: str,
+    platforms: Sequence[Platform] = PLATFORMS,
+) -> str:
     def line(label: str, value: str) -> str:
         return f"  {label:<15} {value}"
 
-    slack = (
-        describe_slack(settings, base)
-        if settings.slack_configured
-        else "not configured (set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN)"
-    )
-    teams = (
-        f"{base}/api/messages"
-        if settings.teams_configured
-        else f"{base}/api/messages — anonymous local mode (set MICROSOFT_APP_ID for Teams)"
-    )
     model = (
         f"{settings.chat_model} at {settings.openai_base_url or 'OpenAI'}"
         if settings.model_configured
@@ -169,8 +166,7 @@ def describe_configuration(settings: Settings, base: str, db_where: str, knowled
         [
             f"Switchboard is listening on {base}",
             line("Health", f"{base}/healthz  {base}/readyz  {base}/metrics"),
-            line("Slack", slack),
-            line("Teams", teams),
+            *(line(p.label, p.describe(settings, base)) for p in platforms),
             line("Database", db_where),
             line("Redis", "configured" if settings.redis_url else "not configured — in-process fallbacks"),
             line("Model", model),

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from aiohttp import web
 
 from bots.runtime import Runtime
-from core.worker import InboxWorker, Redelivery
+from core.worker import InboxWorker
 
 WORKER = web.AppKey("inbox_worker", InboxWorker)
 
 
-def mount_worker(
-    app: web.Application, runtime: Runtime, handlers: Mapping[str, Redelivery]
-) -> InboxWorker:
-    """Claim and redeliver ``handlers``' platforms' events whose lease ran out (any replica's)."""
+def mount_worker(app: web.Application, runtime: Runtime) -> InboxWorker:
+    """Claim the events of the platforms mounted so far whose lease ran out (any replica's),
+    and answer them again through the same lifecycle as a first delivery."""
     settings = runtime.settings
     worker = InboxWorker(runtime.inbox, sweep_s=settings.inbox_sweep_s, metrics=runtime.metrics)
-    for platform, handler in handlers.items():
-        worker.register(platform, handler)
+    for platform in runtime.lifecycle.platforms:
+        worker.register(platform, runtime.lifecycle)
     app[WORKER] = worker
 
     async def start(_: web.Application) -> None:

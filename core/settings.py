@@ -22,16 +22,47 @@ CommaList = Annotated[tuple[str, ...], NoDecode]
 READINESS_CHECKS = ("database", "redis", "model")
 
 
-class Settings(BaseSettings):
-    """Every knob Switchboard has. Each has a default, so a fresh checkout runs as it is.
+class SettingsPart(BaseSettings):
+    """What every part of the settings shares: read from the environment and ``.env``, frozen,
+    an empty value is unset, and combinations that cannot work stop the start.
 
-    Environment names are the aliases (``DATABASE_URL``, ``SWITCHBOARD_DATA_DIR``…); code and
-    tests may pass the field names instead.
+    Each part names what it is missing (``_missing``); one object made of several parts
+    (``bots.settings.AppSettings``: the core's and each platform's) names it all at once.
     """
 
     model_config = SettingsConfigDict(
         env_file=".env", extra="ignore", populate_by_name=True, frozen=True
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object, info: ValidationInfo) -> object:
+        # `FOO=` in a .env or a manifest means "not set", not an empty token or the path ".".
+        field = cls.model_fields.get(info.field_name or "")
+        if value == "" and field is not None and NoneType in get_args(field.annotation):
+            return None
+        return value
+
+    def _missing(self) -> list[str]:
+        """What this part lacks; a part adds its own before its bases' (``super()``)."""
+        return []
+
+    @model_validator(mode="after")
+    def _complete_combinations(self) -> Self:
+        """Settings that only work together: name every missing partner at once, at start."""
+        missing = self._missing()
+        if missing:
+            raise ValueError("\n".join(missing))
+        return self
+
+
+class Settings(SettingsPart):
+    """Every knob of the core. Each has a default, so a fresh checkout runs as it is; each
+    platform's own knobs are in its folder (``bots/<platform>/settings.py``).
+
+    Environment names are the aliases (``DATABASE_URL``, ``SWITCHBOARD_DATA_DIR``…); code and
+    tests may pass the field names instead.
+    """
 
     # Storage
     database_url: SecretStr | None = Field(None, alias="DATABASE_URL")
@@ -185,56 +216,12 @@ class Settings(BaseSettings):
     # Repeated questions: seconds an answer is reused (0 turns the cache off).
     answer_cache_ttl: int = Field(86_400, alias="SWITCHBOARD_ANSWER_CACHE_TTL", ge=0)
 
-    # Slack
-    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
-    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
-    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
-    slack_client_id: str | None = Field(None, alias="SLACK_CLIENT_ID")
-    slack_client_secret: SecretStr | None = Field(None, alias="SLACK_CLIENT_SECRET")
-    slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
-    # OAuth installs: the bot scopes asked for (comma-separated; default: the manifest's) and
-    # the redirect URL registered with Slack (unset: Slack uses the app's only one).
-    slack_scopes: str | None = Field(None, alias="SLACK_SCOPES")
-    slack_redirect_uri: str | None = Field(None, alias="SLACK_REDIRECT_URI")
-    # Pacing: Slack counts calls per method per workspace over this window (60 s; tests shrink
-    # it); one answer appends at most every SLACK_STREAM_INTERVAL seconds. SLACK_STREAMING=false
-    # posts a placeholder and edits it instead of streaming.
-    slack_pacing_window_s: float = Field(60.0, alias="SLACK_PACING_WINDOW_S", gt=0)
-    slack_stream_interval_s: float = Field(1.0, alias="SLACK_STREAM_INTERVAL", ge=0)
-    slack_streaming: bool = Field(True, alias="SLACK_STREAMING")
-    # Answer messages from other bots (never our own); off by default to avoid bot loops.
-    slack_answer_bots: bool = Field(False, alias="SLACK_ANSWER_BOTS")
-    # Answers one replica works on at once; more wait their turn (a burst must not exhaust the
+    # Answers one replica works on at once, on every platform (the env name is older than
+    # Teams' use of it); more wait their turn (a burst must not exhaust the
     # database pool and fail them all). 80 keeps the first text within 200 ms of the model's
     # first token at p99 with a replica at ~70 % of a core; 200 answers a burst faster, less
     # smoothly (docs/benchmarks.md, "Load").
-    slack_max_answers: int = Field(80, alias="SLACK_MAX_ANSWERS", ge=1)
-
-    # Microsoft Teams
-    microsoft_app_id: str | None = Field(None, alias="MICROSOFT_APP_ID")
-    microsoft_app_password: SecretStr | None = Field(None, alias="MICROSOFT_APP_PASSWORD")
-    microsoft_app_tenant_id: str | None = Field(None, alias="MICROSOFT_APP_TENANT_ID")
-    # How the bot gets its own token for the Bot Connector: SingleTenant (client secret, or the
-    # certificate below), UserAssignedMSI (managed identity; the app id is its client id), or
-    # MultiTenant (deprecated by Microsoft for new bots). The PEM holds the private key and the
-    # certificate (its thumbprint is computed).
-    microsoft_app_type: Literal["SingleTenant", "MultiTenant", "UserAssignedMSI"] = Field(
-        "SingleTenant", alias="MICROSOFT_APP_TYPE"
-    )
-    microsoft_app_certificate: Path | None = Field(None, alias="MICROSOFT_APP_CERTIFICATE_PATH")
-    # Where incoming Bot Connector tokens' signing keys are published, and who issues them.
-    teams_openid_metadata_url: str = Field(
-        "https://login.botframework.com/v1/.well-known/openidconfiguration",
-        alias="TEAMS_OPENID_METADATA_URL",
-    )
-    teams_token_issuer: str = Field("https://api.botframework.com", alias="TEAMS_TOKEN_ISSUER")
-    # Pace of platform calls: Teams allows one streaming request a second per stream and about
-    # one edit a second per conversation; a stream must end within two minutes.
-    teams_stream_interval: float = Field(1.0, alias="TEAMS_STREAM_INTERVAL", gt=0)
-    teams_edit_interval: float = Field(1.0, alias="TEAMS_EDIT_INTERVAL", gt=0)
-    teams_stream_max_seconds: float = Field(110.0, alias="TEAMS_STREAM_MAX_SECONDS", gt=0)
-    # Longer answers are split into several messages (Teams takes about 80 KB a message).
-    teams_message_max_chars: int = Field(16000, alias="TEAMS_MESSAGE_MAX_CHARS", ge=200)
+    max_answers: int = Field(80, alias="SLACK_MAX_ANSWERS", ge=1)
 
     # People
     admins: CommaList = Field((), alias="SWITCHBOARD_ADMINS")
@@ -285,15 +272,6 @@ class Settings(BaseSettings):
     # A conversation quiet this long gets a summary (and an embedding when configured).
     summary_quiet_minutes: int = Field(30, alias="SWITCHBOARD_SUMMARY_QUIET_MINUTES", ge=1)
 
-    @field_validator("*", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: object, info: ValidationInfo) -> object:
-        # `FOO=` in a .env or a manifest means "not set", not an empty token or the path ".".
-        field = cls.model_fields.get(info.field_name or "")
-        if value == "" and field is not None and NoneType in get_args(field.annotation):
-            return None
-        return value
-
     @field_validator(
         "admins", "confluence_spaces", "readiness_requires", "reingest_sources",
         "moderation_blocklist", "ingest_roots", "ingest_allowed_hosts", mode="before",
@@ -313,55 +291,8 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown check {', '.join(unknown)}; choose from {known}")
         return value
 
-    @model_validator(mode="after")
-    def _complete_combinations(self) -> Self:
-        """Settings that only work together: name every missing partner at once, at start."""
+    def _missing(self) -> list[str]:
         missing: list[str] = []
-        slack_oauth = self.slack_client_id is not None or self.slack_client_secret is not None
-        if self.slack_bot_token and not self.slack_signing_secret and not self.slack_app_token:
-            missing.append(
-                "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is missing: Slack's HTTP events "
-                "cannot be verified without it (or set SLACK_APP_TOKEN to use Socket Mode)"
-            )
-        if slack_oauth and not (self.slack_client_id and self.slack_client_secret):
-            given, absent = (
-                ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
-                if self.slack_client_id
-                else ("SLACK_CLIENT_SECRET", "SLACK_CLIENT_ID")
-            )
-            missing.append(
-                f"{given} is set but {absent} is missing: the OAuth install flow needs both"
-            )
-        if slack_oauth and not self.slack_signing_secret:
-            missing.append(
-                "SLACK_CLIENT_ID/SLACK_CLIENT_SECRET are set but SLACK_SIGNING_SECRET is missing: "
-                "the install flow and events arrive over HTTP and must be verified"
-            )
-        if (self.slack_signing_secret or self.slack_app_token) and not (
-            self.slack_bot_token or slack_oauth
-        ):
-            given = "SLACK_SIGNING_SECRET" if self.slack_signing_secret else "SLACK_APP_TOKEN"
-            missing.append(
-                f"{given} is set but Slack has no way to answer: set SLACK_BOT_TOKEN (one workspace) "
-                "or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (installs through OAuth)"
-            )
-        managed_identity = self.microsoft_app_type == "UserAssignedMSI"
-        if self.microsoft_app_id and not managed_identity:
-            if not (self.microsoft_app_password or self.microsoft_app_certificate):
-                missing.append(
-                    "MICROSOFT_APP_ID is set but MICROSOFT_APP_PASSWORD is missing: the bot cannot "
-                    "get a token to answer in Teams (or set MICROSOFT_APP_CERTIFICATE_PATH, or "
-                    "MICROSOFT_APP_TYPE=UserAssignedMSI; unset MICROSOFT_APP_ID for local mode)"
-                )
-            if self.microsoft_app_type == "SingleTenant" and not self.microsoft_app_tenant_id:
-                missing.append(
-                    "MICROSOFT_APP_ID is set but MICROSOFT_APP_TENANT_ID is missing: a single-"
-                    "tenant bot gets its token from its own tenant"
-                )
-        if self.microsoft_app_password and not self.microsoft_app_id:
-            missing.append("MICROSOFT_APP_PASSWORD is set but MICROSOFT_APP_ID is missing")
-        if self.microsoft_app_tenant_id and not self.microsoft_app_id:
-            missing.append("MICROSOFT_APP_TENANT_ID is set but MICROSOFT_APP_ID is missing")
         endpoint = self.openai_base_url or self.openai_api_key
         for alias, model in (
             ("SWITCHBOARD_CHAT_MODEL", self.chat_model),
@@ -391,9 +322,7 @@ class Settings(BaseSettings):
             )
         if self.chunk_overlap >= self.chunk_size:
             missing.append("SWITCHBOARD_CHUNK_OVERLAP must be smaller than SWITCHBOARD_CHUNK_SIZE")
-        if missing:
-            raise ValueError("\n".join(missing))
-        return self
+        return [*missing, *super()._missing()]
 
     @property
     def model_configured(self) -> bool:
@@ -403,24 +332,22 @@ class Settings(BaseSettings):
     def embeddings_configured(self) -> bool:
         return bool(self.openai_base_url or self.openai_api_key) and bool(self.embedding_model)
 
-    @property
-    def slack_configured(self) -> bool:
-        # HTTP events need the signing secret; Socket Mode (SLACK_APP_TOKEN) does not.
-        return (self.slack_signing_secret is not None or self.slack_app_token is not None) and (
-            self.slack_bot_token is not None or self.slack_client_id is not None
-        )
 
-    @property
-    def teams_configured(self) -> bool:
-        return self.microsoft_app_id is not None
+def _parts(cls: type[SettingsPart]) -> list[type[SettingsPart]]:
+    return [cls, *(part for sub in cls.__subclasses__() for part in _parts(sub))]
 
 
 def explain(exc: ValidationError) -> str:
     """One line per problem, naming the environment variable, never echoing a value.
 
-    Pydantic's own message repeats the input, which would print tokens and passwords.
+    Pydantic's own message repeats the input, which would print tokens and passwords. The
+    names come from every settings part loaded (the core's and each platform's).
     """
-    aliases = {name: field.alias or name.upper() for name, field in Settings.model_fields.items()}
+    aliases = {
+        name: field.alias or name.upper()
+        for part in _parts(SettingsPart)
+        for name, field in part.model_fields.items()
+    }
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
         where = ".".join(aliases.get(str(part), str(part)) for part in error["loc"])

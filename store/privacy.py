@@ -6,8 +6,8 @@ shared thread other people's questions and answers are theirs, and stay.
 
 Forgetting also clears what is kept *about* the person: the inbox payloads of the events they
 sent (questions, refused questions, commands), their limit refusals, this week's suggested
-prompts that quote one of their questions, and their Teams conversation references (the
-personal chat's is deleted; a shared chat's keeps the conversation but not them). Two things
+prompts that quote one of their questions, and what each platform's own tables hold about
+them (``PlatformData``, registered by the platform: Teams' conversation references). Two things
 stay on purpose: the ``users`` row with platform ids and role only (no name or email), so an
 admin stays an admin and a new question starts clean; and ``audit_log``, the record of who did
 what (the forget-me itself included), which holds ids and counts, never content.
@@ -15,7 +15,9 @@ what (the forget-me itself included), which holds ids and counts, never content.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
@@ -57,11 +59,37 @@ async def _has_table(conn: AsyncConnection, name: str) -> bool:
     return bool(row and row[0])
 
 
+@dataclass(frozen=True, slots=True)
+class PlatformPerson:
+    """A person as their platform knows them: ``users.id`` and the platform's ids."""
+
+    user_id: int
+    platform: str
+    workspace_id: str
+    platform_user_id: str
+
+
+class PlatformData(Protocol):
+    """What one platform's own tables hold about a person: forgotten in the forget-me
+    transaction, and added to their export under the platform's name (None: nothing)."""
+
+    async def forget(self, conn: AsyncConnection, person: PlatformPerson) -> None: ...
+
+    async def export(
+        self, conn: AsyncConnection, person: PlatformPerson
+    ) -> Mapping[str, Any] | None: ...
+
+
 class PgPrivacyStore:
-    """``core.commands.stores.PrivacyStore`` in Postgres."""
+    """``core.commands.stores.PrivacyStore`` in Postgres, with each registered platform's
+    ``PlatformData``."""
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
+        self._platforms: dict[str, PlatformData] = {}
+
+    def register(self, platform: str, data: PlatformData) -> None:
+        self._platforms[platform] = data
 
     async def inventory(self, user_id: int) -> PersonalData:
         async with self._pool.connection() as conn:
@@ -104,6 +132,9 @@ class PgPrivacyStore:
             )
             if identity is not None:
                 await self._forget_identity(conn, params)
+                person = PlatformPerson(user_id, *identity)
+                for data in self._platforms.values():
+                    await data.forget(conn, person)
             cur = await conn.execute("DELETE FROM feedback WHERE user_id = %(user)s", params)
             feedback = cur.rowcount
             cur = await conn.execute("DELETE FROM messages WHERE id = ANY(%(owned)s)", params)
@@ -158,21 +189,6 @@ class PgPrivacyStore:
                                             WHERE m.id = ANY(%(owned)s) AND m.role = 'user')""",
             params,
         )
-        # Teams: the reference to their personal chat (proactive messages to them) goes; a
-        # shared chat's reference stays for the others, without them as its user.
-        await conn.execute(
-            """DELETE FROM teams_conversations
-               WHERE tenant_id = %(workspace)s AND conversation_type = 'personal'
-                 AND (user_key = %(id)s OR reference -> 'user' ->> 'aadObjectId' = %(id)s)""",
-            params,
-        )
-        await conn.execute(
-            """UPDATE teams_conversations SET reference = reference - 'user', updated_at = now()
-               WHERE tenant_id = %(workspace)s
-                 AND (reference -> 'user' ->> 'aadObjectId' = %(id)s
-                      OR reference -> 'user' ->> 'id' = %(id)s)""",
-            params,
-        )
 
     async def export(self, user_id: int) -> dict[str, Any]:
         async with self._pool.connection() as conn:
@@ -204,6 +220,15 @@ class PgPrivacyStore:
                 (user_id,),
             )
             feedback = await cur.fetchall()
+            platforms: dict[str, Any] = {}
+            if profile is not None:
+                person = PlatformPerson(
+                    user_id, profile["platform"], profile["workspace_id"], profile["user_id"]
+                )
+                for name, data in self._platforms.items():
+                    extra = await data.export(conn, person)
+                    if extra:
+                        platforms[name] = dict(extra)
         by_conversation: dict[int, list[dict[str, Any]]] = {}
         for m in messages:
             entry = {
@@ -215,13 +240,16 @@ class PgPrivacyStore:
             if m["role"] == "assistant" and m["citations"]:
                 entry["citations"] = m["citations"]
             by_conversation.setdefault(m["conversation_id"], []).append(entry)
-        return {
+        export: dict[str, Any] = {
             "user": _iso(profile) if profile else None,
             "conversations": [
                 {**_iso(c), "messages": by_conversation.get(c["id"], [])} for c in conversations
             ],
             "feedback": [_iso(f) for f in feedback],
         }
+        if platforms:
+            export["platforms"] = platforms
+        return export
 
 
 def _iso(row: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from bots.runtime import Runtime
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 from tests.support.services import (
     fresh_database,
     in_ci,

@@ -1,10 +1,9 @@
-"""bolt's ``AsyncApp`` built from Settings: one workspace by token, or many through OAuth."""
+"""bolt's ``AsyncApp`` built from Slack's settings: one workspace by token, or many through OAuth."""
 
 from __future__ import annotations
 
 import logging
 
-from psycopg_pool import AsyncConnectionPool
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -17,7 +16,8 @@ from bots.slack.calls import PacedRateLimitRetryHandler
 from bots.slack.installation_store import PgInstallationStore, PgOAuthStateStore
 from bots.slack.metrics import SlackMetrics
 from bots.slack.pacing import SlackPacer
-from core.settings import Settings
+from bots.slack.settings import SlackSettings
+from store.slack import PgSlackStore
 
 # What the app asks for when installed; the same list as manifest/slack.yaml.
 BOT_SCOPES = (
@@ -46,7 +46,7 @@ def sdk_logger() -> logging.Logger:
 
 
 def web_client(
-    settings: Settings, pacer: SlackPacer, metrics: SlackMetrics | None = None
+    settings: SlackSettings, pacer: SlackPacer, metrics: SlackMetrics | None = None
 ) -> AsyncWebClient:
     """The Web API client, at ``SLACK_API_URL``, honouring 429s and pacing the workspace."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
@@ -65,7 +65,7 @@ def web_client(
     )
 
 
-def oauth_settings(settings: Settings, pool: AsyncConnectionPool) -> AsyncOAuthSettings | None:
+def oauth_settings(settings: SlackSettings, store: PgSlackStore) -> AsyncOAuthSettings | None:
     """The install flow (``/slack/install`` → Slack → ``/slack/oauth_redirect``) when the app
     has a client id and secret; None for a single workspace."""
     if not (settings.slack_client_id and settings.slack_client_secret):
@@ -82,16 +82,16 @@ def oauth_settings(settings: Settings, pool: AsyncConnectionPool) -> AsyncOAuthS
         redirect_uri=settings.slack_redirect_uri,
         install_path="/slack/install",
         redirect_uri_path="/slack/oauth_redirect",
-        installation_store=PgInstallationStore(pool, client_id=settings.slack_client_id),
+        installation_store=PgInstallationStore(store, client_id=settings.slack_client_id),
         installation_store_bot_only=True,
-        state_store=PgOAuthStateStore(pool, expiration_seconds=OAUTH_STATE_TTL_S),
+        state_store=PgOAuthStateStore(store, expiration_seconds=OAUTH_STATE_TTL_S),
         state_expiration_seconds=OAUTH_STATE_TTL_S,
         logger=sdk_logger(),
     )
 
 
 def build_bolt_app(
-    settings: Settings, *, client: AsyncWebClient, pool: AsyncConnectionPool
+    settings: SlackSettings, *, client: AsyncWebClient, store: PgSlackStore
 ) -> AsyncApp:
     """bolt's app. ``process_before_response``: each listener only translates, records the event
     in the inbox and hands the work to a background task, so the ack follows within
@@ -99,7 +99,7 @@ def build_bolt_app(
     signing_secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     )
-    oauth = oauth_settings(settings, pool)
+    oauth = oauth_settings(settings, store)
     return AsyncApp(
         name="switchboard",
         logger=sdk_logger(),

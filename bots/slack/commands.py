@@ -9,8 +9,8 @@ uploaded to the person's DM with the app.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import Any
 
 import structlog
 from slack_bolt.async_app import AsyncApp
@@ -21,14 +21,13 @@ from slack_sdk.errors import SlackClientError
 
 from bots.slack import escaping
 from bots.slack.blocks import MAX_BLOCKS, SECTION_CHARS, Block, notification, split
-from bots.slack.calls import describe
+from bots.slack.calls import SlackCalls, describe
 from bots.slack.events import PLATFORM, plain_text
-from bots.slack.home import thread_link, timezone_of
-from core.commands import CommandReply, CommandRequest
+from bots.slack.home import thread_link
+from bots.slack.timezones import Timezones
+from bots.tasks import BackgroundTasks
+from core.commands import CommandHandler, CommandReply, CommandRequest
 from core.events import ConversationKind, Person, ThreadRef
-
-if TYPE_CHECKING:
-    from bots.slack.bot import SlackBot
 
 log = structlog.get_logger(__name__)
 
@@ -127,7 +126,17 @@ def command_request(
     )
 
 
-def register(app: AsyncApp, bot: SlackBot) -> None:
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    """What ``/assistant`` and its buttons use."""
+
+    calls: SlackCalls
+    tasks: BackgroundTasks
+    commands: CommandHandler
+    timezones: Timezones
+
+
+def register(app: AsyncApp, bot: CommandContext) -> None:
     @app.command(COMMAND)
     async def command(
         ack: AsyncAck, body: dict, respond: AsyncRespond, context: AsyncBoltContext
@@ -162,18 +171,18 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
 
 
 async def run(
-    bot: SlackBot, request: CommandRequest, respond: AsyncRespond, context: AsyncBoltContext
+    bot: CommandContext, request: CommandRequest, respond: AsyncRespond, context: AsyncBoltContext
 ) -> None:
     async def progress(line: str) -> None:
         await respond(text=line, response_type="ephemeral", replace_original=False)
 
     token = context.bot_token or context.token
     # "Today" in history is the person's today: their profile's zone, when Slack tells it.
-    await timezone_of(bot, request.person.workspace_id, token, request.person.user_id)
-    zone = bot.timezones.get((request.person.workspace_id, request.person.user_id))
+    await bot.timezones.of(request.person.workspace_id, token, request.person.user_id)
+    zone = bot.timezones.name(request.person.workspace_id, request.person.user_id)
     if zone:
         request = replace(request, timezone=zone)
-    reply = await bot.runtime.commands.handle(request, progress=progress)
+    reply = await bot.commands.handle(request, progress=progress)
     if reply.file_content is not None and reply.file_name:
         await upload(bot, request.person, token, reply.file_name, reply.file_content)
     await respond(
@@ -185,7 +194,7 @@ async def run(
 
 
 async def upload(
-    bot: SlackBot, person: Person, token: str | None, name: str, content: bytes
+    bot: CommandContext, person: Person, token: str | None, name: str, content: bytes
 ) -> None:
     """Put a file in the person's DM with the app (files.uploadV2)."""
     team = person.workspace_id

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bots.slack.stream import ReplyTarget
+from bots.slack.target import ReplyTarget
+from bots.slack.threads import AnsweredThreads
 from core.events import Attachment, ChatEvent, ConversationKind, Person, ThreadRef
-
-if TYPE_CHECKING:
-    from bots.slack.bot import SlackBot
 
 PLATFORM = "slack"
 # Message subtypes that are a person saying something new.
@@ -133,7 +131,17 @@ def team_of(body: Mapping[str, Any], context: AsyncBoltContext) -> str:
     return str(context.team_id or body.get("team_id") or context.enterprise_id or "")
 
 
-def register(app: AsyncApp, bot: SlackBot) -> None:
+@dataclass(frozen=True, slots=True)
+class QuestionContext:
+    """What the question listeners use: whether other bots are answered, the threads we are
+    in, and where a translated question goes (recorded once, answered after the ack)."""
+
+    answer_bots: bool
+    threads: AnsweredThreads
+    take: Callable[[Question, Mapping[str, Any]], Awaitable[None]]
+
+
+def register(app: AsyncApp, bot: QuestionContext) -> None:
     """Listen for the events that carry questions."""
 
     def question(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from slack_bolt.async_app import AsyncApp
@@ -10,11 +11,11 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bots.slack.blocks import FEEDBACK_ACTION, parse_feedback_value
+from bots.slack.calls import SlackCalls
 from bots.slack.events import PLATFORM
 from core.events import Person
-
-if TYPE_CHECKING:
-    from bots.slack.bot import SlackBot
+from store.conversations import PgConversationStore
+from store.feedback import FeedbackStore
 
 log = structlog.get_logger(__name__)
 
@@ -88,7 +89,16 @@ def _team(body: dict[str, Any], context: AsyncBoltContext) -> str:
     )
 
 
-def register(app: AsyncApp, bot: SlackBot) -> None:
+@dataclass(frozen=True, slots=True)
+class FeedbackContext:
+    """What the 👍/👎 listeners use."""
+
+    users: PgConversationStore
+    feedback: FeedbackStore
+    calls: SlackCalls
+
+
+def register(app: AsyncApp, bot: FeedbackContext) -> None:
     @app.action(FEEDBACK_ACTION)
     async def clicked(ack: AsyncAck, body: dict, action: dict, context: AsyncBoltContext) -> None:
         await ack()
@@ -98,7 +108,7 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
         rating, message_id = parsed
         team = _team(body, context)
         person = Person(PLATFORM, team, str((body.get("user") or {}).get("id")))
-        user = await bot.runtime.conversations.upsert_user(person)
+        user = await bot.users.upsert_user(person)
         stored = await bot.feedback.record(message_id=message_id, user_id=user.id, rating=rating)
         log.info("slack_feedback", message_id=message_id, rating=rating, stored=stored)
         if stored and rating < 0 and body.get("trigger_id"):
@@ -119,7 +129,7 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
             return
         reasons, comment = read_reasons(view)
         person = Person(PLATFORM, _team(body, context), str((body.get("user") or {}).get("id")))
-        user = await bot.runtime.conversations.upsert_user(person)
+        user = await bot.users.upsert_user(person)
         await bot.feedback.record(
             message_id=int(metadata), user_id=user.id, rating=-1, reasons=reasons, comment=comment
         )

@@ -9,9 +9,10 @@ view) gets them in its thread. Both run after the ack.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from slack_bolt.async_app import AsyncApp
@@ -19,13 +20,16 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bots.slack import escaping
 from bots.slack.blocks import SECTION_CHARS, Block
+from bots.slack.calls import SlackCalls
 from bots.slack.events import PLATFORM, team_of
+from bots.slack.timezones import Timezones
+from bots.tasks import BackgroundTasks
 from core.commands.history import group_of, when_text
 from core.commands.stores import HistoryScope, PastConversation
 from core.events import Person
-
-if TYPE_CHECKING:
-    from bots.slack.bot import SlackBot
+from store.conversations import PgConversationStore
+from store.history import PgHistoryStore
+from store.prompts import PromptStore
 
 log = structlog.get_logger(__name__)
 
@@ -123,7 +127,19 @@ def prompt_buttons(prompts: Sequence[str]) -> list[dict[str, str]]:
     ]
 
 
-def register(app: AsyncApp, bot: SlackBot) -> None:
+@dataclass(frozen=True, slots=True)
+class HomeContext:
+    """What App Home and the pane's prompts use."""
+
+    calls: SlackCalls
+    tasks: BackgroundTasks
+    users: PgConversationStore
+    history: PgHistoryStore
+    prompts: PromptStore
+    timezones: Timezones
+
+
+def register(app: AsyncApp, bot: HomeContext) -> None:
     @app.event("app_home_opened")
     async def opened(body: dict, event: dict, context: AsyncBoltContext) -> None:
         team = team_of(body, context)
@@ -152,7 +168,7 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
 
 
 async def suggest(
-    bot: SlackBot, team: str, token: str | None, channel: str, thread_ts: str | None
+    bot: HomeContext, team: str, token: str | None, channel: str, thread_ts: str | None
 ) -> None:
     prompts = await bot.prompts.current(PANE_PROMPTS)
     if not prompts:
@@ -168,29 +184,11 @@ async def suggest(
     )
 
 
-async def publish_home(bot: SlackBot, team: str, token: str | None, user: str) -> None:
-    record = await bot.runtime.conversations.upsert_user(Person(PLATFORM, team, user))
+async def publish_home(bot: HomeContext, team: str, token: str | None, user: str) -> None:
+    record = await bot.users.upsert_user(Person(PLATFORM, team, user))
     scope = HistoryScope(user_id=record.id, platform=PLATFORM, workspace_id=team)
     conversations = await bot.history.recent(scope, before=None, limit=HOME_CONVERSATIONS)
     prompts = await bot.prompts.current(HOME_PROMPTS)
-    tz = await timezone_of(bot, team, token, user)
+    tz = await bot.timezones.of(team, token, user)
     view = home_view(conversations, prompts, now=datetime.now(UTC), tz=tz)
     await bot.calls.try_api(team, "views.publish", token=token, user_id=user, view=view)
-
-
-async def timezone_of(bot: SlackBot, team: str, token: str | None, user: str) -> ZoneInfo:
-    """The user's zone from their profile (so "Today" is their today); UTC when unknown."""
-    name = bot.timezones.get((team, user))
-    if name is None:
-        wait = await bot.calls.reserve(team, "users.info", max_wait=0)
-        if wait is not None:
-            response = await bot.calls.try_api(
-                team, "users.info", token=token, reserved=True, form=True, user=user
-            )
-            if response is not None:
-                name = str((response.get("user") or {}).get("tz") or "UTC")
-                bot.timezones[(team, user)] = name
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")

@@ -10,7 +10,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bots.runtime import Runtime
 from bots.slack import payloads
 from bots.slack.bot import SlackBot
-from core.settings import Settings
+from bots.slack.settings import SlackSettings
 from core.text import storable
 
 SLACK = web.AppKey("slack", SlackBot)
@@ -22,7 +22,7 @@ def mount_slack(app: web.Application, runtime: Runtime) -> SlackBot:
     app[SLACK] = bot
 
     async def events(request: web.Request) -> web.Response:
-        with bot.acks.acknowledging():
+        with runtime.lifecycle.acks.acknowledging():
             return await acknowledge(request)
 
     async def acknowledge(request: web.Request) -> web.Response:
@@ -49,7 +49,7 @@ def mount_slack(app: web.Application, runtime: Runtime) -> SlackBot:
             return web.Response(status=200)
         return await to_aiohttp_response(response)
 
-    if runtime.settings.slack_signing_secret is not None:
+    if SlackSettings.of(runtime.settings).slack_signing_secret is not None:
         app.router.add_post("/slack/events", events)
     flow = bot.app.oauth_flow
     if flow is not None:
@@ -78,7 +78,7 @@ def mount_slack(app: web.Application, runtime: Runtime) -> SlackBot:
     return bot
 
 
-def describe_slack(settings: Settings, base: str) -> str:
+def describe_slack(settings: SlackSettings, base: str) -> str:
     """The start-up banner's Slack line: where events arrive, and how installs work."""
     ways = []
     if settings.slack_signing_secret is not None:

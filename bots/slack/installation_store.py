@@ -1,4 +1,5 @@
-"""bolt's async installation and OAuth state stores, in Postgres (there is no psycopg one upstream).
+"""bolt's async installation and OAuth state stores over ``store.slack`` (there is no psycopg
+one upstream): a translation between slack_sdk's models and the stored rows.
 
 Workspace installs are keyed by (enterprise, team); an Enterprise Grid org-wide install by the
 enterprise alone (``team_id`` NULL), as bolt looks them up. Every save adds a row and lookups
@@ -13,12 +14,12 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
+
+from store.slack import InstallKey, PgSlackStore
 
 _logger = logging.getLogger(__name__)
 
@@ -46,64 +47,50 @@ def _org_key(
 
 
 class PgInstallationStore(AsyncInstallationStore):
-    """Installations and bots of one Slack app (``client_id``) in ``slack_installations`` and
-    ``slack_bots``."""
+    """bolt's installation store for one Slack app (``client_id``), over ``store.slack``."""
 
-    def __init__(self, pool: AsyncConnectionPool, *, client_id: str) -> None:
-        self._pool = pool
+    def __init__(self, store: PgSlackStore, *, client_id: str) -> None:
+        self._store = store
         self._client_id = client_id
 
     @property
     def logger(self) -> logging.Logger:
         return _logger
 
+    def _key(
+        self, enterprise_id: str | None, team_id: str | None, org_wide: bool | None
+    ) -> InstallKey:
+        enterprise_id, team_id = _org_key(enterprise_id, team_id, org_wide)
+        return InstallKey(self._client_id, enterprise_id, team_id)
+
     async def async_save(self, installation: Installation) -> None:
         data = _jsonable(installation.to_dict_for_copying())
-        enterprise_id, team_id = _org_key(
+        key = self._key(
             installation.enterprise_id, installation.team_id, installation.is_enterprise_install
         )
-        async with self._pool.connection() as conn:
-            await conn.execute(
-                """INSERT INTO slack_installations
-                       (client_id, enterprise_id, team_id, user_id, is_enterprise_install,
-                        installed_at, data)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s)""",
-                (
-                    self._client_id,
-                    enterprise_id,
-                    team_id,
-                    installation.user_id,
-                    bool(installation.is_enterprise_install),
-                    _when(data),
-                    Jsonb(data),
-                ),
-            )
+        await self._store.save_installation(
+            key,
+            user_id=installation.user_id,
+            org_wide=bool(installation.is_enterprise_install),
+            installed_at=_when(data),
+            data=data,
+        )
         await self.async_save_bot(installation.to_bot())
         _logger.info(
             "slack_installed enterprise_id=%s team_id=%s org_wide=%s",
-            enterprise_id,
-            team_id,
+            key.enterprise_id,
+            key.team_id,
             bool(installation.is_enterprise_install),
         )
 
     async def async_save_bot(self, bot: Bot) -> None:
         data = _jsonable(bot.to_dict_for_copying())
-        enterprise_id, team_id = _org_key(bot.enterprise_id, bot.team_id, bot.is_enterprise_install)
-        async with self._pool.connection() as conn:
-            await conn.execute(
-                """INSERT INTO slack_bots
-                       (client_id, enterprise_id, team_id, is_enterprise_install,
-                        installed_at, data)
-                   VALUES (%s, %s, %s, %s, %s, %s)""",
-                (
-                    self._client_id,
-                    enterprise_id,
-                    team_id,
-                    bool(bot.is_enterprise_install),
-                    _when(data),
-                    Jsonb(data),
-                ),
-            )
+        await self._store.save_bot(
+            self._key(bot.enterprise_id, bot.team_id, bot.is_enterprise_install),
+            org_wide=bool(bot.is_enterprise_install),
+            installed_at=_when(data),
+            data=data,
+        )
 
     async def async_find_bot(
         self,
@@ -112,17 +99,10 @@ class PgInstallationStore(AsyncInstallationStore):
         team_id: str | None,
         is_enterprise_install: bool | None = False,
     ) -> Bot | None:
-        enterprise_id, team_id = _org_key(enterprise_id, team_id, is_enterprise_install)
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                """SELECT data FROM slack_bots
-                   WHERE client_id = %s AND enterprise_id IS NOT DISTINCT FROM %s
-                     AND team_id IS NOT DISTINCT FROM %s AND data->>'bot_token' IS NOT NULL
-                   ORDER BY installed_at DESC, id DESC LIMIT 1""",
-                (self._client_id, enterprise_id, team_id),
-            )
-            row = await cur.fetchone()
-        return Bot(**row[0]) if row else None
+        data = await self._store.find_bot(
+            self._key(enterprise_id, team_id, is_enterprise_install)
+        )
+        return Bot(**data) if data else None
 
     async def async_find_installation(
         self,
@@ -132,25 +112,16 @@ class PgInstallationStore(AsyncInstallationStore):
         user_id: str | None = None,
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
-        enterprise_id, team_id = _org_key(enterprise_id, team_id, is_enterprise_install)
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                """SELECT data FROM slack_installations
-                   WHERE client_id = %s AND enterprise_id IS NOT DISTINCT FROM %s
-                     AND team_id IS NOT DISTINCT FROM %s
-                     AND (%s::text IS NULL OR user_id = %s)
-                   ORDER BY installed_at DESC, id DESC LIMIT 1""",
-                (self._client_id, enterprise_id, team_id, user_id, user_id),
-            )
-            row = await cur.fetchone()
-        if row is None:
+        key = self._key(enterprise_id, team_id, is_enterprise_install)
+        data = await self._store.find_installation(key, user_id=user_id)
+        if data is None:
             return None
-        installation = Installation(**row[0])
+        installation = Installation(**data)
         if user_id is not None or installation.bot_token is None:
             # A user's own install may be older than the workspace's latest bot token.
             bot = await self.async_find_bot(
-                enterprise_id=enterprise_id,
-                team_id=team_id,
+                enterprise_id=key.enterprise_id,
+                team_id=key.team_id,
                 is_enterprise_install=is_enterprise_install,
             )
             if bot is not None and bot.bot_token != installation.bot_token:
@@ -163,30 +134,21 @@ class PgInstallationStore(AsyncInstallationStore):
         return installation
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
-        async with self._pool.connection() as conn:
-            await conn.execute(
-                """DELETE FROM slack_bots WHERE client_id = %s
-                   AND enterprise_id IS NOT DISTINCT FROM %s AND team_id IS NOT DISTINCT FROM %s""",
-                (self._client_id, enterprise_id, team_id),
-            )
+        await self._store.delete_bot(InstallKey(self._client_id, enterprise_id, team_id))
 
     async def async_delete_installation(
         self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
     ) -> None:
-        async with self._pool.connection() as conn:
-            await conn.execute(
-                """DELETE FROM slack_installations WHERE client_id = %s
-                   AND enterprise_id IS NOT DISTINCT FROM %s AND team_id IS NOT DISTINCT FROM %s
-                   AND (%s::text IS NULL OR user_id = %s)""",
-                (self._client_id, enterprise_id, team_id, user_id, user_id),
-            )
+        await self._store.delete_installation(
+            InstallKey(self._client_id, enterprise_id, team_id), user_id=user_id
+        )
 
 
 class PgOAuthStateStore(AsyncOAuthStateStore):
     """OAuth ``state`` values: issued per install, good for ``expiration_seconds``, used once."""
 
-    def __init__(self, pool: AsyncConnectionPool, *, expiration_seconds: int = 600) -> None:
-        self._pool = pool
+    def __init__(self, store: PgSlackStore, *, expiration_seconds: int = 600) -> None:
+        self._store = store
         self._expiration = expiration_seconds
 
     @property
@@ -195,20 +157,8 @@ class PgOAuthStateStore(AsyncOAuthStateStore):
 
     async def async_issue(self, *args: Any, **kwargs: Any) -> str:
         state = secrets.token_urlsafe(32)
-        async with self._pool.connection() as conn:
-            await conn.execute("DELETE FROM slack_oauth_states WHERE expires_at < now()")
-            await conn.execute(
-                """INSERT INTO slack_oauth_states (state, expires_at)
-                   VALUES (%s, now() + make_interval(secs => %s))""",
-                (state, self._expiration),
-            )
+        await self._store.issue_state(state, expires_in_s=self._expiration)
         return state
 
     async def async_consume(self, state: str) -> bool:
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                "DELETE FROM slack_oauth_states WHERE state = %s RETURNING expires_at > now()",
-                (state,),
-            )
-            row = await cur.fetchone()
-        return bool(row and row[0])
+        return await self._store.consume_state(state)

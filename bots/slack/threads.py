@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from psycopg_pool import AsyncConnectionPool
+from store.slack import PgSlackStore
 
 
 class AnsweredThreads:
@@ -14,8 +14,8 @@ class AnsweredThreads:
     common case — a busy channel's replies in threads we are not in — costs one query at most.
     """
 
-    def __init__(self, pool: AsyncConnectionPool, *, remember: int = 20_000) -> None:
-        self._pool = pool
+    def __init__(self, store: PgSlackStore, *, remember: int = 20_000) -> None:
+        self._store = store
         self._known: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self._capacity = remember
 
@@ -29,14 +29,7 @@ class AnsweredThreads:
     async def answered(self, team_id: str, channel: str, thread_ts: str) -> bool:
         if (team_id, channel, thread_ts) in self._known:
             return True
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                """SELECT 1 FROM conversations
-                   WHERE platform = 'slack' AND workspace_id = %s AND channel_id = %s
-                     AND thread_id = %s""",
-                (team_id, channel, thread_ts),
-            )
-            found = await cur.fetchone() is not None
+        found = await self._store.has_thread(team_id, channel, thread_ts)
         if found:
             self.remember(team_id, channel, thread_ts)
         return found

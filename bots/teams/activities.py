@@ -131,6 +131,8 @@ def chat_event(activity: Activity, *, attempt: int = 1) -> ChatEvent:
                 "service_url": activity.service_url,
             }
         ),
+        # The asker's language as the Teams client reports it ("en-US").
+        locale=activity.locale or None,
     )
 
 

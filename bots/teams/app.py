@@ -21,16 +21,20 @@ from botbuilder.schema import Activity
 from msrest.exceptions import DeserializationError
 
 from bots.runtime import Runtime
+from bots.tasks import BackgroundTasks
+from bots.teams.answers import StreamPace
 from bots.teams.auth import BotConnectorAuthentication, ConnectorTokenValidator, OpenIdKeys
-from bots.teams.bot import StreamPace, TeamsBot
+from bots.teams.bot import PLATFORM, TeamsBot, TeamsServices, is_personal_command
 from bots.teams.connector import SessionSender, TeamsConnectorFactory
 from bots.teams.credentials import BearerTokenPolicy, BotToken, NoCredentials, token_source
 from bots.teams.payloads import MalformedActivity, check_activity
 from bots.teams.proactive import TeamsNotifier
 from bots.teams.references import TeamsConversations
+from bots.teams.settings import TeamsSettings
+from core.lifecycle import AnswerAgain
 from core.text import storable
 from core.worker import ClaimedEvent
-from store.prompts import PromptStore
+from store.teams import PgTeamsStore
 
 log = structlog.get_logger(__name__)
 
@@ -42,23 +46,26 @@ class TeamsApp:
     """The Teams endpoint and what it owns: an HTTP session for the Bot Connector and the
     answers still being written after their requests were acknowledged.
 
-    ``redeliver`` / ``give_up`` are the inbox worker's way back in (core/worker.py): an
-    activity whose earlier attempt died is answered again in its conversation (botbuilder's
-    ``continue_conversation``), or its user is told it failed.
+    It is Teams' door in the core's lifecycle (``core.lifecycle.PlatformDoor``): ``again``
+    answers an activity whose earlier attempt died in its conversation again (botbuilder's
+    ``continue_conversation``), ``tell`` shows its user that it failed.
     """
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.settings = TeamsSettings.of(runtime.settings)
         self._session: aiohttp.ClientSession | None = None
         self._adapter: CloudAdapter | None = None
         self._bot: TeamsBot | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.tasks = BackgroundTasks()
         self.auth: BotConnectorAuthentication | None = None
         self.notifier: TeamsNotifier | None = None
+        self.store = PgTeamsStore(runtime.db.pool)
+        runtime.lifecycle.register(PLATFORM, self)
 
     async def start(self, app: web.Application) -> None:
-        settings = self.runtime.settings
-        source = token_source(settings)  # raises ConfigurationError on a half-done setup
+        settings = self.settings
+        source = token_source(self.runtime.settings)  # raises ConfigurationError on a half-done setup
         self._session = aiohttp.ClientSession()
         credentials = BearerTokenPolicy(BotToken(source)) if source is not None else NoCredentials()
         connectors = TeamsConnectorFactory(
@@ -82,14 +89,19 @@ class TeamsApp:
             validator=validator, connectors=connectors, app_id=settings.microsoft_app_id
         )
         self._adapter = CloudAdapter(self.auth)
-        conversations = TeamsConversations(self.runtime.db.pool)
+        conversations = TeamsConversations(self.store)
         self.notifier = TeamsNotifier(
             self._adapter, conversations, app_id=settings.microsoft_app_id
         )
         self._bot = TeamsBot(
-            self.runtime,
+            self.runtime.lifecycle,
+            services=TeamsServices(
+                users=self.runtime.conversations,
+                feedback=self.runtime.services.feedback,
+                prompts=self.runtime.services.prompts,
+                commands=self.runtime.commands,
+            ),
             conversations=conversations,
-            prompts=PromptStore(self.runtime.db.pool, defaults=settings.default_prompts),
             pace=StreamPace(
                 stream_interval_s=settings.teams_stream_interval,
                 edit_interval_s=settings.teams_edit_interval,
@@ -101,61 +113,52 @@ class TeamsApp:
 
     async def stop(self, app: web.Application) -> None:
         """Let answers in progress finish (up to 30 s), then close the session."""
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=_DRAIN_S)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+        await self.tasks.drain(_DRAIN_S)
         if self._session is not None:
             await self._session.close()
 
-    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
         """Run ``work`` after the request that asked for it has been answered."""
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("teams_background_work_failed", exc_info=task.exception())
+        return self.tasks.spawn(work, name=name)
 
     async def idle(self) -> None:
         """Wait until no answer is being written (for tests and benchmarks)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.tasks.idle()
 
-    async def redeliver(self, claim: ClaimedEvent) -> None:
+    async def again(self, claim: ClaimedEvent, answer: AnswerAgain) -> bool:
         activity = self._activity_of(claim)
         if activity is None:
             # A welcome (or a row from before activities were kept): not worth repeating.
-            await self.runtime.inbox.done(claim)
-            return
+            await self.runtime.lifecycle.once(claim, _nothing)
+            return True
         bot = self._bot
         assert bot is not None, "the Teams app has not started"
 
-        async def answer(context: TurnContext) -> None:
-            await bot.work_on(context, activity, claim, again=True)
+        async def in_conversation(context: TurnContext) -> None:
+            if is_personal_command(activity):
+                await bot.run_command(context, activity, claim)
+            else:
+                await answer(bot.question(context, activity, again=True))
 
-        await self._continue(activity, answer)
+        await self._continue(activity, in_conversation)
+        return True
 
-    async def give_up(self, claim: ClaimedEvent) -> None:
+    async def tell(self, claim: ClaimedEvent, text: str) -> None:
         activity = self._activity_of(claim)
         bot = self._bot
         if activity is None or bot is None:
             return
 
-        async def tell(context: TurnContext) -> None:
-            await bot.tell_failed(context, claim)
+        async def in_conversation(context: TurnContext) -> None:
+            await bot.tell(context, claim, text)
 
-        await self._continue(activity, tell)
+        await self._continue(activity, in_conversation)
 
     async def _continue(self, activity: Activity, callback: Any) -> None:
         reference = TurnContext.get_conversation_reference(activity)
         reference.activity_id = None  # a new message in the conversation (thread), not a reply
         await self.adapter.continue_conversation(
-            reference, callback, self.runtime.settings.microsoft_app_id or ""
+            reference, callback, self.settings.microsoft_app_id or ""
         )
 
     @staticmethod
@@ -206,6 +209,10 @@ class TeamsApp:
         if response.body is None:
             return web.Response(status=response.status)
         return web.json_response(response.body, status=response.status)
+
+
+async def _nothing() -> None:
+    return
 
 
 TEAMS = web.AppKey("teams", TeamsApp)

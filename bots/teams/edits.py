@@ -14,7 +14,7 @@ a later attempt can do the same.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
 from botbuilder.schema import Activity
@@ -53,6 +53,10 @@ class TeamsEditingReply(PacedReply):
     def message_id(self) -> str | None:
         """The message the user sees this reply in (posted here, or by an earlier attempt)."""
         return self._message_id
+
+    def kept(self) -> Mapping[str, object] | None:
+        """The message a later attempt edits into the answer rather than post a second one."""
+        return {"activity_id": self._message_id} if self._message_id else None
 
     def _visible(self) -> str:
         return split_text(self._text, self._max_chars)[0] if self._text else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
 
@@ -68,6 +68,15 @@ class PacedReply:
     def closed(self) -> bool:
         """``finish`` or ``fail`` has begun."""
         return self._closing
+
+    @property
+    def delivered(self) -> bool:
+        """Teams answers every call or raises: what it did not refuse, it took."""
+        return True
+
+    def kept(self) -> Mapping[str, object] | None:
+        """What the next attempt needs to replace this one's messages: nothing, by default."""
+        return None
 
     async def status(self, text: str) -> None:
         self._status = text

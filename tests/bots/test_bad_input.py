@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
+from bots.settings import AppSettings as Settings
 from bots.teams import TEAMS
-from core.settings import Settings
 from tests.bots.slack.conftest import SlackHarness, dm, new_ts, running_slack, signed
 from tests.support.fake_connector import FakeConnector
 from tests.support.fake_slack import FakeSlack

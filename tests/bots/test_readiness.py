@@ -25,8 +25,8 @@ from slack_sdk.signature import SignatureVerifier
 
 from bots.runtime import Runtime
 from bots.server import build_app
+from bots.settings import AppSettings as Settings
 from core.observability import configure_logging
-from core.settings import Settings
 from tests.conftest import REPO
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.fake_slack import FakeSlack

@@ -16,8 +16,9 @@ import pytest
 import structlog
 from pydantic import SecretStr, ValidationError
 
+from bots.settings import AppSettings as Settings
 from core.observability import configure_logging
-from core.settings import Settings, explain
+from core.settings import explain
 
 SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|API_KEY)$|^(DATABASE_URL|REDIS_URL)$")
 TOKEN = "xoxb-1111-2222-never-print-me"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 from tests.support.services import in_ci
 
 REPO = Path(__file__).resolve().parents[2]

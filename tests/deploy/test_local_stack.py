@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS = {field.alias for field in Settings.model_fields.values()}

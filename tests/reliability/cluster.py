@@ -20,7 +20,7 @@ import aiohttp
 from redis.asyncio import Redis
 
 from bots.runtime import Runtime
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 from tests.bots.slack.conftest import (
     BOT_TOKEN,
     BOT_USER,

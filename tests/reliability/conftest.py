@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from bots.runtime import Runtime
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 from tests.bots.slack.conftest import SlackHarness, running_slack
 from tests.support.fake_openai import FakeOpenAI, serve_fake
 from tests.support.fake_slack import FakeSlack

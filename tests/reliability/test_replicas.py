@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 from tests.bots.slack.conftest import dm, new_ts
 from tests.reliability.cluster import cluster
 from tests.reliability.conftest import eventually, long_answer

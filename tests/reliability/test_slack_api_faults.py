@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 from tests.bots.slack.conftest import dm, new_ts
 from tests.reliability.conftest import (
     all_finished,

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from bots.runtime import Runtime
 from bots.server import build_app
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 from tests.bots.teams import conftest as teams
 from tests.conftest import SAMPLE_KNOWLEDGE
 from tests.reliability.conftest import (
@@ -87,7 +87,7 @@ def die() -> None:
     """This replica's answers in flight stop where they are."""
     for task in asyncio.all_tasks():
         name = getattr(task.get_coro(), "__qualname__", "")
-        if task.get_name() == "teams-reply-pump" or name == "TeamsBot.work_on":
+        if task.get_name() == "teams-reply-pump" or name == "QuestionLifecycle.answer":
             task.cancel()
 
 

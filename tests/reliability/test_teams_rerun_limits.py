@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 from tests.reliability.conftest import all_finished, eventually, inbox_rows, model_server
 from tests.reliability.test_rerun_limits import (
     ASKING_FAST,

@@ -20,9 +20,9 @@ from slack_sdk.signature import SignatureVerifier
 
 from bots.runtime import Runtime
 from bots.server import build_app
+from bots.settings import AppSettings as Settings
 from bots.slack.bot import SlackBot
 from bots.slack.http import SLACK
-from core.settings import Settings
 from tests.conftest import SAMPLE_KNOWLEDGE
 from tests.support.fake_slack import FakeSlack
 

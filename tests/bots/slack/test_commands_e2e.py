@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bots.settings import AppSettings as Settings
 from core.events import ConversationKind
-from core.settings import Settings
 from tests.bots.slack.conftest import TEAM, SlackHarness, running_slack
 from tests.support.conversations import (
     ANSWER_AFTER,

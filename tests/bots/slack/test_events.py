@@ -7,7 +7,7 @@ import time
 
 from pydantic import SecretStr
 
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 from tests.bots.slack.conftest import BOT_USER, TEAM, SlackHarness, dm, new_ts, running_slack
 from tests.support.fake_slack import FakeSlack
 

@@ -10,7 +10,7 @@ import re
 import pytest
 from pydantic import SecretStr
 
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 from tests.bots.slack.conftest import SlackHarness, dm, new_ts, running_slack
 from tests.support.fake_slack import FakeSlack
 

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from pydantic import SecretStr
 
-from core.settings import Settings
+from bots.settings import AppSettings as Settings
 from tests.bots.slack.conftest import SlackHarness, dm, new_ts, running_slack
 from tests.support.fake_openai import FakeOpenAI, serve_fake
 from tests.support.fake_slack import FakeSlack
@@ -162,7 +162,7 @@ async def test_a_burst_beyond_the_answer_limit_waits_its_turn_and_is_answered(se
     model = FakeOpenAI(api_key=MODEL_KEY, default_reply=paragraphs(300))
     model.behaviour.token_interval_s = 0.01
     fake = FakeSlack()
-    async with slack_with_model(settings, fake, model, slack_max_answers=2) as slack:
+    async with slack_with_model(settings, fake, model, max_answers=2) as slack:
         asked = [(f"D{n}", new_ts()) for n in range(6)]
         responses = await asyncio.gather(
             *(

@@ -17,8 +17,8 @@ from pydantic import SecretStr
 
 from bots.runtime import Runtime
 from bots.server import build_app
+from bots.settings import AppSettings as Settings
 from bots.teams import TEAMS, TeamsApp
-from core.settings import Settings
 from tests.conftest import SAMPLE_KNOWLEDGE
 from tests.support.fake_connector import FakeConnector
 from tests.support.fake_openai import FakeOpenAI, serve_fake

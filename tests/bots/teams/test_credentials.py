@@ -11,9 +11,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from pydantic import ValidationError
 
+from bots.settings import AppSettings as Settings
 from bots.teams.credentials import ManagedIdentityTokenSource, token_source
 from core.errors import ConfigurationError
-from core.settings import Settings
 from tests.support.fake_openid import FakeEntra
 
 

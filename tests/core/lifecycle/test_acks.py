@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bots.slack.priority import AckFirst
+from core.lifecycle.acks import AckFirst
 
 
 async def test_answers_wait_while_a_burst_is_being_acknowledged():
