@@ -33,6 +33,8 @@ from botframework.connector.auth import (
 )
 from jwt.algorithms import RSAAlgorithm
 
+from bots.loopback import is_loopback_url
+
 log = structlog.get_logger(__name__)
 
 ALGORITHMS = ("RS256", "RS384", "RS512")
@@ -176,6 +178,12 @@ class BotConnectorAuthentication(BotFrameworkAuthentication):
         self, activity: Activity, auth_header: str
     ) -> AuthenticateRequestResult:
         if self._validator is None:
+            # Anonymous local mode answers the Agents Playground on this machine only: a
+            # caller naming another serviceUrl would have us post answers wherever it likes.
+            if not is_loopback_url(activity.service_url):
+                raise PermissionError(
+                    "anonymous local mode replies only to a serviceUrl on this machine"
+                )
             claims: Mapping[str, Any] = {}
             identity = ClaimsIdentity(
                 dict(claims), True, AuthenticationConstants.ANONYMOUS_AUTH_TYPE

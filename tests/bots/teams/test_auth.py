@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
-from tests.bots.teams.conftest import BotFactory, BotServer
+from bots.runtime import Runtime
+from bots.server import build_app, describe_configuration
+from bots.settings import AppSettings
+from tests.bots.teams.conftest import BotFactory, BotServer, _serve
 
 QUESTION = "How do I reset my password?"
 
@@ -86,3 +90,40 @@ async def test_answer_teams_refuses_to_deliver_is_marked_failed_in_the_inbox(bot
         cur = await conn.execute("SELECT state, last_error FROM inbox")
         [(state, error)] = await cur.fetchall()
     assert state == "failed" and "401" in error
+
+
+async def test_anonymous_mode_is_not_mounted_on_a_server_open_to_the_network(
+    settings: AppSettings,
+):
+    # `serve --host 0.0.0.0` for Slack alone, Teams not configured: /api/messages must not
+    # answer anyone (it would answer from the knowledge base and post wherever it was told).
+    exposed = settings.model_copy(
+        update={"host": "0.0.0.0", "microsoft_app_id": None, "microsoft_app_password": None}
+    )
+    runtime = await Runtime.start(exposed)
+    server = await _serve(build_app(runtime))
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = str(server.make_url("/api/messages"))
+            async with session.post(url, json={"type": "message", "text": "hi"}) as response:
+                assert response.status == 404
+        banner = describe_configuration(exposed, "http://0.0.0.0:3978", "DATABASE_URL", "")
+        assert "Teams           not mounted — MICROSOFT_APP_ID is not set" in banner
+        assert "only for a server on 127.0.0.1" in banner
+    finally:
+        await server.close()
+        await runtime.aclose()
+
+
+async def test_anonymous_mode_replies_only_to_a_service_url_on_this_machine(
+    make_bot: BotFactory,
+):
+    bot = await make_bot(microsoft_app_id=None, microsoft_app_password=None)
+    activity = bot.connector.activity(QUESTION)
+    activity["serviceUrl"] = "http://203.0.113.9:8080/"  # somewhere the caller chose
+
+    status, _ = await bot.post(activity, signed=False)
+
+    assert status == 401
+    await bot.settle()
+    assert not bot.connector.requests
