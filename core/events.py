@@ -71,3 +71,6 @@ class ChatEvent:
     extras: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
     attempt: int = 1
     locale: str | None = None
+    # The message's own identity (platform, workspace, channel, ts) where the platform has
+    # one: one message delivered under two event ids is answered once.
+    message_key: str | None = None

@@ -17,15 +17,18 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-# One statement for the whole batch; a key seen before (or twice in the batch) is skipped, and
+# One statement for the whole batch; a key seen before (or twice in the batch) is skipped —
+# the event key, or the message key when the same message came under another event id — and
 # RETURNING names the claim token that won each new row.
 _INSERT = """
-INSERT INTO inbox (event_key, platform, payload, state, attempts, lease_until, claim, owner)
-SELECT k, p, d, 'working', 1, now() + make_interval(secs => %(lease)s), c, %(owner)s
-FROM unnest(%(keys)s::text[], %(platforms)s::text[], %(payloads)s::jsonb[], %(claims)s::text[])
-     WITH ORDINALITY AS t(k, p, d, c, n)
+INSERT INTO inbox (event_key, platform, payload, state, attempts, lease_until, claim, owner,
+                   message_key)
+SELECT k, p, d, 'working', 1, now() + make_interval(secs => %(lease)s), c, %(owner)s, m
+FROM unnest(%(keys)s::text[], %(platforms)s::text[], %(payloads)s::jsonb[], %(claims)s::text[],
+            %(messages)s::text[])
+     WITH ORDINALITY AS t(k, p, d, c, m, n)
 ORDER BY n
-ON CONFLICT (event_key) DO NOTHING
+ON CONFLICT DO NOTHING
 RETURNING claim
 """
 
@@ -36,6 +39,7 @@ class _Row:
     platform: str
     payload: Mapping[str, Any]
     claim: str
+    message_key: str | None = None
     done: asyncio.Future[bool] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -62,10 +66,11 @@ class Arrivals:
         claim: str,
         *,
         timeout: float,
+        message_key: str | None = None,
     ) -> bool:
         """Write the row (state ``working``, claimed with ``claim``); True when it is new,
         False when the key was there already. Raises what the database raised."""
-        row = _Row(event_key, platform, payload, claim)
+        row = _Row(event_key, platform, payload, claim, message_key)
         self._queued.append(row)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_all(timeout))
@@ -101,6 +106,7 @@ class Arrivals:
                     "platforms": [row.platform for row in batch],
                     "payloads": [Jsonb(dict(row.payload)) for row in batch],
                     "claims": [row.claim for row in batch],
+                    "messages": [row.message_key for row in batch],
                 },
             )
             return {str(claim) for (claim,) in await cur.fetchall()}

@@ -111,18 +111,26 @@ class EventInbox:
     # -- arrival -------------------------------------------------------------------------------
 
     async def accept(
-        self, event_key: str, platform: str, payload: Mapping[str, Any]
+        self,
+        event_key: str,
+        platform: str,
+        payload: Mapping[str, Any],
+        *,
+        message_key: str | None = None,
     ) -> ClaimedEvent | None:
-        """Record the event and claim it; None when its key was seen before (a duplicate).
+        """Record the event and claim it; None when its key, or its ``message_key``, was seen
+        before (a duplicate: the same delivery again, or the same message under another id).
 
         Raises when the database cannot record it: the delivery must then not be acknowledged,
         so the platform sends it again.
         """
         self._count("events_received", platform=platform)
-        redis_key = f"sb:event:{event_key}"
+        redis_keys = [f"sb:event:{event_key}"]
+        if message_key is not None:
+            redis_keys.append(f"sb:message:{message_key}")
         if self._redis is not None:
             try:
-                if not await self._redis.set(redis_key, "1", nx=True, ex=self._ttl):
+                if not await self._first_sighting(redis_keys):
                     self._count("events_deduplicated", platform=platform)
                     return None
             except (RedisError, OSError) as exc:
@@ -136,13 +144,14 @@ class EventInbox:
             # Events arriving together share one INSERT (store/arrivals.py): a burst costs a
             # few statements, not one per event.
             created = await self._arrivals.insert(
-                event_key, platform, payload, token, timeout=self.accept_timeout_s
+                event_key, platform, payload, token, timeout=self.accept_timeout_s,
+                message_key=message_key,
             )
         except Exception:
             if self._redis is not None:
                 # Let a retry of this delivery try again rather than be taken for a duplicate.
                 try:
-                    await self._redis.delete(redis_key)
+                    await self._redis.delete(*redis_keys)
                 except (RedisError, OSError):
                     pass
             raise
@@ -153,6 +162,22 @@ class EventInbox:
         return ClaimedEvent(
             event_key=event_key, platform=platform, token=token, attempt=1, payload=payload
         )
+
+    async def _first_sighting(self, keys: Sequence[str]) -> bool:
+        """Set every key of ``keys`` that is not set yet; True when none was (all are new).
+        One round trip: the keys are set in one pipeline, each ``SET NX`` on its own."""
+        assert self._redis is not None
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.set(key, "1", nx=True, ex=self._ttl)
+            fresh = await pipe.execute()
+        if all(fresh):
+            return True
+        # Seen before: undo what this call set, so that only the first sighting holds a key.
+        stale = [key for key, new in zip(keys, fresh, strict=True) if new]
+        if stale:
+            await self._redis.delete(*stale)
+        return False
 
     # -- the end of an attempt -----------------------------------------------------------------
 

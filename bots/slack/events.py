@@ -71,6 +71,17 @@ class Question:
     event_key: str | None
 
 
+def message_key(body: Mapping[str, Any], event: Mapping[str, Any], team_id: str) -> str | None:
+    """The message itself, whatever delivery carries it: Slack sends one message under two
+    event ids when it reaches the app through two subscriptions, or when an Enterprise Grid
+    org delivers it to more than one installation (hence the org id before the workspace)."""
+    channel, ts = event.get("channel"), event.get("ts")
+    if not channel or not ts:
+        return None
+    workspace = body.get("enterprise_id") or team_id
+    return f"slack:{workspace}:{channel}:{ts}"
+
+
 def to_question(
     body: Mapping[str, Any],
     event: Mapping[str, Any],
@@ -106,6 +117,7 @@ def to_question(
         ),
         text=plain_text(str(event.get("text") or ""), bot_user_id),
         event_key=str(body.get("event_id")) if body.get("event_id") else None,
+        message_key=message_key(body, event, team_id),
         attachments=files,
         extras=MappingProxyType(
             {

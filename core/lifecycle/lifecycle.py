@@ -58,17 +58,25 @@ class QuestionLifecycle:
     # -- a first delivery ----------------------------------------------------------------------
 
     async def accept(
-        self, event_key: str, platform: str, payload: Mapping[str, Any]
+        self,
+        event_key: str,
+        platform: str,
+        payload: Mapping[str, Any],
+        *,
+        message_key: str | None = None,
     ) -> ClaimedEvent | None:
-        """Record the event once; None for a delivery already recorded. Raises when the inbox
+        """Record the event once; None for a delivery already recorded — by its event key, or
+        by ``message_key`` when the same message came under another one. Raises when the inbox
         cannot record it: the platform must not be acknowledged, so it delivers it again."""
         if "request_id" not in get_contextvars():
             # No HTTP request bound one (Socket Mode): the event key follows it everywhere.
             new_request_id(event_key)
         bind_contextvars(event_key=event_key)
-        claim = await self._inbox.accept(event_key, platform, payload)
+        claim = await self._inbox.accept(event_key, platform, payload, message_key=message_key)
         if claim is None:
-            log.info("duplicate_event", platform=platform, event_key=event_key)
+            log.info(
+                "duplicate_event", platform=platform, event_key=event_key, message_key=message_key
+            )
         return claim
 
     async def take(self, question: Question, payload: Mapping[str, Any]) -> None:
@@ -78,7 +86,9 @@ class QuestionLifecycle:
         key = question.event.event_key
         claim: ClaimedEvent | None = None
         if key is not None:
-            claim = await self.accept(key, platform, payload)
+            claim = await self.accept(
+                key, platform, payload, message_key=question.event.message_key
+            )
             if claim is None:
                 return
         self._doors[platform].spawn(self.answer(question, claim), f"{platform}:{key}")

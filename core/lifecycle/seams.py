@@ -21,7 +21,12 @@ class Inbox(Protocol):
     max_attempts: int
 
     async def accept(
-        self, event_key: str, platform: str, payload: Mapping[str, Any]
+        self,
+        event_key: str,
+        platform: str,
+        payload: Mapping[str, Any],
+        *,
+        message_key: str | None = None,
     ) -> ClaimedEvent | None: ...
 
     async def done(self, claim: ClaimedEvent) -> None: ...

@@ -194,6 +194,46 @@ async def test_two_replicas_sharing_redis_answer_a_redelivered_event_once(
     assert len(fake.thread("D1", ts)) == 1
 
 
+async def test_one_message_under_two_event_ids_gets_one_answer(slack: SlackHarness):
+    # Slack delivers a message twice, with different event ids, when it reaches the app through
+    # two subscriptions or an Enterprise Grid org delivers it to two installations.
+    ts = new_ts()
+    event = dm("How many days of annual leave do I get?", ts=ts)
+    await slack.event(event, event_id="EvFIRST")
+    await slack.settle()
+    await asyncio.sleep(1)  # later, after the first answer was written
+    await slack.event(event, event_id="EvSECOND")
+    await slack.settle()
+
+    assert len(await slack.answers()) == 1
+    assert len(slack.fake.thread("D1", ts)) == 1
+    # A different message in the same DM is still answered.
+    other = new_ts()
+    await slack.event(dm("How do I reset my password?", ts=other), event_id="EvTHIRD")
+    await slack.settle()
+    assert len(slack.fake.thread("D1", other)) == 1
+
+
+async def test_two_replicas_answer_one_message_under_two_event_ids_once(
+    settings: Settings, redis_url: str
+):
+    fake = FakeSlack()
+    ts = new_ts()
+    event = dm("How do I report a phishing email?", ts=ts)
+    async with (
+        running_slack(settings, fake, redis_url=SecretStr(redis_url)) as replica_a,
+        running_slack(settings, fake, load=False, redis_url=SecretStr(redis_url)) as replica_b,
+    ):
+        await asyncio.gather(
+            replica_a.event(event, event_id="EvSUB1"),
+            replica_b.event(event, event_id="EvSUB2"),
+        )
+        await replica_a.settle()
+        await replica_b.settle()
+        assert len(await replica_a.answers()) == 1
+    assert len(fake.thread("D1", ts)) == 1
+
+
 async def test_other_bots_are_answered_when_configured(settings: Settings):
     async with running_slack(settings, FakeSlack(), slack_answer_bots=True) as slack:
         ts = new_ts()
