@@ -27,6 +27,7 @@ from bots.slack.home import thread_link
 from bots.slack.timezones import Timezones
 from bots.tasks import BackgroundTasks
 from core.commands import CommandHandler, CommandReply, CommandRequest
+from core.errors import PlatformError
 from core.events import ConversationKind, Person, ThreadRef
 
 log = structlog.get_logger(__name__)
@@ -182,9 +183,10 @@ async def run(
     zone = bot.timezones.name(request.person.workspace_id, request.person.user_id)
     if zone:
         request = replace(request, timezone=zone)
-    reply = await bot.commands.handle(request, progress=progress)
-    if reply.file_content is not None and reply.file_name:
-        await upload(bot, request.person, token, reply.file_name, reply.file_content)
+    async def deliver(name: str, content: bytes, _type: str | None) -> None:
+        await upload(bot, request.person, token, name, content)
+
+    reply = await bot.commands.handle(request, progress=progress, deliver=deliver)
     await respond(
         text=notification(reply.text),
         blocks=reply_blocks(reply),
@@ -196,7 +198,8 @@ async def run(
 async def upload(
     bot: CommandContext, person: Person, token: str | None, name: str, content: bytes
 ) -> None:
-    """Put a file in the person's DM with the app (files.uploadV2)."""
+    """Put a file in the person's DM with the app (files.uploadV2); raises ``PlatformError``
+    when Slack would not take it."""
     team = person.workspace_id
     try:
         opened = await bot.calls.api(team, "conversations.open", token=token, users=person.user_id)
@@ -209,5 +212,5 @@ async def upload(
 
         await bot.calls.paced(team, "files.getUploadURLExternal", send)
     except (SlackClientError, OSError, TimeoutError) as exc:
-        # The reply still goes out; it says where the file should be.
         log.warning("slack_upload_failed", error=describe(exc))
+        raise PlatformError(f"Slack did not take the upload ({describe(exc)})") from exc

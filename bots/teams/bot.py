@@ -225,17 +225,15 @@ class TeamsBot(ActivityHandler):
             await outbox.send(plain_message("Okay, I won't save the file."))
             return
         request = CommandRequest.parse(person, thread_of(activity), answer.command)
-        reply = await self._services.commands.handle(request)
+
+        async def deliver(_name: str, content: bytes, _type: str | None) -> None:
+            # Raises PlatformError: the reply then says so, offers to try again, and the
+            # audit line says "failed".
+            await upload(answer.upload_url, content)
+
+        reply = await self._services.commands.handle(request, deliver=deliver)
         if reply.file_content is None:
             await outbox.send(command_reply_activity(reply))
-            return
-        try:
-            await upload(answer.upload_url, reply.file_content)
-        except PlatformError as exc:
-            log.warning("teams_file_upload_failed", error=str(exc), status=exc.status)
-            await outbox.send(
-                plain_message("I couldn't save the file to your OneDrive. Try `export` again.")
-            )
             return
         await outbox.send(file_info_activity(answer))
 

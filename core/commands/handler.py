@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,7 +18,7 @@ from core.commands.context import (
     is_configured_admin,
 )
 from core.commands.help import CommandSpec, help_reply, unknown_reply
-from core.commands.reply import CommandReply, CommandRequest
+from core.commands.reply import CommandAction, CommandReply, CommandRequest
 from core.commands.stores import AuditEntry, ProgressCallback
 from core.conversations import UserRecord
 from core.errors import SwitchboardError
@@ -28,6 +28,13 @@ log = structlog.get_logger(__name__)
 _TARGET_CHARS = 200
 
 Clock = Callable[[], datetime]
+# Puts a reply's file where the person finds it (name, content, content type); raises
+# ``PlatformError`` when the platform would not take it.
+FileDelivery = Callable[[str, bytes, str | None], Awaitable[None]]
+NOT_DELIVERED = (
+    "I couldn't put the file in your messages: {why} Nothing was lost — press *Try again*, "
+    "or run `{command}` again in a moment."
+)
 
 REFUSED = (
     "Sorry — `{name}` is for Switchboard admins only. If you need it, ask one of your "
@@ -97,10 +104,16 @@ class CommandHandler:
         return is_command(text)
 
     async def handle(
-        self, request: CommandRequest, *, progress: ProgressCallback | None = None
+        self,
+        request: CommandRequest,
+        *,
+        progress: ProgressCallback | None = None,
+        deliver: FileDelivery | None = None,
     ) -> CommandReply:
         """Run ``request``. ``progress`` receives lines while a long command works (ingest,
-        reindex); the returned reply is the result message."""
+        reindex); the returned reply is the result message. A reply with a file is handed to
+        ``deliver`` before it is audited: when the platform refuses the file, the reply says
+        so and offers to try again, and the audit line says ``failed``."""
         services = self._services
         if services is None:
             # A bare handler (no stores) can still explain itself.
@@ -141,11 +154,41 @@ class CommandHandler:
             progress=progress,
         )
         result = await self._run(spec, ctx)
+        if deliver is not None:
+            result = await self._deliver(result, request, ctx, deliver)
         if spec.admin or spec.audited:
             await self._audit(
                 request, user, spec.name, result.outcome, ctx.audit_target, ctx.audit_details
             )
         return result.reply
+
+    async def _deliver(
+        self,
+        result: _Outcome,
+        request: CommandRequest,
+        ctx: CommandContext,
+        deliver: FileDelivery,
+    ) -> _Outcome:
+        reply = result.reply
+        if reply.file_content is None or not reply.file_name:
+            return result
+        try:
+            await deliver(reply.file_name, reply.file_content, reply.file_type)
+        except SwitchboardError as exc:
+            log.warning("command_file_not_delivered", command=request.name, error=str(exc))
+            ctx.audit_details.update(delivered=False, error=str(exc))
+            command = " ".join((request.name, *request.args))
+            return _Outcome(
+                CommandReply(
+                    title=f"`{request.name}` is ready, but the file did not arrive",
+                    sections=[NOT_DELIVERED.format(why=_sentence(str(exc)), command=command)],
+                    ok=False,
+                    actions=[CommandAction("Try again", command, style="primary")],
+                ),
+                "failed",
+            )
+        ctx.audit_details["delivered"] = True
+        return result
 
     async def _run(self, spec: CommandSpec, ctx: CommandContext) -> _Outcome:
         try:
@@ -188,3 +231,8 @@ class CommandHandler:
             details=details,
         )
         await self._services.audit.record(entry)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip() or "the platform refused it."
+    return text if text.endswith((".", "!", "?")) else text + "."

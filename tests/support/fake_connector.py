@@ -131,6 +131,7 @@ class FakeConnector:
     # Files in "OneDrive" by the uniqueId Teams gave them (file consent flow).
     files: dict[str, bytes] = field(default_factory=dict)
     offers: dict[str, dict[str, Any]] = field(default_factory=dict)  # uniqueId → uploadInfo
+    onedrive_down: bool = False  # OneDrive answers every upload with 503
     _failures: list[int] = field(default_factory=list)
     _edits: dict[str, list[float]] = field(default_factory=dict)
     _changed: asyncio.Condition | None = None
@@ -287,6 +288,8 @@ class FakeConnector:
         data = await request.read()
         size = len(data)
         expected = f"bytes 0-{size - 1}/{size}"
+        if self.onedrive_down:
+            return web.json_response({"error": {"code": "serviceNotAvailable"}}, status=503)
         if unique_id not in self.offers or unique_id in self.files:
             return web.json_response({"error": {"code": "itemNotFound"}}, status=404)
         if size == 0 or request.headers.get("Content-Range") != expected:

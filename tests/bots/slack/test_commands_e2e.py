@@ -383,6 +383,28 @@ async def test_export_puts_exactly_the_persons_data_in_their_dm(slack: SlackHarn
     assert alice.id
 
 
+async def test_export_whose_upload_fails_says_so_offers_to_try_again_and_is_audited_failed(
+    slack: SlackHarness,
+):
+    await two_people(slack)
+    slack.fake.outage("files.completeUploadExternal", 20)  # Slack has a bad minute
+
+    reply = await slash(slack, "UALICE", "export", channel="CGENERAL")
+
+    text = shown(reply)
+    assert "is in your DM with me" not in text
+    assert "the file did not arrive" in text and "Nothing was lost" in text
+    assert "Try again" in json.dumps(reply.get("blocks") or [])
+    assert [(act, o) for _, act, _, o, _ in await audit(slack)] == [("export", "failed")]
+
+    slack.fake.recover()
+    again = await slash(slack, "UALICE", "export", channel="CGENERAL")
+    assert "is in your DM with me" in shown(again)
+    assert [(act, o) for _, act, _, o, _ in await audit(slack)] == [
+        ("export", "failed"), ("export", "ok"),
+    ]
+
+
 async def test_stats_numbers_match_the_rows_they_count(slack: SlackHarness):
     world = await two_people(slack)
     pool = slack.runtime.db.pool

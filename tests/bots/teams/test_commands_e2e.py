@@ -209,6 +209,25 @@ async def test_export_is_offered_by_file_consent_and_uploaded_to_onedrive_on_acc
     assert info["content"]["uniqueId"] == unique_id and info["name"] == consent["name"]
 
 
+async def test_export_whose_upload_fails_says_so_offers_to_try_again_and_is_audited_failed(
+    bot: BotServer,
+):
+    await person(bot, "alice")
+    offer = await say(bot, "alice", "export")
+    bot.connector.onedrive_down = True
+
+    status, _ = await bot.post(bot.connector.file_consent(offer))
+    await bot.settle()
+
+    assert status == 200 and not bot.connector.files
+    told = bot.connector.visible(offer.conversation_id)[-1]
+    assert "the file did not arrive" in told.text and "Nothing was lost" in told.text
+    assert "Try again" in json.dumps(told.activity.get("attachments") or [])
+    async with bot.runtime.db.pool.connection() as conn:
+        cur = await conn.execute("SELECT action, outcome FROM audit_log ORDER BY id")
+        assert await cur.fetchall() == [("export", "ok"), ("export", "failed")]
+
+
 async def test_declining_the_export_file_uploads_nothing(bot: BotServer):
     await person(bot, "alice")
     offer = await say(bot, "alice", "export")
