@@ -120,3 +120,32 @@ async def test_personal_conversation_and_answer_are_stored(bot: BotServer):
     assert rows[0][4] == QUESTION
     assert rows[1][4] == final.text
     assert mapped == [(final.id, rows[1][5])]
+
+
+async def test_a_slow_answer_acknowledges_at_once_and_teams_retry_is_answered_once(
+    make_bot: BotFactory, model
+):
+    # Teams sends a message again when the bot has not answered the POST within 15 s. The
+    # answer here needs longer than the POST may take (the model waits before its first word),
+    # so the POST must be answered before any of it is written, and the retry, carrying the
+    # same activity id, must not start a second answer.
+    fake, overrides = model
+    fake.default_reply = ANSWER
+    fake.behaviour.ttft_s = 2.0
+    bot = await make_bot(**overrides)
+    activity = bot.connector.activity(QUESTION)
+    conversation = activity["conversation"]["id"]
+
+    status, _ = await bot.post(activity)
+    assert status == 200
+    assert not any(ANSWER.split()[0] in (m.text or "") for m in bot.connector.visible(conversation))
+    assert fake.count("chat") <= 1  # the model may have been asked; nothing has come back
+
+    status, _ = await bot.post(activity)  # Teams' retry, same activity id
+    assert status == 200
+    await bot.settle()
+
+    assert fake.count("chat") == 1
+    assert len(bot.connector.streams_in(conversation)) == 1
+    [answer] = bot.connector.visible(conversation)
+    assert answer.text.startswith(ANSWER.split()[0])
