@@ -114,21 +114,28 @@ class Baselines:
 
     names = ("BM25 (1000/200)", "MiniLM cosine (1000/200)", "RRF of both")
 
-    def __init__(self, chunks: list[BaselineChunk], bm25: BM25, cosine: Cosine) -> None:
+    def __init__(self, chunks: list[BaselineChunk], bm25: BM25, cosine: Cosine | None) -> None:
         self.chunks = chunks
         self._bm25 = bm25
         self._cosine = cosine
 
     @classmethod
-    async def build(cls, evalset: EvalSet, embedder: Embedder) -> Baselines:
+    async def build(cls, evalset: EvalSet, embedder: Embedder | None) -> Baselines:
+        """The baselines; BM25 alone without an ``embedder``."""
         chunks = tutorial_chunks(evalset)
+        if embedder is None:
+            return cls(chunks, BM25([c.text for c in chunks]), None)
         vectors: list[list[float]] = []
         for start in range(0, len(chunks), 512):
             vectors += await embedder.embed([c.text for c in chunks[start:start + 512]])
         return cls(chunks, BM25([c.text for c in chunks]), Cosine(vectors))
 
-    def search(self, question: str, vector: Sequence[float], k: int) -> dict[str, list[BaselineChunk]]:
+    def search(
+        self, question: str, vector: Sequence[float] | None, k: int
+    ) -> dict[str, list[BaselineChunk]]:
         lexical = self._bm25.rank(question, 100)
+        if self._cosine is None or vector is None:
+            return {self.names[0]: [self.chunks[i] for i in lexical[:k]]}
         dense = self._cosine.rank(vector, 100)
         fused = rrf([lexical, dense])
         return {

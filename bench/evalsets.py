@@ -94,6 +94,17 @@ class EvalSet:
     questions: list[Question]
     has_pages: bool = False
 
+    def sample(self, every: int) -> EvalSet:
+        """Every ``every``-th document (in name order) and the questions about them: a bounded
+        slice for runs that must embed everything afresh."""
+        if every <= 1:
+            return self
+        documents = sorted(self.documents, key=lambda d: d.key)[::every]
+        keys = {d.key for d in documents}
+        questions = [q for q in self.questions if q.gold and all(g.document in keys for g in q.gold)]
+        return EvalSet(f"{self.name} (every {every}th document)", documents, questions,
+                       self.has_pages)
+
     def domain_of(self, key: str) -> str:
         return next((d.domain for d in self.documents if d.key == key), "general")
 
@@ -344,6 +355,7 @@ class CachedEmbedder:
                     continue
                 self._vectors[entry["key"]] = entry["vector"]
         self._saved = set(self._vectors)
+        self._starting = asyncio.Lock()  # ingestion embeds batches side by side: start once
         self.embedded = 0  # texts sent to the model
         self.reused = 0  # texts answered from an earlier run's file
 
@@ -356,8 +368,9 @@ class CachedEmbedder:
             (k, t) for k, t in zip(keys, texts, strict=True) if k not in self._vectors
         ))
         if missing:
-            if self._inner is None:
-                self._inner = await asyncio.to_thread(self._start)
+            async with self._starting:
+                if self._inner is None:
+                    self._inner = await asyncio.to_thread(self._start)
             vectors = await self._inner.embed([t for _, t in missing])
             for (key, _), vector in zip(missing, vectors, strict=True):
                 self._vectors[key] = self._new[key] = vector

@@ -41,9 +41,12 @@ from bench import (
 )
 from bench.baselines import Baselines
 from bench.evalsets import (
+    EVAL_ROOT,
     SETS,
     CachedEmbedder,
+    EvalDocument,
     EvalSet,
+    EvalSource,
     Question,
     Totals,
     ingest_set,
@@ -58,6 +61,17 @@ from store.database import Database
 from store.retrieval import HybridRetriever, HybridWeights
 
 CACHE = Path("/tmp/sbbench-cache")
+EVAL = EVAL_ROOT / "claude-docs"
+
+
+class EvalDocuments(EvalSource):
+    """claude-docs' entries as a source (for bench/ingest_throughput.py)."""
+
+    def __init__(self, entries: list[dict[str, str]]) -> None:
+        super().__init__(EvalSet("claude-docs", [
+            EvalDocument(key=e["chunk_link"], title=e["chunk_heading"], text=e["text"])
+            for e in entries
+        ], []))
 OURS = ("full text", "vectors", "hybrid")
 
 
@@ -79,7 +93,7 @@ class SetResult:
         return mean["page_hit"] if self.has_pages else mean["hit"]
 
 
-def retriever(db: Database, embedder: CachedEmbedder, args: argparse.Namespace,
+def retriever(db: Database, embedder: CachedEmbedder | None, args: argparse.Namespace,
               ranking: str) -> HybridRetriever:
     text, vector = {"full text": (1.0, 0.0), "vectors": (0.0, 1.0),
                     "hybrid": (args.text_weight, args.vector_weight)}[ranking]
@@ -87,16 +101,22 @@ def retriever(db: Database, embedder: CachedEmbedder, args: argparse.Namespace,
         db.pool, embedder=embedder, candidates=args.candidates,
         weights=HybridWeights(text=text, vector=vector, rrf_k=args.rrf_k),
         per_document=args.per_document, distinct_first=args.distinct_first,
+        repeat_decay=args.repeat_decay,
     )
 
 
 async def ask(
-    db: Database, embedder: CachedEmbedder, args: argparse.Namespace, questions: list[Question],
-    baselines: Baselines | None, result: SetResult | None = None,
+    db: Database, embedder: CachedEmbedder | None, args: argparse.Namespace,
+    questions: list[Question], baselines: Baselines | None, result: SetResult | None = None,
 ) -> dict[str, Totals]:
-    totals = {name: Totals() for name in (*OURS, *(Baselines.names if baselines else ()))}
-    vectors = await embedder.embed([q.text for q in questions])
-    for ranking in OURS:
+    rankings = OURS if embedder is not None else OURS[:1]
+    names = Baselines.names if embedder is not None else Baselines.names[:1]
+    totals = {name: Totals() for name in (*rankings, *(names if baselines else ()))}
+    vectors: list[list[float] | None] = (
+        list(await embedder.embed([q.text for q in questions])) if embedder is not None
+        else [None] * len(questions)
+    )
+    for ranking in rankings:
         search = retriever(db, embedder, args, ranking)
         for q in questions:
             started = time.perf_counter()
@@ -114,8 +134,9 @@ async def ask(
 async def run_set(
     name: str, server: str, args: argparse.Namespace, start: Callable[[], OpenAIEmbedder],
 ) -> SetResult:
-    evalset: EvalSet = load_set(name)
-    embedder = CachedEmbedder(args.model, start, None if args.no_cache else args.cache)
+    evalset: EvalSet = load_set(name).sample(dict(args.sample).get(name, 1))
+    embedder = None if args.text_only else CachedEmbedder(
+        args.model, start, None if args.no_cache else args.cache)
     with database(server) as url:
         db = await Database.connect(Settings(_env_file=None, database_url=url))
         try:
@@ -127,8 +148,7 @@ async def run_set(
             result = SetResult(name, evalset.has_pages, report.added, report.chunks,
                                round(time.perf_counter() - started, 1))
             print(f"{name}: {report.added} documents, {report.chunks} chunks in "
-                  f"{result.ingest_s} s ({embedder.embedded} texts embedded, "
-                  f"{embedder.reused} from the cache)", flush=True)
+                  f"{result.ingest_s} s", flush=True)
             baselines = None if args.no_baselines else await Baselines.build(evalset, embedder)
             result.totals = await ask(db, embedder, args, evalset.questions, baselines, result)
             for set_name, path in args.extra:
@@ -140,8 +160,8 @@ async def run_set(
                             db, embedder, args, subset, baselines)
             return result
         finally:
-            embedder.save()
-            await embedder.aclose()
+            if embedder is not None:
+                await embedder.aclose()
             await db.aclose()
 
 
@@ -182,7 +202,8 @@ def settings_line(args: argparse.Namespace) -> str:
     return (f"chunks {args.chunk_size} / {args.chunk_overlap}, candidates {args.candidates}, "
             f"RRF k {args.rrf_k}, weights text {args.text_weight} / vector {args.vector_weight}, "
             f"{args.per_document} per document, distinct documents first "
-            f"{'on' if args.distinct_first else 'off'}, embedding model `{args.model}`")
+            f"{'on' if args.distinct_first else 'off'}, repeat decay {args.repeat_decay}, "
+            f"embedding model `{args.model}`")
 
 
 def main() -> None:
@@ -202,7 +223,13 @@ def main() -> None:
     parser.add_argument("--per-document", type=int, default=defaults.retrieval_per_document)
     parser.add_argument("--distinct-first", type=int, choices=(0, 1),
                         default=int(defaults.retrieval_distinct_first))
+    parser.add_argument("--repeat-decay", type=float, default=defaults.retrieval_repeat_decay)
+    parser.add_argument("--sample", action="append", default=[],
+                        type=lambda s: (s.split("=", 1)[0], int(s.split("=", 1)[1])),
+                        help="SET=N: every Nth document of SET and its questions (bounded runs)")
     parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--text-only", action="store_true",
+                        help="no embeddings: full text and BM25 only (fast chunking sweeps)")
     parser.add_argument("--cache", type=Path, default=CACHE, help="folder of remembered vectors")
     parser.add_argument("--no-cache", action="store_true", help="embed everything afresh")
     parser.add_argument("--log", type=Path, help="append this run's figures as a JSON line")

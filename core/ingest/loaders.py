@@ -19,6 +19,7 @@ from pypdf.errors import PdfReadError, PyPdfError
 
 from core.errors import IngestError, UnsupportedDocument
 from core.ingest.documents import LoadedDocument, Section
+from core.ingest.pdftext import clean_pages
 
 KNOWN_DOMAINS = frozenset({"hr", "it", "policy"})
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
@@ -159,7 +160,7 @@ def read_pdf(data: bytes, path: Path) -> PdfText:
 def pdf_document(text: PdfText, data: bytes, path: Path, salt: str) -> LoadedDocument:
     """A PDF's pages as a document: one section per page, its number kept."""
     sections = []
-    for number, page_text in enumerate(text.pages, start=1):
+    for number, page_text in enumerate(clean_pages(text.pages), start=1):
         page_text = page_text.strip()
         if not page_text:
             continue
