@@ -56,6 +56,7 @@ from bench.evalsets import (
 )
 from core.embeddings import OpenAIEmbedder
 from core.ingest.chunking import Chunker
+from core.routing import Domain, LexicalRouter, search_scope
 from core.settings import Settings
 from store.database import Database
 from store.retrieval import HybridRetriever, HybridWeights
@@ -86,6 +87,7 @@ class SetResult:
     ingest_s: float
     totals: dict[str, Totals] = field(default_factory=dict)
     extra: dict[str, dict[str, Totals]] = field(default_factory=dict)
+    routes: dict[str, float] = field(default_factory=dict)
     search_ms: list[float] = field(default_factory=list)
 
     def headline(self, ranking: str) -> float:
@@ -151,6 +153,10 @@ async def run_set(
                   f"{result.ingest_s} s", flush=True)
             baselines = None if args.no_baselines else await Baselines.build(evalset, embedder)
             result.totals = await ask(db, embedder, args, evalset.questions, baselines, result)
+            if any(q.domain for q in evalset.questions):
+                result.routes = await routes(
+                    db, embedder, args, evalset,
+                    result.totals["hybrid" if embedder is not None else "full text"])
             for set_name, path in args.extra:
                 if set_name == name:
                     extra = load_questions(Path(path), evalset)
@@ -163,6 +169,60 @@ async def run_set(
             if embedder is not None:
                 await embedder.aclose()
             await db.aclose()
+
+
+# The assistant filters by the route only at or above this confidence (core/assistant.py).
+CONFIDENT = 0.5
+
+
+def set_domains(evalset: EvalSet) -> list[Domain]:
+    """A set's route labels as domains, described by their documents' titles only (no
+    question is looked at), the way an admin would describe a domain."""
+    titles: dict[str, list[str]] = {}
+    for d in evalset.documents:
+        titles.setdefault(d.domain, []).append(d.title)
+    return [Domain(name=name, description=name.replace("_", " "), sources=(name,), persona="",
+                   examples=tuple(t)) for name, t in sorted(titles.items())]
+
+
+async def routes(db: Database, embedder: CachedEmbedder | None, args: argparse.Namespace,
+                 evalset: EvalSet, unrouted: Totals) -> dict[str, float]:
+    """Route accuracy with the lexical router over the set's labels, and hybrid's headline
+    figure when a confident route filters the search, against the same search unfiltered."""
+    domains = set_domains(evalset)
+    router = LexicalRouter(domains)
+    search = retriever(db, embedder, args, "hybrid" if embedder is not None else "full text")
+    labelled = [(i, q) for i, q in enumerate(evalset.questions) if q.domain]
+    right = confident = wrong_confident = 0
+    routed, plain, lost = Totals(), Totals(), 0.0
+    for i, q in labelled:
+        decision = await router.route(q.text)
+        right += decision.primary == q.domain
+        scope = search_scope(domains, decision, confident=CONFIDENT)
+        confident += bool(scope)
+        wrong_confident += bool(scope) and q.domain not in decision.domains
+        found = await search.search(q.text, k=args.k, domains=scope) if scope else None
+        before = unrouted.scores[i]
+        after = score_passages(found, q, args.k) if found is not None else before
+        routed.add(after)
+        plain.add(before)
+        key = "page_hit" if evalset.has_pages else "hit"
+        lost += (getattr(before, key) or 0) - (getattr(after, key) or 0)
+    key = "page_hit" if evalset.has_pages else "hit"
+    n = len(labelled)
+    return {"questions": n, "accuracy": right / n, "confident": confident / n,
+            "wrong_confident": wrong_confident / n, "unrouted": plain.mean()[key],
+            "routed": routed.mean()[key], "lost": lost / n}
+
+
+def route_table(results: Sequence[SetResult], k: int) -> str:
+    rows = [(r.name, int(r.routes["questions"]), f"{r.routes['accuracy']:.2f}",
+             f"{r.routes['confident']:.2f}", f"{r.routes['wrong_confident']:.2f}",
+             f"{r.routes['unrouted']:.3f}", f"{r.routes['routed']:.3f}")
+            for r in results if r.routes]
+    return table(("set", "labelled questions", "route accuracy", "confident share",
+                  "confident and wrong", f"hybrid hit@{k} (page hit where pages), unrouted",
+                  f"routed (filter when confident ≥ {CONFIDENT})"), rows) if rows else ""
 
 
 def _f(value: float | None) -> str:
@@ -193,8 +253,9 @@ def extra_table(results: Sequence[SetResult], k: int) -> str:
     rows = []
     for r in results:
         for label, totals in r.extra.items():
-            rows.append((f"{r.name}: {label}", len(totals["hybrid"].scores),
-                         *(f"{totals[n].mean().get('hit', 0):.2f}" for n in OURS)))
+            rows.append((f"{r.name}: {label}", len(totals["full text"].scores),
+                         *(f"{totals[n].mean().get('hit', 0):.2f}" if n in totals else "–"
+                           for n in OURS)))
     return table(("questions", "n", *(f"{n} hit@{k}" for n in OURS)), rows) if rows else ""
 
 
@@ -242,7 +303,9 @@ def main() -> None:
 
         def start_embedder() -> OpenAIEmbedder:
             base_url = stack.enter_context(embedding_server(os.environ.get("OPENAI_BASE_URL")))
-            return OpenAIEmbedder(model=args.model, base_url=base_url, batch_size=64)
+            # One request at a time, and patient: a shared machine's CPU model may queue.
+            return OpenAIEmbedder(model=args.model, base_url=base_url, batch_size=64,
+                                  concurrency=1, timeout=600.0)
 
         async def run_all() -> list[SetResult]:
             return [await run_set(n, server, args, start_embedder) for n in names]
@@ -254,7 +317,9 @@ def main() -> None:
                         f"{set_table(r, args.k)}")
     summary = mean_table(results, args.k)
     extras = extra_table(results, args.k)
-    print("\n\n".join(sections) + "\n\n" + summary + ("\n\n" + extras if extras else ""))
+    routing = route_table(results, args.k)
+    print("\n\n".join(sections) + "\n\n" + summary + ("\n\n" + extras if extras else "")
+          + ("\n\n" + routing if routing else ""))
     if args.log:
         with args.log.open("a") as out:
             out.write(json.dumps({
@@ -276,6 +341,10 @@ Settings (the defaults, one configuration for every set): {settings_line(args)}.
 {summary}
 
 {extras}
+
+### Routing
+
+{routing}
 
 Command: `{command_line()}` · Machine: {machine()}
 """,
