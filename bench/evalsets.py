@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from psycopg_pool import AsyncConnectionPool
+
 from core.embeddings import OpenAIEmbedder
 from core.ingest import Ingestor, IngestReport
 from core.ingest.chunking import Chunker
@@ -248,10 +250,10 @@ class EvalSource:
 
 
 async def ingest_set(
-    evalset: EvalSet, pool: object, *, chunker: Chunker, embedder: Embedder | None
+    evalset: EvalSet, pool: AsyncConnectionPool, *, chunker: Chunker, embedder: Embedder | None
 ) -> IngestReport:
     """Ingest every document of ``evalset`` into the database behind ``pool``."""
-    ingestor = Ingestor(PgKnowledgeStore(pool), chunker=chunker, embedder=embedder)  # type: ignore[arg-type]
+    ingestor = Ingestor(PgKnowledgeStore(pool), chunker=chunker, embedder=embedder)
     report = await ingestor.ingest_source(EvalSource(evalset))
     if report.failed:
         raise RuntimeError(f"{evalset.name}: {len(report.failed)} documents failed: "

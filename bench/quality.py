@@ -331,7 +331,7 @@ def main() -> None:
     if args.no_write:
         return
     write_section(
-        "Retrieval quality (every set)",
+        "Retrieval quality (every set): last run",
         f"""
 Settings (the defaults, one configuration for every set): {settings_line(args)}.
 
