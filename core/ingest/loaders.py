@@ -157,6 +157,20 @@ def read_pdf(data: bytes, path: Path) -> PdfText:
     return PdfText(pages, {k: str(info.get(k) or "") for k in ("/Title", "/Keywords", "/Subject")})
 
 
+def _looks_like_heading(line: str) -> bool:
+    """A page's first line is its section only when it reads like a title: short, capitalised,
+    not ending like a sentence. Otherwise it is the tail of the previous page's paragraph, and
+    weighing it as a section (full text 0.7, and above the text in the embedding) misleads."""
+    words = line.split()
+    return (
+        0 < len(words) <= 10
+        and len(line) <= 80
+        and line[:1].isupper()
+        and not line.endswith((".", ",", ";", ":"))
+        and any(c.isalpha() for c in line)
+    )
+
+
 def pdf_document(text: PdfText, data: bytes, path: Path, salt: str) -> LoadedDocument:
     """A PDF's pages as a document: one section per page, its number kept."""
     sections = []
@@ -165,11 +179,8 @@ def pdf_document(text: PdfText, data: bytes, path: Path, salt: str) -> LoadedDoc
         if not page_text:
             continue
         first_line = page_text.splitlines()[0].strip()
-        sections.append(
-            Section(
-                text=page_text, heading=first_line if len(first_line) <= 80 else None, page=number
-            )
-        )
+        heading = first_line if _looks_like_heading(first_line) else None
+        sections.append(Section(text=page_text, heading=heading, page=number))
     if not sections:
         raise IngestError(
             f"{path.name} has no extractable text (a scanned PDF needs OCR first).", path=str(path)

@@ -3,8 +3,11 @@ header, PDF rows that keep their figures."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from core.ingest.chunking import Chunker
 from core.ingest.documents import LoadedDocument, Section
+from core.ingest.loaders import PdfText, pdf_document
 from core.ingest.pdftext import clean_pages
 
 
@@ -65,3 +68,15 @@ def test_pdf_table_cells_come_back_to_their_row_and_running_headers_go():
 def test_a_pdf_page_holding_nul_characters_can_be_stored():
     cleaned = clean_pages(["Total\x00 revenue 12,000", "Notes"])
     assert "\x00" not in cleaned[0] and "revenue" in cleaned[0]
+
+
+def test_a_pdf_pages_first_line_is_its_section_only_when_it_reads_like_a_title():
+    text = PdfText(
+        pages=["Dental Plan Summary\nCleanings are covered twice a year.",
+               "and the rest of the sentence from the page before.\nFillings cost 20 euros."],
+        info={},
+    )
+    document = pdf_document(text, b"pdf", Path("plan.pdf"), "")
+
+    assert [s.heading for s in document.sections] == ["Dental Plan Summary", None]
+    assert [s.page for s in document.sections] == [1, 2]
