@@ -21,10 +21,12 @@ class Passage:
     section: str | None = None
     page_start: int | None = None
     page_end: int | None = None
+    # Where most of the text is, when it runs across a page break (page_start otherwise).
+    main_page: int | None = None
 
     @property
     def page(self) -> int | None:
-        return self.page_start
+        return self.main_page if self.main_page is not None else self.page_start
 
     @property
     def location(self) -> str:
@@ -58,7 +60,7 @@ class Citation:
             snippet=snippet if snippet is not None else passage.text[:300],
             url=passage.url,
             path=passage.path,
-            page=passage.page_start,
+            page=passage.page,
             section=passage.section,
             chunk_id=passage.chunk_id,
             document_id=passage.document_id,

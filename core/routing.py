@@ -123,8 +123,17 @@ class LexicalRouter:
         return RouteDecision(domains=domains, confidence=confidence, router=self.name)
 
 
-def search_scope(domains: Sequence[Domain], decision: RouteDecision) -> tuple[str, ...]:
-    """Document domains to search for ``decision``; empty means search everything."""
+def search_scope(
+    domains: Sequence[Domain], decision: RouteDecision, *, confident: float = 0.0
+) -> tuple[str, ...]:
+    """Document domains to search for ``decision``; empty means search everything.
+
+    A decision below ``confident`` searches everything: a wrong route hides the answer
+    completely, while an unfiltered search only lets other domains compete (the quality bench
+    measures what a wrong route costs, docs/benchmarks.md).
+    """
+    if decision.confidence < confident:
+        return ()
     by_name = {d.name: d for d in domains}
     sources: list[str] = []
     for name in decision.domains:

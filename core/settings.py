@@ -107,7 +107,17 @@ class Settings(SettingsPart):
     retrieval_text_weight: float = Field(1.0, alias="SWITCHBOARD_RETRIEVAL_TEXT_WEIGHT", ge=0)
     retrieval_vector_weight: float = Field(0.7, alias="SWITCHBOARD_RETRIEVAL_VECTOR_WEIGHT", ge=0)
     retrieval_rrf_k: int = Field(20, alias="SWITCHBOARD_RETRIEVAL_RRF_K", ge=1)
-    retrieval_per_document: int = Field(2, alias="SWITCHBOARD_RETRIEVAL_PER_DOCUMENT", ge=1)
+    # Diversity: a document's n-th chunk's fused score is multiplied by repeat_decay^(n-1)
+    # before passages are chosen, so a long document gives a second passage only when it is
+    # clearly better than another document's first; at most per_document passages from one
+    # document. "Distinct documents first" (a document's further passages only in slots no
+    # other document wants) helped many short documents and hurt long PDFs; the decay keeps
+    # the first and recovers most of the second (docs/benchmarks.md, retrieval quality).
+    retrieval_per_document: int = Field(5, alias="SWITCHBOARD_RETRIEVAL_PER_DOCUMENT", ge=1)
+    retrieval_distinct_first: bool = Field(False, alias="SWITCHBOARD_RETRIEVAL_DISTINCT_FIRST")
+    retrieval_repeat_decay: float = Field(
+        0.5, alias="SWITCHBOARD_RETRIEVAL_REPEAT_DECAY", gt=0, le=1
+    )
     # 0: the HNSW walk's breadth follows the index's size, the narrowest that kept recall@10
     # >= 0.95 on realistic vectors (store/retrieval.py; docs/benchmarks.md, retrieval latency).
     retrieval_ef_search: int = Field(0, alias="SWITCHBOARD_RETRIEVAL_EF_SEARCH", ge=0, le=1000)
@@ -115,6 +125,18 @@ class Settings(SettingsPart):
     # chunks (the planner's estimate) is ranked by reading all of them rather than by walking
     # the index; 0 never (store/retrieval.py).
     retrieval_exact_factor: int = Field(10, alias="SWITCHBOARD_RETRIEVAL_EXACT_FACTOR", ge=0)
+    # Rerank stage (core/rerank.py): when an endpoint serving the /rerank API is set (vLLM,
+    # Infinity, Hugging Face TEI), the best rerank_candidates fused chunks are reordered by it.
+    # Off by default: no cross-encoder could be measured here (docs/benchmarks.md).
+    rerank_url: str | None = Field(None, alias="SWITCHBOARD_RERANK_URL")
+    rerank_model: str | None = Field(None, alias="SWITCHBOARD_RERANK_MODEL")
+    rerank_api_key: SecretStr | None = Field(None, alias="SWITCHBOARD_RERANK_API_KEY")
+    # "documents" for vLLM, Infinity and Cohere-shaped endpoints; "texts" for TEI.
+    rerank_format: Literal["documents", "texts"] = Field(
+        "documents", alias="SWITCHBOARD_RERANK_FORMAT"
+    )
+    rerank_candidates: int = Field(20, alias="SWITCHBOARD_RERANK_CANDIDATES", ge=1, le=200)
+    rerank_timeout: float = Field(5.0, alias="SWITCHBOARD_RERANK_TIMEOUT", gt=0)
 
     # Knowledge sources beside folders (each used only when configured)
     web_timeout: float = Field(20.0, alias="SWITCHBOARD_WEB_TIMEOUT", gt=0)

@@ -23,11 +23,15 @@ from store.vector_index import INDEX_NAME, existing_index, wanted_index
 
 log = structlog.get_logger(__name__)
 
-_COLUMNS = "document_id, ord, domain, title, section, page_start, page_end, text, embedding"
+_COLUMNS = (
+    "document_id, ord, domain, title, section, page_start, page_end, page, text, embedding"
+)
 _COPY_CHUNKS = f"COPY chunks ({_COLUMNS}) FROM STDIN"
 # Binary COPY spares formatting and parsing every float as text (most of a bulk write's time).
 _COPY_CHUNKS_BINARY = f"COPY chunks ({_COLUMNS}) FROM STDIN WITH (FORMAT BINARY)"
-_COPY_TYPES = ["bigint", "integer", "text", "text", "text", "integer", "integer", "text", "vector"]
+_COPY_TYPES = [
+    "bigint", "integer", "text", "text", "text", "integer", "integer", "integer", "text", "vector"
+]
 _DROP_INDEX = sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(INDEX_NAME))
 # Serialises changes of the embedding space between replicas starting together.
 _SPACE_LOCK = 0x5B_0002
@@ -155,6 +159,7 @@ class PgKnowledgeStore:
                                 chunk.section,
                                 chunk.page_start,
                                 chunk.page_end,
+                                chunk.page,
                                 chunk.text,
                                 (None if vector is None else _Vector(vector))
                                 if binary

@@ -17,7 +17,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from core.answers import Passage
 from core.errors import ModelError
-from core.ingest.pipeline import Embedder
+from core.ingest.pipeline import Embedder, embedding_input
+from core.rerank import Reranker
 from core.text import STOPWORDS
 from store.knowledge import vector_literal
 from store.vector_index import IndexForms, VectorIndex
@@ -38,7 +39,7 @@ _FILTERS = """
 _SEARCH = """
 SELECT c.id AS chunk_id, c.document_id, c.title, c.text, c.domain,
        ts_rank_cd(c.tsv, q.query, 32)::float8 AS score,
-       d.url, d.path, c.section, c.page_start, c.page_end
+       d.url, d.path, c.section, c.page_start, c.page_end, c.page AS main_page
 FROM chunks c
 JOIN documents d ON d.id = c.document_id,
      websearch_to_tsquery('english', %(query)s) AS q(query)
@@ -177,7 +178,7 @@ _FILTERED = (
 )
 _DETAILS = """
 SELECT h.id AS chunk_id, h.branch, h.rank, c.document_id, c.ord, c.title, c.text, c.domain,
-       d.url, d.path, c.section, c.page_start, c.page_end
+       d.url, d.path, c.section, c.page_start, c.page_end, c.page AS main_page
 FROM ({branch}) h
 JOIN chunks c ON c.id = h.id
 JOIN documents d ON d.id = c.document_id
@@ -290,6 +291,7 @@ class _Hit:
     section: str | None
     page_start: int | None
     page_end: int | None
+    main_page: int | None
 
 
 class HybridRetriever:
@@ -310,10 +312,14 @@ class HybridRetriever:
         embedder: Embedder | None = None,
         candidates: int = 40,
         weights: HybridWeights = HybridWeights(),
-        per_document: int = 2,
+        per_document: int = 5,
         ef_search: int = 0,
         exact_factor: int = 10,
         text_budget: int = 1000,
+        distinct_first: bool = False,
+        repeat_decay: float = 0.5,
+        reranker: Reranker | None = None,
+        rerank_candidates: int = 20,
     ) -> None:
         self._pool = pool
         self._embedder = embedder
@@ -323,6 +329,10 @@ class HybridRetriever:
         self._ef_search = ef_search
         self._exact_factor = exact_factor
         self._text_budget = text_budget
+        self._distinct_first = distinct_first
+        self._repeat_decay = repeat_decay
+        self._reranker = reranker
+        self._rerank_candidates = rerank_candidates
         self._forms = IndexForms()
         self._vector_sql: dict[tuple[VectorIndex, bool], str] = {}
 
@@ -353,7 +363,24 @@ class HybridRetriever:
         if not runs:
             return []
         ranked = await asyncio.gather(*runs)
-        return self._fuse([hit for hits in ranked for hit in hits], k)
+        fused, scores = self._fuse([hit for hits in ranked for hit in hits])
+        if self._reranker is not None:
+            fused = await self._rerank(self._reranker, query, fused)
+        return tidy(fused, scores, k, self._per_document, distinct_first=self._distinct_first)
+
+    async def _rerank(self, reranker: Reranker, query: str, hits: list[_Hit]) -> list[_Hit]:
+        """The best ``rerank_candidates`` hits in the reranker's order, the rest after them
+        as fused; the fused order as it was when the reranker fails."""
+        head, tail = hits[: self._rerank_candidates], hits[self._rerank_candidates :]
+        texts = [embedding_input(h.title, h.section, h.text) for h in head]
+        try:
+            order = await reranker.rerank(query, texts)
+        except ModelError as exc:
+            log.warning("rerank_failed", error=str(exc))
+            return hits
+        chosen = [head[i] for i, _ in order]
+        chosen += [h for i, h in enumerate(head) if i not in {j for j, _ in order}]
+        return chosen + tail
 
     async def vector_ranking(
         self, vector: Sequence[float], *, pool: int, domains: Sequence[str] = (),
@@ -422,7 +449,9 @@ class HybridRetriever:
             log.warning("query_embedding_failed", error=str(exc))
             return None
 
-    def _fuse(self, hits: Sequence[_Hit], k: int) -> list[Passage]:
+    def _fuse(self, hits: Sequence[_Hit]) -> tuple[list[_Hit], dict[int, float]]:
+        """Chunks best first by reciprocal-rank fusion, a document's further chunks decayed,
+        and each chunk's fused score."""
         weight = {"text": self._weights.text, "vector": self._weights.vector}
         scores: dict[int, float] = {}
         first: dict[int, _Hit] = {}
@@ -432,11 +461,21 @@ class HybridRetriever:
             )
             first.setdefault(hit.chunk_id, hit)
         ranked = sorted(first.values(), key=lambda h: (-scores[h.chunk_id], h.chunk_id))
-        return tidy(ranked, scores, k, self._per_document)
+        if self._repeat_decay < 1.0:
+            # A document's n-th chunk weighs decay^(n-1): a second passage of one document
+            # must rank clearly better than another document's first to come before it.
+            count: dict[int, int] = {}
+            for hit in ranked:
+                n = count.get(hit.document_id, 0)
+                count[hit.document_id] = n + 1
+                scores[hit.chunk_id] *= self._repeat_decay**n
+            ranked.sort(key=lambda h: (-scores[h.chunk_id], h.chunk_id))
+        return ranked, scores
 
 
 def tidy(
-    ranked: Sequence[_Hit], scores: dict[int, float], k: int, per_document: int
+    ranked: Sequence[_Hit], scores: dict[int, float], k: int, per_document: int,
+    *, distinct_first: bool = True,
 ) -> list[Passage]:
     """The best ``k`` passages: adjacent chunks of a document merged (three at most), chunks
     overlapping a better passage of their document or copying one of another dropped, at most
@@ -465,7 +504,7 @@ def tidy(
             continue
         if len(kept) == k or per.get(key, 0) >= per_document:
             continue
-        if key in per and hit.chunk_id not in waiting:
+        if distinct_first and key in per and hit.chunk_id not in waiting:
             # Distinct documents first: a second passage of a document shown already would
             # push another document out of the k (docs/benchmarks.md, retrieval quality).
             waiting.add(hit.chunk_id)
@@ -498,6 +537,7 @@ def tidy(
             section=hit.section,
             page_start=hit.page_start,
             page_end=hit.page_end,
+            main_page=hit.main_page,
         )
         for hit, _ in kept
     ]

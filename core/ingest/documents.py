@@ -40,4 +40,6 @@ class ChunkDraft:
     section: str | None = None
     page_start: int | None = None
     page_end: int | None = None
+    # The page holding most of the chunk's text, shown as its place (PDFs only).
+    page: int | None = None
     embedding: list[float] | None = None

@@ -9,6 +9,7 @@ import hashlib
 import io
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -18,6 +19,7 @@ from pypdf.errors import PdfReadError, PyPdfError
 
 from core.errors import IngestError, UnsupportedDocument
 from core.ingest.documents import LoadedDocument, Section
+from core.ingest.pdftext import clean_pages
 
 KNOWN_DOMAINS = frozenset({"hr", "it", "policy"})
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
@@ -136,40 +138,69 @@ def _text(data: bytes, path: Path, salt: str) -> LoadedDocument:
     )
 
 
-def _pdf(data: bytes, path: Path, salt: str) -> LoadedDocument:
+@dataclass(frozen=True, slots=True)
+class PdfText:
+    """What pypdf extracts from a PDF: each page's text (1-based order) and the metadata we use."""
+
+    pages: list[str]
+    info: dict[str, str]
+
+
+def read_pdf(data: bytes, path: Path) -> PdfText:
+    """Extract a PDF's pages (the slow part of loading one: a second or more per ten pages)."""
     try:
         reader = PdfReader(io.BytesIO(data))
         info = reader.metadata or {}
         pages = [page.extract_text() or "" for page in reader.pages]
     except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError) as exc:
         raise IngestError(f"{path.name} is not a readable PDF: {exc}", path=str(path)) from exc
+    return PdfText(pages, {k: str(info.get(k) or "") for k in ("/Title", "/Keywords", "/Subject")})
+
+
+def _looks_like_heading(line: str) -> bool:
+    """A page's first line is its section only when it reads like a title: short, capitalised,
+    not ending like a sentence. Otherwise it is the tail of the previous page's paragraph, and
+    weighing it as a section (full text 0.7, and above the text in the embedding) misleads."""
+    words = line.split()
+    return (
+        0 < len(words) <= 10
+        and len(line) <= 80
+        and line[:1].isupper()
+        and not line.endswith((".", ",", ";", ":"))
+        and any(c.isalpha() for c in line)
+    )
+
+
+def pdf_document(text: PdfText, data: bytes, path: Path, salt: str) -> LoadedDocument:
+    """A PDF's pages as a document: one section per page, its number kept."""
     sections = []
-    for number, page_text in enumerate(pages, start=1):
+    for number, page_text in enumerate(clean_pages(text.pages), start=1):
         page_text = page_text.strip()
         if not page_text:
             continue
         first_line = page_text.splitlines()[0].strip()
-        sections.append(
-            Section(
-                text=page_text, heading=first_line if len(first_line) <= 80 else None, page=number
-            )
-        )
+        heading = first_line if _looks_like_heading(first_line) else None
+        sections.append(Section(text=page_text, heading=heading, page=number))
     if not sections:
         raise IngestError(
             f"{path.name} has no extractable text (a scanned PDF needs OCR first).", path=str(path)
         )
-    keywords = str(info.get("/Keywords") or "") + " " + str(info.get("/Subject") or "")
+    keywords = text.info.get("/Keywords", "") + " " + text.info.get("/Subject", "")
     domain_match = _DOMAIN_KEYWORD.search(keywords)
     return LoadedDocument(
         uri=str(path),
-        title=str(info.get("/Title") or path.stem.replace("-", " ").title()),
+        title=text.info.get("/Title") or path.stem.replace("-", " ").title(),
         domain=(domain_match.group(1) if domain_match else _domain_from_path(path)).lower(),
         kind="pdf",
         content_hash=content_hash(data, salt),
         sections=sections,
         path=str(path),
-        metadata={"pages": str(len(pages))},
+        metadata={"pages": str(len(text.pages))},
     )
+
+
+def _pdf(data: bytes, path: Path, salt: str) -> LoadedDocument:
+    return pdf_document(read_pdf(data, path), data, path, salt)
 
 
 LOADERS: dict[str, Callable[[bytes, Path, str], LoadedDocument]] = {

@@ -45,3 +45,11 @@ def test_every_shipped_domain_names_a_contact_for_when_documents_have_no_answer(
 async def test_search_scope_unions_the_sources_of_every_routed_domain():
     decision = await ROUTER.route("Can I expense a laptop for working remotely abroad?")
     assert set(search_scope(ROUTER.domains, decision)) == {"policy", "hr"}
+
+
+async def test_an_unsure_route_searches_every_domain():
+    unsure = await ROUTER.route("Can I expense a laptop for working remotely abroad?")
+    sure = await ROUTER.route("How do I connect to the VPN from home?")
+
+    assert search_scope(ROUTER.domains, unsure, confident=0.5) == ()
+    assert search_scope(ROUTER.domains, sure, confident=0.5) == ("it",)
