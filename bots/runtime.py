@@ -21,6 +21,7 @@ from core.lifecycle import QuestionLifecycle
 from core.llm.cache import AnswerCache, MemoryAnswerCache
 from core.llm.layer import ModelLayer
 from core.metrics import Metrics
+from core.rerank import HttpReranker
 from core.routing import LexicalRouter, load_domains
 from core.settings import Settings
 from jobs.catalog import JobServices, PromptRefresher, standard_jobs
@@ -74,6 +75,7 @@ class Runtime:
     services: CoreServices
     redis: Redis | None = None
     embedder: OpenAIEmbedder | None = None
+    reranker: HttpReranker | None = None
     model: ModelLayer | None = None
     # Call ``await answer_cache.invalidate()`` after an ingest that changed anything.
     answer_cache: AnswerCache | None = None
@@ -96,6 +98,8 @@ class Runtime:
         conversations = PgConversationStore(db.pool)
         embedder = OpenAIEmbedder.from_settings(settings) if settings.embeddings_configured else None
         # Without an embedder the same retriever ranks by full text alone (IDF-weighted).
+        # Off unless SWITCHBOARD_RERANK_URL names a /rerank endpoint (core/rerank.py).
+        reranker = HttpReranker.from_settings(settings)
         retriever = HybridRetriever(
             db.pool,
             embedder=embedder,
@@ -108,6 +112,10 @@ class Runtime:
             per_document=settings.retrieval_per_document,
             ef_search=settings.retrieval_ef_search,
             exact_factor=settings.retrieval_exact_factor,
+            distinct_first=settings.retrieval_distinct_first,
+            repeat_decay=settings.retrieval_repeat_decay,
+            reranker=reranker,
+            rerank_candidates=settings.rerank_candidates,
         )
         # The model generator and LLM router only when a chat model is configured; otherwise
         # the offline lexical router and extractive answerer. Moderation's local rules always.
@@ -221,6 +229,7 @@ class Runtime:
             services=CoreServices(FeedbackStore(db.pool), history, prompts, privacy),
             redis=redis,
             embedder=embedder,
+            reranker=reranker,
             model=model,
             answer_cache=answer_cache,
             jobs=jobs,
@@ -233,6 +242,8 @@ class Runtime:
             await self.model.aclose()
         if self.embedder is not None:
             await self.embedder.aclose()
+        if self.reranker is not None:
+            await self.reranker.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.aclose()
