@@ -150,7 +150,7 @@ def main() -> None:
             "Postgres insert is the part that always happens). *Take over* is what follows a "
             "replica dying with all of them in flight: the other replicas' workers claim the rows "
             "in sweeps; with the default 5 s sweep, a dead replica's users wait for the lease "
-            "(`SWITCHBOARD_INBOX_LEASE_S`, 60 s) plus at most one sweep, not for this.",
+            "(`SWITCHBOARD_INBOX_LEASE_S`, 15 s) plus at most one sweep, not for this.",
         )
 
 

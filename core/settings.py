@@ -83,8 +83,10 @@ class Settings(SettingsPart):
     # The inbox: an answer holds its event's lease (renewed every sweep while it works); when a
     # replica dies the lease runs out and another one answers. A failed attempt is tried again
     # after a pause (times the attempt number), at most INBOX_MAX_ATTEMPTS times in all.
-    inbox_lease_s: float = Field(60.0, alias="SWITCHBOARD_INBOX_LEASE_S", gt=0)
-    inbox_sweep_s: float = Field(5.0, alias="SWITCHBOARD_INBOX_SWEEP_S", gt=0)
+    # 15 s and 3 s: a question held by a dead process is taken over within 18 s (the lease
+    # plus one sweep); renewing every sweep costs one UPDATE per replica every 3 s.
+    inbox_lease_s: float = Field(15.0, alias="SWITCHBOARD_INBOX_LEASE_S", gt=0)
+    inbox_sweep_s: float = Field(3.0, alias="SWITCHBOARD_INBOX_SWEEP_S", gt=0)
     inbox_max_attempts: int = Field(3, alias="SWITCHBOARD_INBOX_MAX_ATTEMPTS", ge=1)
     inbox_retry_delay_s: float = Field(5.0, alias="SWITCHBOARD_INBOX_RETRY_DELAY_S", ge=0)
 

@@ -17,7 +17,9 @@ minutes: ``message_not_in_streaming_state``) is finished with ``chat.update``.
 
 An answer given again after an earlier attempt died (``resume``: the messages that attempt
 posted) reuses those messages in order — their streams stopped, their text replaced with
-``chat.update`` — so the thread ends up with one answer, not a half one and a whole one.
+``chat.update`` — so the thread ends up with one answer, not a half one and a whole one. The
+half answer stays on screen, untouched, until the new one is whole: it is replaced once, never
+rewound to a first word and rebuilt.
 ``on_progress`` hears of every message the answer posts and of the stored answer's id, so a
 later attempt can do the same.
 
@@ -189,6 +191,11 @@ class SlackReplyStream:
     async def _push(self) -> None:
         """Send what is pending now, within the pacing; the end of the answer comes in _close."""
         part = self._parts[-1] if self._parts else None
+        if part is None and self._reuse and len(self._pending) < MESSAGE_CHARS:
+            # An earlier attempt's half answer is on screen. Replacing it with this attempt's
+            # first words would rewind what the person was reading: it stays as it is until
+            # this answer is whole (or fills a message), then is replaced once, in _close.
+            return
         if part is None or part.full:
             await self._open()
             return

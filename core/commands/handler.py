@@ -18,13 +18,13 @@ from core.commands.context import (
     is_configured_admin,
 )
 from core.commands.help import CommandSpec, help_reply, unknown_reply
-from core.commands.reply import CommandAction, CommandReply, CommandRequest
+from core.commands.reply import CommandAction, CommandReply, CommandRequest, unwrap
 from core.commands.stores import AuditEntry, ProgressCallback
 from core.conversations import UserRecord
 from core.errors import SwitchboardError
 
 log = structlog.get_logger(__name__)
-# A refused command's target is kept as typed, up to this many characters.
+# A refused command's target (its first argument) is kept up to this many characters.
 _TARGET_CHARS = 200
 
 Clock = Callable[[], datetime]
@@ -133,8 +133,12 @@ class CommandHandler:
             return unknown_reply(request.name, COMMANDS, is_admin=is_admin)
 
         if spec.admin and not is_admin:
-            # What they tried to act on, as typed (the command did not run to resolve it).
-            target = " ".join(request.args)[:_TARGET_CHARS] or None
+            # What they tried to act on: the first word as typed (whom for `role`, the address
+            # for `ingest`, the period for `stats`) — never the rest, which may be content.
+            first = request.mentions[0] if request.mentions else (
+                unwrap(request.args[0]) if request.args else ""
+            )
+            target = first[:_TARGET_CHARS] or None
             details: dict[str, object] = {"mentions": list(request.mentions)} if request.mentions else {}
             await self._audit(request, user, spec.name, "refused", target, details)
             log.info("command_refused", command=spec.name, actor=actor_name(request.person))

@@ -128,7 +128,7 @@ async def test_role_promotes_and_demotes_and_each_change_is_audited(runtime: Run
     assert (await ask(handler, newcomer, "sources")).ok
 
     changes = [a for a in await audit(runtime) if a[1] == "role"]
-    assert changes[0][:4] == ("test:W1:UB", "role", "<@UBOSS|boss> user", "refused")
+    assert changes[0][:4] == ("test:W1:UB", "role", "UBOSS", "refused")
     changes = changes[1:]
     assert [(a[0], a[2], a[3], a[4]["role"], a[4]["previous"]) for a in changes] == [
         ("test:W1:UBOSS", "UB", "ok", "admin", ["user"]),

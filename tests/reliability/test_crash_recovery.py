@@ -70,6 +70,13 @@ async def test_an_answer_half_streamed_by_a_dead_replica_is_finished_in_the_same
 
     [message] = fake.thread("D1", ts)  # the half-streamed message, not a second one
     assert half and not message.streaming
+    # Not rewound: the half answer stayed as it was until the whole one replaced it, once.
+    replaced = [
+        c for c in fake.calls_to("chat.update") if c.args.get("ts") == message.ts and c.ok
+    ]
+    assert len(replaced) == 1
+    shown = replaced[0].args.get("markdown_text") or replaced[0].args.get("text") or ""
+    assert len(shown) > len(half)
     [answer] = answers
     assert message.body == answer and answer.startswith("Step 1:") and "Step 40:" in answer
     assert questions == [QUESTION]  # the dead attempt's copy of the question is gone

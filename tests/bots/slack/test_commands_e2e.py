@@ -305,7 +305,7 @@ async def test_role_promotes_and_demotes_and_is_audited(slack: SlackHarness):
         (f"slack:{TEAM}:UCAROL", "stats", None, "ok"),
         (f"slack:{TEAM}:{ADMIN}", "role", "UCAROL", "ok"),
         (f"slack:{TEAM}:UCAROL", "stats", None, "refused"),
-        (f"slack:{TEAM}:UCAROL", "role", None, "refused"),
+        (f"slack:{TEAM}:UCAROL", "role", "UBOSS", "refused"),  # whom it was aimed at
     ]
 
 
