@@ -22,12 +22,14 @@ from core.llm.layer import ModelLayer
 from core.metrics import Metrics
 from core.routing import LexicalRouter, load_domains
 from core.settings import Settings
+from core.verified import Thresholds, VerifiedAnswers
 from jobs.catalog import JobServices, PromptRefresher, standard_jobs
 from jobs.reingest import WholeCacheInvalidation
 from jobs.scheduler import JobScheduler
 from store.admin import PgAdminStore, PgAuditLog
 from store.answer_cache import RedisAnswerCache
 from store.conversations import PgConversationStore
+from store.daily_report import PgDailyReport
 from store.database import Database
 from store.history import PgHistoryStore
 from store.inbox import EventInbox
@@ -38,6 +40,8 @@ from store.privacy import PgPrivacyStore
 from store.prompts import PromptStore
 from store.redis import connect_redis
 from store.retrieval import HybridRetriever, HybridWeights
+from store.unanswered import PgUnanswered
+from store.verified import PgVerifiedAnswers
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +66,8 @@ class Runtime:
     answer_cache: AnswerCache | None = None
     # The scheduled jobs; `switchboard serve` starts them, the CLI runs one with run_now().
     jobs: JobScheduler | None = None
+    # Admins' verified answers (the assistant and `answers` share this one copy).
+    verified: VerifiedAnswers | None = None
 
     @classmethod
     async def start(cls, settings: Settings, *, metrics: Metrics | None = None) -> Self:
@@ -102,6 +108,15 @@ class Runtime:
                 if redis is not None
                 else MemoryAnswerCache(ttl=settings.answer_cache_ttl)
             )
+        verified = VerifiedAnswers(
+            PgVerifiedAnswers(db.pool),
+            embedder=embedder,
+            # Files each answer under a domain without a model call.
+            router=LexicalRouter(domains),
+            thresholds=Thresholds(
+                embedding=settings.verified_similarity, text=settings.verified_text_similarity
+            ),
+        )
         assistant = Assistant(
             conversations=conversations,
             router=model.router or LexicalRouter(domains),
@@ -111,6 +126,7 @@ class Runtime:
             moderator=model.moderator,
             cache=answer_cache,
             gate=question_gate(settings, db.pool, redis),
+            verified=verified,
             domains=domains,
             limits=AssistantLimits(
                 max_question_chars=settings.max_question_chars,
@@ -186,6 +202,9 @@ class Runtime:
                         CacheForgetting(answer_cache) if answer_cache is not None else None
                     ),
                     limits=PgLimitLog(db.pool),
+                    verified=verified,
+                    unanswered=PgUnanswered(db.pool, embedder=embedder),
+                    daily_report=PgDailyReport(db.pool),
                 ),
                 options=CommandOptions.from_settings(settings),
             ),
@@ -202,6 +221,7 @@ class Runtime:
             model=model,
             answer_cache=answer_cache,
             jobs=jobs,
+            verified=verified,
         )
 
     async def aclose(self) -> None:
