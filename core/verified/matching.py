@@ -40,7 +40,10 @@ _PHRASES = {
     "turn off": "disable", "switch off": "disable", "sign up": "enrol", "last year": "lastyear",
     "next year": "nextyear", "this year": "thisyear",
 }
-_PHRASE = re.compile(r"\b(" + "|".join(re.escape(p) for p in sorted(_PHRASES, key=len, reverse=True)) + r")\b")
+_PHRASE = re.compile(
+    r"\b(" + "|".join(re.escape(p) for p in sorted(_PHRASES, key=len, reverse=True)) + r")\b",
+    re.IGNORECASE,
+)
 
 # Words that mean the same here, folded to the first of each group.
 _SYNONYM_GROUPS = (
@@ -48,7 +51,7 @@ _SYNONYM_GROUPS = (
     ("laptop", "computer", "notebook", "pc"),
     ("password", "passcode", "passphrase"),
     ("reset", "recover", "forgot", "forgotten", "lost"),
-    ("salary", "pay", "paid", "wage", "wages", "compensation", "payday"),
+    ("salary", "pay", "wage", "wages", "compensation", "payday"),
     ("payslip", "payslips", "payroll"),
     ("expense", "expenses", "reimbursement", "reimbursed", "claim", "claims"),
     ("phone", "mobile", "cellphone", "smartphone"),
@@ -88,7 +91,7 @@ _DEVICES = """
 _KINDS = """
     unpaid sick parental bereavement compassionate jury sabbatical study adoption carer
     contractor contractors intern interns freelancer consultant temporary temp parttime fulltime
-    apprentice trainee executive executives director directors
+    apprentice trainee executive executives director directors bonus overtime commission
     desktop web browser teams slack zoom outlook gmail sharepoint onedrive confluence jira
     workday sap okta github gitlab salesforce
     january february march april june july august september october november december
@@ -130,18 +133,24 @@ _NOT_NAMES = frozenset("i i'm i've i'd i'll ok hr it vpn".split())
 @dataclass(frozen=True, slots=True)
 class QuestionShape:
     """What of a question matching reads: content words (synonyms folded), trigrams,
-    specifiers, and direction words. Built once per verified question."""
+    specifiers, and direction words — and the order of those last two, which tells "from
+    London to Berlin" from "from Berlin to London". Built once per verified question."""
 
     text: str
     words: frozenset[str]
     trigrams: frozenset[str]
     specifiers: frozenset[str]
     directions: frozenset[str]
+    order: tuple[str, ...] = ()
 
 
 def _normal(text: str) -> str:
     lowered = " ".join(text.casefold().replace("’", "'").split())
-    return _PHRASE.sub(lambda m: _PHRASES[m.group(1)], lowered)
+    return _phrases(lowered)
+
+
+def _phrases(text: str) -> str:
+    return _PHRASE.sub(lambda m: _PHRASES[m.group(1).casefold()], text)
 
 
 def _names(text: str) -> set[str]:
@@ -178,16 +187,20 @@ def shape(text: str) -> QuestionShape:
     content = [_SYNONYMS.get(w, w) for w in terms(normal)]
     specifiers = {_DEVICE_FAMILY.get(t, t) for t in raw_tokens if t in _SPECIFIERS}
     specifiers |= {t for t in raw_tokens if any(ch.isdigit() for ch in t)}
-    specifiers |= {_DEVICE_FAMILY.get(n, n) for n in _names(text)}
+    specifiers |= {_DEVICE_FAMILY.get(n, n) for n in _names(_phrases(text))}
     if _US.search(text):
         specifiers.add("usa")  # "US" in capitals is the country, "us" is a pronoun
     directions = {t for t in raw_tokens if t in _OPPOSITE_OF}
+    telling = specifiers | directions
+    order = tuple(dict.fromkeys(_DEVICE_FAMILY.get(t, t) for t in raw_tokens
+                                if _DEVICE_FAMILY.get(t, t) in telling))
     return QuestionShape(
         text=text,
         words=frozenset(content),
         trigrams=_trigrams(sorted(set(content))),
         specifiers=frozenset(specifiers),
         directions=frozenset(directions),
+        order=order,
     )
 
 
@@ -203,6 +216,11 @@ def veto(a: QuestionShape, b: QuestionShape) -> str | None:
     for word in a.directions - b.directions:
         if _OPPOSITE_OF[word] & b.directions:
             return f"opposite:{word}"
+    # The same telling words in another order: "personal phone for work" is not "work phone
+    # for personal calls", nor "from Lisbon to Berlin" "from Berlin to Lisbon".
+    shared = set(a.order) & set(b.order)
+    if [w for w in a.order if w in shared] != [w for w in b.order if w in shared]:
+        return "order"
     return None
 
 
