@@ -117,8 +117,10 @@ async def _add(ctx: CommandContext, verified: VerifiedAnswers, rest: str) -> Com
     return CommandReply(
         title=f"Verified answer #{added.id} saved",
         sections=[
-            f"From now on, questions that mean “{_excerpt(question, 200)}” get this answer as "
-            "written, marked:",
+            (
+                f"From now on, questions that mean “{_excerpt(question, 200)}” get this answer "
+                "as written, marked:"
+            ),
             f"_{mark(added)}_",
         ],
         items=[_item(added)],
@@ -157,14 +159,16 @@ async def _remove(ctx: CommandContext, verified: VerifiedAnswers, rest: str) -> 
     return CommandReply(
         title=f"Verified answer #{answer_id} removed",
         sections=[
-            f"Questions like “{_excerpt(removed.question, 200)}” are answered from the "
-            "documents again."
+            (
+                f"Questions like “{_excerpt(removed.question, 200)}” are answered from the "
+                "documents again."
+            )
         ],
     )
 
 
 async def _list(ctx: CommandContext, verified: VerifiedAnswers) -> CommandReply:
-    answers = await verified.list()
+    answers = await verified.live()
     ctx.audit_details.update(op="list", count=len(answers))
     if not answers:
         return CommandReply(

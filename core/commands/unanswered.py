@@ -73,9 +73,12 @@ def group_item(group: UnansweredGroup) -> ReplyItem:
     how = ", ".join(
         f"{KIND_LABELS[kind]} ×{n:,}" for kind, n in sorted(group.kinds.items(), key=lambda kv: -kv[1])
     )
+    people = "person" if group.people == 1 else "people"
     lines = [
-        f"*{_excerpt(group.question, 200)}* — {group.count:,}× by {group.people:,} "
-        f"{'person' if group.people == 1 else 'people'}, last {group.latest:%d %b %H:%M} UTC",
+        (
+            f"*{_excerpt(group.question, 200)}* — {group.count:,}× by {group.people:,} "
+            f"{people}, last {group.latest:%d %b %H:%M} UTC"
+        ),
         how,
     ]
     if group.reasons:
@@ -128,8 +131,10 @@ async def run_unanswered(ctx: CommandContext) -> CommandReply:
     return CommandReply(
         title=f"Unanswered in the last {days} days",
         sections=[
-            f"{total:,} questions in {len(groups)} groups, most frequent first. "
-            "A verified answer answers a whole group from now on."
+            (
+                f"{total:,} questions in {len(groups)} groups, most frequent first. "
+                "A verified answer answers a whole group from now on."
+            )
         ],
         items=[group_item(g) for g in groups],
     )

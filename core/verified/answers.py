@@ -201,7 +201,8 @@ class VerifiedAnswers:
         self._changed()
         return removed
 
-    async def list(self) -> list[VerifiedAnswer]:
+    async def live(self) -> list[VerifiedAnswer]:
+        """The answers in use, oldest first, each with how often it was given."""
         return await self._store.live()
 
     # -- what a question does ----------------------------------------------------------------

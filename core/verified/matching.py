@@ -127,7 +127,7 @@ for _a, _b in _OPPOSITES:
     _OPPOSITE_OF.setdefault(_b, set()).add(_a)
 # Words the word lists above should not count as proper nouns when capitalised mid-sentence.
 _US = re.compile(r"\bU\.?S\.?(?:A\.?)?\b")
-_NOT_NAMES = frozenset("i i'm i've i'd i'll ok hr it vpn".split())
+_NOT_NAMES = frozenset(["i", "i'm", "i've", "i'd", "i'll", "ok", "hr", "it", "vpn"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,10 +207,12 @@ def shape(text: str) -> QuestionShape:
 def veto(a: QuestionShape, b: QuestionShape) -> str | None:
     """Why ``a`` and ``b`` cannot mean the same, or None. A specifier held by one only
     ("berlin", "2024", "mac") or a pair of opposites (enable/disable) decides it."""
-    only = a.specifiers ^ b.specifiers
-    # A proper noun the other question spells as a plain word ("the Porto office" / "porto")
-    # is shared, not distinguishing.
-    only = {w for w in only if w not in (b.words if w in a.specifiers else a.words)}
+    # A proper noun the other question spells as a plain word ("the Acme portal" / "acme
+    # portal") is shared, not distinguishing.
+    only = {
+        w for w in a.specifiers ^ b.specifiers
+        if w not in (b.words if w in a.specifiers else a.words)
+    }
     if only:
         return "specifier:" + ",".join(sorted(only))
     for word in a.directions - b.directions:
