@@ -24,9 +24,9 @@ from core.verified.matching import QuestionShape, cosine, shape, text_similarity
 log = structlog.get_logger(__name__)
 
 # Chosen on bench/data/verified-pairs.jsonl (docs/benchmarks.md, "Verified answers"): the
-# highest near-miss the veto lets through on the tuning pairs, plus a margin of 0.05.
-EMBEDDING_THRESHOLD = 0.66
-TEXT_THRESHOLD = 0.45
+# lowest score at which no tuning question gets a wrong answer, plus a margin of 0.05.
+EMBEDDING_THRESHOLD = 0.78
+TEXT_THRESHOLD = 0.46
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ _PHRASES = {
     "log in": "login", "log on": "login", "logon": "login", "signin": "login",
     "two factor": "mfa", "two-factor": "mfa", "2fa": "mfa", "multi-factor": "mfa",
     "multi factor": "mfa", "e-mail": "email", "pay slip": "payslip", "pay stub": "payslip",
-    "wi-fi": "wifi", "wi fi": "wifi", "turn on": "enable", "switch on": "enable",
+    "virtual private network": "vpn", "wi-fi": "wifi", "wi fi": "wifi", "turn on": "enable", "switch on": "enable",
     "turn off": "disable", "switch off": "disable", "sign up": "enrol", "last year": "lastyear",
     "next year": "nextyear", "this year": "thisyear",
 }
@@ -93,7 +93,7 @@ _KINDS = """
     contractor contractors intern interns freelancer consultant temporary temp parttime fulltime
     apprentice trainee executive executives director directors bonus overtime commission
     desktop web browser teams slack zoom outlook gmail sharepoint onedrive confluence jira
-    workday sap okta github gitlab salesforce
+    workday sap okta github gitlab salesforce vpn
     january february march april june july august september october november december
     monday tuesday wednesday thursday friday saturday sunday weekend weekends christmas easter
     q1 q2 q3 q4 h1 h2 lastyear nextyear thisyear morning evening night overnight
@@ -128,6 +128,12 @@ for _a, _b in _OPPOSITES:
 # Words the word lists above should not count as proper nouns when capitalised mid-sentence.
 _US = re.compile(r"\bU\.?S\.?(?:A\.?)?\b")
 _NOT_NAMES = frozenset(["i", "i'm", "i've", "i'd", "i'll", "ok", "hr", "it", "vpn"])
+
+
+# What one does, not what about: words that alone do not make two questions one topic.
+_ACTIONS = frozenset(
+    ["request", "set", "setup", "submit", "find", "change", "update", "use", "make", "see", "report", "contact", "help", "get", "give", "go", "take", "check", "need", "work", "happen", "start", "apply", "access", "add", "new"]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,8 +233,10 @@ def veto(a: QuestionShape, b: QuestionShape) -> str | None:
 
 
 def text_similarity(a: QuestionShape, b: QuestionShape) -> float:
-    """Word overlap (cosine of the content-word sets) averaged with trigram similarity."""
-    if not a.words or not b.words:
+    """Word overlap (cosine of the content-word sets) averaged with trigram similarity; 0
+    unless the two share a topic word: "book a desk" and "request time off" share only what
+    one does, not what it is about."""
+    if not (a.words & b.words) - _ACTIONS:
         return 0.0
     shared = len(a.words & b.words)
     words = shared / math.sqrt(len(a.words) * len(b.words))
