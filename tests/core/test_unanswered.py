@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 from bots.runtime import Runtime
 from core.commands import CommandRequest
-from tests.support.conversations import Turn, ask, commands_at, rate, rows, seed_conversation, someone
+from tests.support.conversations import (
+    Turn,
+    ask,
+    commands_at,
+    rate,
+    rows,
+    seed_conversation,
+    someone,
+)
 
 NOW = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
 

@@ -80,7 +80,7 @@ async def test_a_paraphrase_gets_the_verified_answer_as_written_without_the_mode
         answer, stream = await asked(runtime, "How much vacation time do I get in Lisbon?")
 
         assert answer.status == "verified"
-        first_line, *rest = answer.text.split("\n\n")
+        first_line = answer.text.split("\n\n")[0]
         assert first_line.startswith("_Verified answer · Ana Admin · ")
         assert ANSWER in answer.text  # as written: line breaks and bullets kept
         assert answer.text.endswith("Source: <https://intranet.example.com/leave>")
