@@ -10,8 +10,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from core.verified import Author, VerifiedAnswer
 
+# The vector stays in Postgres: pgvector compares it with a question's (``similarities``).
 _COLUMNS = """v.id, v.question, v.answer, v.source_url, v.domain, v.author_name, v.created_at,
-              v.updated_at, v.embedding::real[] AS embedding, v.embedding_model"""
+              v.updated_at, v.embedding_model"""
 
 
 def _literal(vector: Sequence[float] | None) -> str | None:
@@ -97,6 +98,18 @@ class PgVerifiedAnswers:
                    WHERE id = %s""",
                 (_literal(vector), model, answer_id),
             )
+
+    async def similarities(
+        self, vector: Sequence[float], answer_ids: Sequence[int], model: str
+    ) -> dict[int, float]:
+        # In C inside Postgres: a few hundred cosines in Python would hold the event loop.
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT id, 1 - (embedding <=> %s::vector) FROM verified_answers
+                   WHERE id = ANY(%s) AND embedding_model = %s AND embedding IS NOT NULL""",
+                (_literal(vector), list(answer_ids), model),
+            )
+            return {int(i): float(score) for i, score in await cur.fetchall()}
 
     async def record_use(self, message_id: int, answer_id: int) -> None:
         async with self._pool.connection() as conn:

@@ -3,7 +3,9 @@ the same, before routing, retrieval or the model.
 
 ``VerifiedAnswers`` keeps the live answers in memory (there are hundreds at most) and reloads
 them when they change: at once on this replica, and on the others at the next question after
-``recheck_s`` seconds, when one small query shows a newer ``updated_at`` or another count.
+``recheck_s`` seconds, when one small query shows a newer ``updated_at`` or another count. The
+near-miss veto and the words-and-trigrams score run in memory; question vectors stay in
+Postgres, where pgvector compares them in one query.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import structlog
 from core.answers import RouteDecision
 from core.errors import ModelError
 from core.routing import Router
-from core.verified.matching import QuestionShape, cosine, shape, text_similarity, veto
+from core.verified.matching import QuestionShape, shape, text_similarity, veto
 
 log = structlog.get_logger(__name__)
 
@@ -41,8 +43,7 @@ class VerifiedAnswer:
     author_name: str
     created_at: datetime
     updated_at: datetime
-    embedding: list[float] | None = None
-    embedding_model: str | None = None
+    embedding_model: str | None = None  # the model that embedded the question, if one did
     uses: int = 0
 
 
@@ -79,6 +80,12 @@ class VerifiedStore(Protocol):
         ...
 
     async def set_embedding(self, answer_id: int, vector: Sequence[float], model: str) -> None: ...
+
+    async def similarities(
+        self, vector: Sequence[float], answer_ids: Sequence[int], model: str
+    ) -> dict[int, float]:
+        """Cosine similarity of ``vector`` with each answer's question vector made by ``model``."""
+        ...
 
     async def record_use(self, message_id: int, answer_id: int) -> None:
         """Remember that answer ``message_id`` was verified answer ``answer_id``."""
@@ -245,7 +252,10 @@ class VerifiedAnswers:
         except ModelError as exc:
             log.warning("verified_match_by_words", error=str(exc))
             return None
-        return [(cosine(vector, loaded.answers[i].embedding or ()), i) for i in usable]
+        scores = await self._store.similarities(
+            vector, [loaded.answers[i].id for i in usable], embedder.model
+        )
+        return [(scores.get(loaded.answers[i].id, 0.0), i) for i in usable]
 
     # -- keeping the copy in memory current ---------------------------------------------------
 
@@ -284,14 +294,7 @@ class VerifiedAnswers:
         except ModelError as exc:
             log.warning("verified_embedding_failed", error=str(exc), answers=len(stale))
             return answers
-        fresh: dict[int, list[float]] = {}
         for answer, vector in zip(stale, vectors, strict=True):
             await self._store.set_embedding(answer.id, vector, embedder.model)
-            fresh[answer.id] = vector
-        return [
-            _with_vector(a, fresh[a.id], embedder.model) if a.id in fresh else a for a in answers
-        ]
-
-
-def _with_vector(answer: VerifiedAnswer, vector: list[float], model: str) -> VerifiedAnswer:
-    return replace(answer, embedding=vector, embedding_model=model)
+        fresh = {a.id for a in stale}
+        return [replace(a, embedding_model=embedder.model) if a.id in fresh else a for a in answers]

@@ -15,6 +15,8 @@ from bots.runtime import Runtime
 from core.console import CollectingReplyStream
 from core.events import ChatEvent, ConversationKind, Person, ThreadRef
 from core.settings import Settings
+from core.verified import VerifiedAnswers
+from store.verified import PgVerifiedAnswers
 from tests.conftest import SAMPLE_KNOWLEDGE
 from tests.support.conversations import ask, commands_at, rows, someone
 from tests.support.fake_openai import FakeOpenAI, serve_fake
@@ -203,3 +205,39 @@ async def test_commands_are_told_from_questions_in_a_chat(runtime: Runtime):
     assert runtime.commands.is_command("stats csv")
     assert not runtime.commands.is_command("answers to my questions about leave?")
     assert not runtime.commands.is_command("unanswered questions are sent where?")
+
+
+async def test_another_replica_gives_a_new_answer_and_stops_giving_a_removed_one(
+    runtime: Runtime,
+):
+    # A second server process over the same database, checking for changes at every question.
+    elsewhere = VerifiedAnswers(PgVerifiedAnswers(runtime.db.pool), recheck_s=0)
+    assert await elsewhere.match("How can I reserve a meeting room?") is None
+    ana = await admin(runtime)
+    handler = commands_at(runtime, NOW, admins=("ana@example.com",))
+    added = await ask(handler, ana, "answers add How do I book a meeting room? :: Use Outlook.")
+
+    found = await elsewhere.match("How can I reserve a meeting room?")
+    assert found is not None and found.text.endswith("Use Outlook.")
+
+    number = added.title.split("#")[1].split()[0]
+    assert (await ask(handler, ana, f"answers remove {number}")).ok
+    assert await elsewhere.match("How can I reserve a meeting room?") is None
+
+
+async def test_after_the_embedding_model_changes_questions_are_embedded_again(
+    settings: Settings,
+):
+    async with with_model(settings) as (runtime, fake):
+        ana = await admin(runtime)
+        handler = commands_at(runtime, NOW, admins=("ana@example.com",))
+        assert (await ask(handler, ana, f"answers add {LEAVE} :: {ANSWER}")).ok
+        assert await rows(runtime.db.pool, "SELECT embedding_model FROM verified_answers") == [
+            ("fake-embed",)
+        ]
+    async with with_model(settings, embedding_model="fake-embed-2") as (runtime, _):
+        answer, _ = await asked(runtime, "How much vacation time do I get in Lisbon?")
+        assert answer.status == "verified"
+        assert await rows(runtime.db.pool, "SELECT embedding_model FROM verified_answers") == [
+            ("fake-embed-2",)
+        ]
