@@ -228,7 +228,7 @@ async def test_another_replica_gives_a_new_answer_and_stops_giving_a_removed_one
 async def test_after_the_embedding_model_changes_questions_are_embedded_again(
     settings: Settings,
 ):
-    async with with_model(settings) as (runtime, fake):
+    async with with_model(settings) as (runtime, _):
         ana = await admin(runtime)
         handler = commands_at(runtime, NOW, admins=("ana@example.com",))
         assert (await ask(handler, ana, f"answers add {LEAVE} :: {ANSWER}")).ok
