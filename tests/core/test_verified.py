@@ -241,3 +241,16 @@ async def test_after_the_embedding_model_changes_questions_are_embedded_again(
         assert await rows(runtime.db.pool, "SELECT embedding_model FROM verified_answers") == [
             ("fake-embed-2",)
         ]
+
+
+async def test_an_admin_who_is_forgotten_no_longer_signs_their_verified_answers(
+    runtime: Runtime,
+):
+    ana = await admin(runtime)
+    handler = commands_at(runtime, NOW, admins=("ana@example.com",))
+    assert (await ask(handler, ana, "answers add How do I book a meeting room? :: Use Outlook.")).ok
+    assert (await ask(handler, ana, "forget-me confirm")).ok
+
+    answer, _ = await asked(runtime, "How do I book a meeting room?", user="UBOB")
+    assert answer.status == "verified" and "Ana" not in answer.text
+    assert answer.text.startswith("_Verified answer · an admin · ")
