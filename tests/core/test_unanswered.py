@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from bots.runtime import Runtime
 from core.commands import CommandRequest
+from core.embeddings import OpenAIEmbedder
 from tests.support.conversations import (
     Turn,
     ask,
@@ -16,6 +17,7 @@ from tests.support.conversations import (
     seed_conversation,
     someone,
 )
+from tests.support.fake_openai import FakeOpenAI, serve_fake
 
 NOW = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
 
@@ -102,3 +104,28 @@ async def test_nothing_unanswered_says_so(runtime: Runtime):
     ana = await someone(runtime, "UADMIN", email="ana@example.com")
     reply = await ask(commands_at(runtime, NOW, admins=("ana@example.com",)), ana, "unanswered")
     assert reply.ok and reply.items == [] and "Nothing went unanswered" in reply.title
+
+
+async def test_with_embeddings_questions_are_grouped_by_their_vectors(runtime: Runtime):
+    fake = FakeOpenAI(dimensions=64)
+    fake.add_synonyms(["laptop", "notebook"], ["broken", "cracked"], ["my", "the"])
+    ana = await someone(runtime, "UADMIN", email="ana@example.com")
+    bob = await someone(runtime, "UBOB")
+    await declined(runtime, bob, "My laptop screen is broken", NOW - timedelta(hours=4), "a")
+    await declined(runtime, bob, "the notebook screen is cracked", NOW - timedelta(hours=3), "b")
+    await declined(runtime, bob, "Where is the gym?", NOW - timedelta(hours=2), "c")
+    async with serve_fake(fake) as url:
+        embedder = OpenAIEmbedder(model="fake-embed", base_url=url, api_key="test")
+        try:
+            handler = commands_at(
+                runtime, NOW, admins=("ana@example.com",), embedder_for_groups=embedder
+            )
+            reply = await ask(handler, ana, "unanswered")
+        finally:
+            await embedder.aclose()
+    assert fake.count("embeddings") == 1
+    laptop, gym = reply.items
+    assert "My laptop screen is broken" in laptop.text
+    assert "the notebook screen is cracked" in laptop.text
+    assert "Where is the gym?" in gym.text
+    assert "2× by 1 person" in reply.items[0].text
