@@ -215,7 +215,15 @@ class VerifiedAnswers:
     # -- what a question does ----------------------------------------------------------------
 
     async def match(self, question: str) -> VerifiedMatch | None:
-        """The verified answer that means the same as ``question``, or None."""
+        """The verified answer that means the same as ``question``, or None — also when the
+        answers cannot be read: the documents answer then, as before verified answers."""
+        try:
+            return await self._match(question)
+        except Exception:
+            log.exception("verified_match_failed")
+            return None
+
+    async def _match(self, question: str) -> VerifiedMatch | None:
         loaded = await self._current()
         if not loaded.answers:
             return None
@@ -235,8 +243,14 @@ class VerifiedAnswers:
         return VerifiedMatch(loaded.answers[best], score, method)
 
     async def used(self, found: VerifiedMatch, message_id: int | None) -> None:
-        if message_id is not None:
+        """Remember which verified answer answer ``message_id`` was. The answer is shown by
+        now: failing here must not make the question be answered again."""
+        if message_id is None:
+            return
+        try:
             await self._store.record_use(message_id, found.answer.id)
+        except Exception:
+            log.exception("verified_use_not_recorded", message_id=message_id)
 
     async def _by_meaning(
         self, question: str, loaded: _Loaded, candidates: list[int]
