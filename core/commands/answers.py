@@ -11,6 +11,8 @@ from core.verified import Author, VerifiedAnswer, VerifiedAnswers, mark
 
 MAX_QUESTION_CHARS = 500
 MAX_ANSWER_CHARS = 4000
+# A chat message holds this many items with buttons (Slack allows 50 blocks a message).
+MAX_LISTED = 20
 SEPARATOR = "::"
 USAGE = (
     "`answers add <question> :: <answer>` (end with `source: <link>` to cite a page), "
@@ -175,9 +177,11 @@ async def _list(ctx: CommandContext, verified: VerifiedAnswers) -> CommandReply:
             title="No verified answers yet",
             sections=["Write one with " + USAGE.split(",")[0] + "."],
         )
+    newest = list(reversed(answers))[:MAX_LISTED]
     return CommandReply(
         title=f"{len(answers)} verified answer{'s' * (len(answers) != 1)}",
-        items=[_item(a) for a in reversed(answers)],
+        sections=[f"The {MAX_LISTED} newest are shown."] if len(answers) > MAX_LISTED else [],
+        items=[_item(a) for a in newest],
     )
 
 
