@@ -24,12 +24,14 @@ from core.metrics import Metrics
 from core.rerank import HttpReranker
 from core.routing import LexicalRouter, load_domains
 from core.settings import Settings
+from core.verified import Thresholds, VerifiedAnswers
 from jobs.catalog import JobServices, PromptRefresher, standard_jobs
 from jobs.reingest import WholeCacheInvalidation
 from jobs.scheduler import JobScheduler
 from store.admin import PgAdminStore, PgAuditLog
 from store.answer_cache import RedisAnswerCache
 from store.conversations import PgConversationStore
+from store.daily_report import PgDailyReport
 from store.database import Database
 from store.feedback import FeedbackStore
 from store.history import PgHistoryStore
@@ -41,6 +43,8 @@ from store.privacy import PgPrivacyStore
 from store.prompts import PromptStore
 from store.redis import connect_redis
 from store.retrieval import HybridRetriever, HybridWeights
+from store.unanswered import PgUnanswered
+from store.verified import PgVerifiedAnswers
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +85,8 @@ class Runtime:
     answer_cache: AnswerCache | None = None
     # The scheduled jobs; `switchboard serve` starts them, the CLI runs one with run_now().
     jobs: JobScheduler | None = None
+    # Admins' verified answers (the assistant and `answers` share this one copy).
+    verified: VerifiedAnswers | None = None
 
     @classmethod
     async def start(cls, settings: Settings, *, metrics: Metrics | None = None) -> Self:
@@ -127,6 +133,15 @@ class Runtime:
                 if redis is not None
                 else MemoryAnswerCache(ttl=settings.answer_cache_ttl)
             )
+        verified = VerifiedAnswers(
+            PgVerifiedAnswers(db.pool),
+            embedder=embedder,
+            # Files each answer under a domain without a model call.
+            router=LexicalRouter(domains),
+            thresholds=Thresholds(
+                embedding=settings.verified_similarity, text=settings.verified_text_similarity
+            ),
+        )
         assistant = Assistant(
             conversations=conversations,
             router=model.router or LexicalRouter(domains),
@@ -136,6 +151,7 @@ class Runtime:
             moderator=model.moderator,
             cache=answer_cache,
             gate=question_gate(settings, db.pool, redis),
+            verified=verified,
             domains=domains,
             limits=AssistantLimits(
                 max_question_chars=settings.max_question_chars,
@@ -221,6 +237,9 @@ class Runtime:
                         CacheForgetting(answer_cache) if answer_cache is not None else None
                     ),
                     limits=PgLimitLog(db.pool),
+                    verified=verified,
+                    unanswered=PgUnanswered(db.pool, embedder=embedder),
+                    daily_report=PgDailyReport(db.pool),
                 ),
                 options=CommandOptions.from_settings(settings),
             ),
@@ -233,6 +252,7 @@ class Runtime:
             model=model,
             answer_cache=answer_cache,
             jobs=jobs,
+            verified=verified,
         )
 
     async def aclose(self) -> None:

@@ -23,6 +23,7 @@ from core.retrieval import Retriever
 from core.routing import Domain, Router, search_scope
 from core.stream import ReplyStream
 from core.text import terms
+from core.verified import VerifiedAnswers
 
 log = structlog.get_logger(__name__)
 
@@ -77,6 +78,7 @@ class Assistant:
         moderator: Moderator | None = None,
         cache: AnswerCache | None = None,
         gate: QuestionGate | None = None,
+        verified: VerifiedAnswers | None = None,
     ) -> None:
         self._conversations = conversations
         self._router = router
@@ -92,6 +94,8 @@ class Assistant:
         self._cache = cache
         # Pace and daily budgets: refused before anything is stored or generated.
         self._gate = gate
+        # Admins' verified answers: served as written, before routing, retrieval and the model.
+        self._verified = verified
 
     async def handle(self, event: ChatEvent, stream: ReplyStream) -> Answer:
         """Answer ``event`` through ``stream`` and return what was shown and stored.
@@ -119,6 +123,16 @@ class Assistant:
             conversation_id, self._limits.history_turns
         )
         await self._conversations.add_question(conversation_id, user.id, question, event.event_key)
+        # A follow-up leans on its thread, which the verified question never saw.
+        if self._verified is not None and not history:
+            found = await self._verified.match(question)
+            if found is not None:
+                answer = await self._answer_directly(
+                    event, user.id, conversation_id, found.route, found.text, stream, started,
+                    status="verified",
+                )
+                await self._verified.used(found, answer.message_id)
+                return answer
 
         # 2-3. route
         earlier_questions = [t.text for t in history if t.role == "user"]
@@ -269,9 +283,10 @@ class Assistant:
         citations: Sequence[Citation] = (),
         sources: Sequence[Passage] = (),
         model: str | None = None,
+        status: str = "complete",
     ) -> Answer:
         """Show and store ``text`` as the answer without retrieving or generating: a
-        clarifying question, or an answer from the cache."""
+        clarifying question, an answer from the cache, or a verified answer."""
         await stream.append(text)
         elapsed = (time.perf_counter() - started) * 1000
         answer = Answer(
@@ -280,6 +295,7 @@ class Assistant:
             route=route,
             sources=list(sources),
             usage=Usage(model=model, ttft_ms=elapsed, total_ms=elapsed),
+            status=status,
             conversation_id=conversation_id,
         )
         answer.usage.add_route(route)

@@ -284,6 +284,13 @@ class Settings(SettingsPart):
     # With embeddings: the average cosine similarity two groups of questions need to merge.
     # Embedding models differ in scale; raise it if unrelated topics share a prompt.
     prompts_similarity: float = Field(0.6, alias="SWITCHBOARD_PROMPTS_SIMILARITY", gt=0, lt=1)
+    # Verified answers: how alike a question must be to an admin's verified question to get
+    # its answer — embedding cosine, or words + trigrams without embeddings (chosen on
+    # bench/verified.py; a question naming another place, device or year never matches).
+    verified_similarity: float = Field(0.78, alias="SWITCHBOARD_VERIFIED_SIMILARITY", gt=0, le=1)
+    verified_text_similarity: float = Field(
+        0.46, alias="SWITCHBOARD_VERIFIED_TEXT_SIMILARITY", gt=0, le=1
+    )
     # Folders and URLs the reingest job re-scans, beside every source ingested before.
     reingest_sources: CommaList = Field((), alias="SWITCHBOARD_REINGEST_SOURCES")
     # Retention in days (0 keeps forever): conversations and messages, feedback, finished inbox

@@ -65,7 +65,7 @@ class PgConversationStore:
             await cur.execute(
                 """SELECT role, text FROM (
                        SELECT id, role, text FROM messages
-                       WHERE conversation_id = %s AND status = 'complete'
+                       WHERE conversation_id = %s AND status IN ('complete', 'verified')
                        ORDER BY id DESC LIMIT %s) recent
                    ORDER BY id""",
                 (conversation_id, limit),

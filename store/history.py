@@ -47,7 +47,7 @@ _DESCRIBE = """
                AS title,
            coalesce((
                SELECT left(a.text, 600) FROM messages a
-               WHERE a.conversation_id = c.id AND a.role = 'assistant' AND a.status = 'complete'
+               WHERE a.conversation_id = c.id AND a.role = 'assistant' AND a.status IN ('complete', 'verified')
                ORDER BY a.id DESC LIMIT 1), '') AS preview,
            page.last_at, page.snippet, page.rank
     FROM page JOIN conversations c ON c.id = page.id"""

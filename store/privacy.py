@@ -170,6 +170,14 @@ class PgPrivacyStore:
                    WHERE id = %(user)s""",
                 params,
             )
+            # Verified answers they wrote are the company's word and stay, no longer signed
+            # with their name.
+            await conn.execute(
+                """UPDATE verified_answers SET author_id = NULL, author_name = 'an admin'
+                   WHERE author_id = %(user)s""",
+                params,
+            )
+            await conn.execute("DELETE FROM handoffs WHERE user_id = %(user)s", params)
         return PersonalData(conversations=conversations, messages=messages, feedback=feedback)
 
     @staticmethod

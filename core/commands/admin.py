@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from core.commands.context import CommandContext, is_configured_admin
 from core.commands.help import CommandSpec
 from core.commands.reply import CommandReply, Fact, unwrap
+from core.commands.stats_csv import run_stats_csv
 from core.commands.stores import UsageStats
 from core.events import Person
 from core.limits import KIND_LABELS, LimitHitSummary
@@ -69,6 +71,9 @@ def stats_reply(stats: UsageStats, days: int) -> CommandReply:
 
 async def run_stats(ctx: CommandContext) -> CommandReply:
     days = 7
+    as_csv = bool(ctx.request.args) and ctx.request.args[0].lower() == "csv"
+    if as_csv:
+        ctx.request = replace(ctx.request, args=ctx.request.args[1:])
     if ctx.request.args:
         match = _DAYS.match(ctx.request.args[0].lower())
         if not match or not 1 <= int(match.group(1)) <= MAX_STATS_DAYS:
@@ -78,6 +83,8 @@ async def run_stats(ctx: CommandContext) -> CommandReply:
                 ok=False,
             )
         days = int(match.group(1))
+    if as_csv:
+        return await run_stats_csv(ctx, days if ctx.request.args else None)
     ctx.audit_details["days"] = days
     stats = await ctx.services.admin.stats(ctx.now - timedelta(days=days), ctx.now)
     reply = stats_reply(stats, days)
@@ -256,10 +263,10 @@ COMMANDS = (
     CommandSpec(
         "stats",
         "stats [7d|30d]",
-        "usage, satisfaction, speed and cost",
+        "usage, satisfaction, speed and cost; `stats csv [30d]`: a CSV file per day and domain",
         run_stats,
         admin=True,
-        args=r"(\d{1,3}d?)?",
+        args=r"((csv )?\d{1,3}d?|csv)?",
     ),
     CommandSpec(
         "sources", "sources", "what is indexed, when, and how many chunks", run_sources, admin=True

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.commands.reply import CommandRequest
@@ -29,6 +29,11 @@ from core.conversations import UserRecord
 from core.events import ConversationKind, Person
 from core.limits import LimitHitReader
 from core.settings import Settings
+from core.verified import VerifiedAnswers
+
+if TYPE_CHECKING:
+    from core.commands.stats_csv import DailyReport
+    from core.commands.unanswered import UnansweredReader
 
 
 @dataclass(slots=True)
@@ -48,6 +53,10 @@ class CommandServices:
     answer_cache: CachedAnswers | None = None
     # Who was refused by a rate limit or a daily budget (shown in `stats`).
     limits: LimitHitReader | None = None
+    # The admins' loop: verified answers, what went unanswered, usage as a CSV file.
+    verified: VerifiedAnswers | None = None
+    unanswered: UnansweredReader | None = None
+    daily_report: DailyReport | None = None
     # The ingestor holds one ingest's state at a time: index commands take turns.
     index_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from core.commands import admin, history, ingest, privacy
+from core.commands import admin, answers, history, ingest, privacy, unanswered
 from core.commands.context import (
     CommandContext,
     CommandOptions,
@@ -47,6 +47,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *privacy.COMMANDS,
     *admin.COMMANDS,
     *ingest.COMMANDS,
+    *answers.COMMANDS,
+    *unanswered.COMMANDS,
 )
 
 

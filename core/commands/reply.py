@@ -18,6 +18,7 @@ from core.events import Person, ThreadRef
 CURSOR_PREFIX = "cursor:"
 # Chat clients wrap what users type: Slack sends <@U123|name>, <mailto:a@b|a@b> and
 # <https://x|x>. Commands read the id, address or link inside.
+_AFTER_NAME = re.compile(r"^\s*\S+[ \t]*")
 _WRAPPED = re.compile(r"^<(?:@|mailto:)?([^|>]+)(?:\|[^>]*)?>$")
 
 
@@ -42,7 +43,9 @@ class CommandRequest:
     channel with an empty ``thread_id``. It decides which shared-channel conversations history
     may show. ``mentions`` are the platform user ids the adapter resolved from @-mentions, in
     order; ``timezone`` is the caller's IANA zone when the platform says (history's "Today").
-    ``cursor`` asks for the next page of a list (see ``CommandAction``).
+    ``cursor`` asks for the next page of a list (see ``CommandAction``). ``text`` is what
+    followed the command's name, exactly as typed (line breaks kept), for commands that take
+    free text (``answers add <question> :: <answer>``).
     """
 
     person: Person
@@ -52,6 +55,7 @@ class CommandRequest:
     cursor: str | None = None
     mentions: tuple[str, ...] = ()
     timezone: str | None = None
+    text: str = ""
 
     @classmethod
     def parse(
@@ -81,6 +85,7 @@ class CommandRequest:
             cursor=cursor,
             mentions=mentions,
             timezone=timezone,
+            text=_AFTER_NAME.sub("", text, count=1).strip(),
         )
 
 
@@ -115,13 +120,55 @@ class Fact:
 
 
 @dataclass(frozen=True, slots=True)
+class FormField:
+    """One input of a form: its name in ``CommandForm.template``, a label, a prefilled value."""
+
+    name: str
+    label: str
+    value: str = ""
+    multiline: bool = False
+    optional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CommandForm:
+    """A form to fill before a command runs (a Slack modal, an Adaptive Card with inputs).
+
+    On submit the adapter sends ``form.command(values)`` — the template with each field's
+    value put in its place — for the person who submitted it.
+    """
+
+    title: str
+    fields: tuple[FormField, ...]
+    template: str
+    submit: str = "Save"
+
+    def command(self, values: dict[str, str]) -> str:
+        text = self.template
+        for f in self.fields:
+            text = text.replace("{" + f.name + "}", (values.get(f.name) or "").strip())
+        return text.strip()
+
+
+@dataclass(frozen=True, slots=True)
 class CommandAction:
     """A button. When pressed, the adapter sends ``CommandRequest.parse(person, thread,
-    command)`` for the person who pressed it — e.g. ``"history cursor:…"`` for "More"."""
+    command)`` for the person who pressed it — e.g. ``"history cursor:…"`` for "More". With a
+    ``form``, pressing it opens the form instead, and submitting the form sends its command."""
 
     label: str
     command: str
     style: Literal["default", "primary", "danger"] = "default"
+    form: CommandForm | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyItem:
+    """One item of a list that has buttons of its own (a Block Kit section with a button, a
+    Container with an ActionSet): Markdown ``text`` and its ``actions``."""
+
+    text: str
+    actions: tuple[CommandAction, ...] = ()
 
 
 @dataclass(slots=True)
@@ -142,6 +189,7 @@ class CommandReply:
     entries: list[HistoryEntry] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
     actions: list[CommandAction] = field(default_factory=list)
+    items: list[ReplyItem] = field(default_factory=list)
     private: bool = True
 
     @property
@@ -159,6 +207,7 @@ class CommandReply:
             lines.append(f"• {entry.title} ({entry.when})" + (f" — {detail}" if detail else ""))
         if lines:
             parts.append("\n".join(lines))
+        parts.extend(item.text for item in self.items)
         if self.file_name:
             parts.append(f"(file: {self.file_name})")
         return "\n\n".join(parts)

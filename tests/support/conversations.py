@@ -20,9 +20,11 @@ from core.commands.context import CommandServices
 from core.commands.ingest import web_page_ingest
 from core.events import ConversationKind, Person, ThreadRef
 from store.admin import PgAdminStore, PgAuditLog
+from store.daily_report import PgDailyReport
 from store.history import PgHistoryStore
 from store.privacy import PgPrivacyStore
 from store.prompts import PromptStore
+from store.unanswered import PgUnanswered
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +212,9 @@ def commands_at(runtime: Runtime, now: datetime, **options: Any) -> CommandHandl
         prompts=PromptStore(pool, defaults=runtime.settings.default_prompts),
         embedder=options.pop("embedder", None),
         answer_cache=options.pop("answer_cache", None),
+        verified=runtime.verified,
+        unanswered=PgUnanswered(pool, embedder=options.pop("embedder_for_groups", None)),
+        daily_report=PgDailyReport(pool),
     )
     base = CommandOptions.from_settings(runtime.settings)
     merged = CommandOptions(
