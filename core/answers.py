@@ -129,3 +129,11 @@ class Answer:
     status: str = "complete"
     conversation_id: int | None = None
     message_id: int | None = None
+
+    # Answers a person can rate: a 👎 on a verified answer tells admins it went stale, and on
+    # "not in the documents" that the documents do cover it (both feed `unanswered`).
+    RATED = frozenset({"complete", "verified", "not_found"})
+
+    @property
+    def takes_feedback(self) -> bool:
+        return self.message_id is not None and self.status in self.RATED

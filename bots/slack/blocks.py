@@ -130,7 +130,8 @@ def feedback_block(message_id: int) -> Block:
 def answer_blocks(answer: Answer) -> list[Block]:
     """What goes under the last message of an answer: sources, then feedback buttons."""
     blocks = source_blocks(answer.citations)
-    if answer.message_id is not None and answer.status == "complete":
+    if answer.takes_feedback:
+        assert answer.message_id is not None
         blocks.append(feedback_block(answer.message_id))
     return blocks[: MAX_BLOCKS - 1]  # one block stays free for the text in a posted message
 
