@@ -111,7 +111,9 @@ def build_app(runtime: Runtime, platforms: Sequence[Platform] = PLATFORMS) -> we
     return app
 
 
-async def ingest_sample_if_empty(runtime: Runtime) -> str:
+async def ingest_sample_if_empty(
+    runtime: Runtime, *, progress: Callable[[str], None] | None = None
+) -> str:
     """Load the bundled sample knowledge base when the index is empty; say what happened."""
     chunks = await runtime.knowledge.count_chunks()
     sample = runtime.settings.sample_knowledge
@@ -119,6 +121,8 @@ async def ingest_sample_if_empty(runtime: Runtime) -> str:
         return f"{chunks} chunks indexed"
     if sample is None or not sample.is_dir():
         return "empty — run `switchboard ingest PATH` to add documents"
+    if progress is not None:
+        progress(f"Reading the sample knowledge base in {sample}…")
     report = await runtime.ingestor.ingest([sample])
     return f"sample knowledge base ingested from {sample}: {report.summary()}"
 
@@ -180,9 +184,15 @@ def _announce(text: str) -> None:
 
 
 async def serve(settings: Settings, *, announce: Callable[[str], None] = _announce) -> None:
-    """Run the server until SIGINT or SIGTERM."""
+    """Run the server until SIGINT or SIGTERM. Each slow step of the start says what it does
+    in one line (the first run initialises Postgres and reads the sample knowledge)."""
+    announce(
+        f"Starting the embedded Postgres in {settings.data_dir / 'pgdata'} and applying migrations…"
+        if settings.database_url is None
+        else "Connecting to DATABASE_URL and applying migrations…"
+    )
     async with await Runtime.start(settings) as runtime:
-        knowledge = await ingest_sample_if_empty(runtime)
+        knowledge = await ingest_sample_if_empty(runtime, progress=announce)
         if settings.jobs_enabled and runtime.jobs is not None:
             runtime.jobs.start()  # raises on a bad schedule; runtime.aclose() stops it
         app = build_app(runtime)

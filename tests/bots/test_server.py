@@ -78,6 +78,9 @@ async def test_serve_on_a_fresh_index_ingests_the_sample_and_answers_health(data
                 break
         text = "".join(banner)
         assert "sample knowledge base ingested" in text, text
+        # Each slow step of the start said what it was doing, in a line of its own, first.
+        assert banner[0].startswith("Connecting to DATABASE_URL and applying migrations…")
+        assert banner[1].startswith("Reading the sample knowledge base in ")
         assert "Model" in text and "not configured" in text
         port = int(re.search(r"listening on http://127\.0\.0\.1:(\d+)", text).group(1))
         async with aiohttp.ClientSession() as session:
