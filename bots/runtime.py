@@ -164,6 +164,7 @@ class Runtime:
             knowledge,
             chunker=Chunker(chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap),
             embedder=embedder,
+            source_url_base=settings.source_url_base,
         )
         if embedder is not None:
             # Detects a changed embedding model now: its old vectors are dropped at once (never
@@ -186,6 +187,7 @@ class Runtime:
                             chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
                         ),
                         embedder=embedder,
+                        source_url_base=settings.source_url_base,
                     ),
                     embedder=embedder,
                     model=model.client,

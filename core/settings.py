@@ -144,6 +144,9 @@ class Settings(SettingsPart):
     web_timeout: float = Field(20.0, alias="SWITCHBOARD_WEB_TIMEOUT", gt=0)
     # Hosts inside the network (loopback, private, link-local, unique-local) that web pages
     # may be read from: names, addresses or networks, comma-separated. Empty: public only.
+    # Sources show a file by its path inside the ingested folder; with this set (e.g.
+    # https://intranet.example.com/handbook) they link to base + that path instead.
+    source_url_base: str | None = Field(None, alias="SWITCHBOARD_SOURCE_URL_BASE")
     ingest_allowed_hosts: CommaList = Field((), alias="SWITCHBOARD_INGEST_ALLOWED_HOSTS")
     sharepoint_tenant_id: str | None = Field(None, alias="SHAREPOINT_TENANT_ID")
     sharepoint_client_id: str | None = Field(None, alias="SHAREPOINT_CLIENT_ID")

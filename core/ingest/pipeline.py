@@ -22,6 +22,7 @@ from core.errors import IngestError, ModelError
 from core.ingest.chunking import Chunker
 from core.ingest.connectors.base import RemoteItem, Source
 from core.ingest.documents import ChunkDraft, LoadedDocument
+from core.ingest.locations import mapped_url, shown_path
 from core.ingest.loaders import content_hash, is_supported, load_file
 
 log = structlog.get_logger(__name__)
@@ -190,8 +191,12 @@ class Ingestor:
         chunker: Chunker,
         embedder: Embedder | None = None,
         batch_chunks: int = 256,
+        source_url_base: str | None = None,
     ) -> None:
         self._store = store
+        # Files are shown by their path in the ingested folder, linked under this base when
+        # an operator maps the folder to the intranet (core/ingest/locations.py).
+        self._source_url_base = source_url_base
         self._chunker = chunker
         self._embedder = embedder
         self._batch_chunks = max(1, batch_chunks)
@@ -298,6 +303,8 @@ class Ingestor:
                     document = await asyncio.to_thread(
                         load_file, path, salt=self._chunker.signature
                     )
+                    document.path = shown_path(path, folders)
+                    document.url = document.url or mapped_url(self._source_url_base, document.path)
                     self._take(run, document, known.get(str(path)))
                 except IngestError as exc:
                     report.failed.append((str(path), str(exc)))

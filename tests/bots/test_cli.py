@@ -44,6 +44,10 @@ def test_ingest_then_ask_json_cites_the_right_document(env: dict[str, str]):
     first = data["citations"][0]
     assert {"n", "title", "snippet"} <= set(first) and ("url" in first or "path" in first)
     assert any("mfa" in (c.get("path") or "").lower() for c in data["citations"])
+    # Sources name the file inside the ingested folder, never the server's own path.
+    assert all(not c["path"].startswith("/") for c in data["citations"] if "path" in c)
+    assert any(c.get("path", "").startswith("it/") for c in data["citations"])
+    assert str(SAMPLE_KNOWLEDGE) not in result.stdout
     assert all({"title", "score"} <= set(s) for s in data["sources"])
     assert [s["rank"] for s in data["sources"]] == list(range(1, len(data["sources"]) + 1))
     assert data["route"]["domains"][0] == "it" and data["route"]["router"] == "lexical"
@@ -123,3 +127,14 @@ def test_ingested_folders_are_remembered_for_the_reingest_job(env: dict[str, str
     with psycopg.connect(env["DATABASE_URL"]) as conn:
         rows = conn.execute("SELECT uri, added_by FROM knowledge_sources").fetchall()
     assert rows == [(str(folder.resolve()), "cli")]
+
+
+def test_sources_link_to_the_intranet_when_the_folder_is_mapped(env: dict[str, str]):
+    mapped = {**env, "SWITCHBOARD_SOURCE_URL_BASE": "https://intranet.example.com/handbook/"}
+    assert switchboard("ingest", str(SAMPLE_KNOWLEDGE), env=mapped).returncode == 0
+    result = switchboard("ask", "--json", "How do I set up MFA on a new phone?", env=mapped)
+    data = json.loads(result.stdout)
+    urls = [c.get("url", "") for c in data["citations"]]
+    assert urls and all(u.startswith("https://intranet.example.com/handbook/") for u in urls)
+    assert any(u.startswith("https://intranet.example.com/handbook/it/") for u in urls)
+    assert str(SAMPLE_KNOWLEDGE) not in result.stdout
