@@ -164,6 +164,18 @@ class Settings(BaseSettings):
     temperature: float = Field(0.2, alias="SWITCHBOARD_TEMPERATURE", ge=0, le=2)
     history_tokens: int = Field(1500, alias="SWITCHBOARD_HISTORY_TOKENS", ge=0)
     passage_tokens: int = Field(6000, alias="SWITCHBOARD_PASSAGE_TOKENS", ge=200)
+    # Prompt tokens the endpoint reads a second (a CPU llama.cpp server: ~150); unset, it is
+    # measured from the endpoint's first tokens. The first-token wait grows by the reading time.
+    model_prompt_tokens_per_s: float | None = Field(
+        None, alias="SWITCHBOARD_MODEL_PROMPT_TOKENS_PER_S", gt=0
+    )
+    # Grounding (core/grounding.py): an answer citing nothing is asked again once, more strictly
+    # (GROUNDING_REASK), then replaced by the passages; figures found in no passage are named
+    # under the answer, or with STRICT_FIGURES their sentences are left out; text waits at most
+    # GROUNDING_HOLD_CHARS for its first citation.
+    grounding_reask: bool = Field(True, alias="SWITCHBOARD_GROUNDING_REASK")
+    strict_figures: bool = Field(False, alias="SWITCHBOARD_STRICT_FIGURES")
+    grounding_hold_chars: int = Field(700, alias="SWITCHBOARD_GROUNDING_HOLD_CHARS", ge=100)
     # USD per million tokens, [input, output], by model name or name prefix (JSON in the env).
     # Models not listed (local ones) cost nothing.
     model_prices: dict[str, tuple[float, float]] = Field(

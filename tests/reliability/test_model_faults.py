@@ -24,7 +24,7 @@ QUESTIONS = (
     "How do I reset my password?",
     "What is the travel expense policy?",
 )
-REPLY = "Open the VPN client, choose the nearest gateway and sign in with your account [1]."
+REPLY = "Open the VPN client and choose the nearest gateway [1]. Then sign in with your account [1]."
 DOWN = "The language model isn't responding right now"
 CUT_OFF = "This answer was cut off because the language model stopped responding"
 # Quick retries and a short first-token wait, so a bad model day plays out in seconds.
@@ -47,7 +47,8 @@ MODEL_LIMITS = {
             id="429-then-fine",
         ),
         pytest.param(Behaviour(ttft_s=4.0), DOWN, "complete", id="too-slow-to-start"),
-        pytest.param(Behaviour(cut_after_tokens=5), CUT_OFF, "incomplete", id="stream-cut"),
+        # Cut in the second sentence: the first, checked, was shown and stays.
+        pytest.param(Behaviour(cut_after_tokens=11), CUT_OFF, "incomplete", id="stream-cut"),
     ],
 )
 async def test_a_bad_model_day_answers_everyone_once_and_says_what_happened(
