@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import re
 import tempfile
@@ -68,35 +69,55 @@ def questions(name: str, count: int) -> list[dict[str, str]]:
     return items[::step][:count]
 
 
+def _WithoutNul(evalset: Any) -> Any:
+    """The set as an ingestion source, its text without NUL characters: some financebench
+    pages extract with them and Postgres refuses them (the product's ingestion does not strip
+    them yet)."""
+    from bench.evalsets import EvalSource
+
+    class Source(EvalSource):
+        async def fetch(self, item: Any, *, salt: str) -> Any:
+            document = await super().fetch(item, salt=salt)
+            document.sections = [
+                dataclasses.replace(section, text=section.text.replace("\x00", ""),
+                                    heading=section.heading and section.heading.replace("\x00", ""))
+                for section in document.sections
+            ]
+            for f in dataclasses.fields(document):
+                value = getattr(document, f.name)
+                if isinstance(value, str):
+                    setattr(document, f.name, value.replace("\x00", ""))
+            return document
+
+    return Source(evalset)
+
+
 async def retrieve(args: argparse.Namespace) -> None:
-    from bench.quality import EvalDocuments
+    """Top passages by full text for evenly spaced questions of each set (``bench.evalsets``)."""
+    from bench.evalsets import EvalSet, load_set
     from core.ingest import Ingestor
     from core.ingest.chunking import Chunker
-    from store.database import Database
     from store.knowledge import PgKnowledgeStore
+    from store.database import Database
     from store.retrieval import HybridRetriever
 
     WORK.mkdir(parents=True, exist_ok=True)
     settings = Settings(_env_file=None)
-    for name in SETS:
+    for name, folder in zip(SETS, ("claude-docs", "financebench-subset"), strict=True):
         asked = questions(name, args.questions)
+        evalset = load_set(folder)
+        wanted = {q["doc"] for q in asked if "doc" in q}
+        if wanted:
+            # The filings the asked questions are about: all 30 take long to read here.
+            evalset = EvalSet(evalset.name, [d for d in evalset.documents if d.key in wanted],
+                              evalset.questions, evalset.has_pages)
         with postgres() as url:
             db = await Database.connect(Settings(_env_file=None, database_url=url))
             try:
-                ingestor = Ingestor(
-                    PgKnowledgeStore(db.pool),
-                    chunker=Chunker(chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap),
-                )
                 started = time.perf_counter()
-                if name == "claude-docs":
-                    docs = json.loads((EVAL / "claude-docs/data/anthropic_docs.json").read_text())
-                    await ingestor.ingest_source(EvalDocuments(docs))
-                else:
-                    # The filings the asked questions are about (all 30 take long to read).
-                    folder = Path(tempfile.mkdtemp(prefix="sbbench-fin-"))
-                    for doc in sorted({q["doc"] for q in asked}):
-                        (folder / doc).symlink_to(EVAL / "financebench-subset/docs" / doc)
-                    await ingestor.ingest([folder])
+                ingestor = Ingestor(PgKnowledgeStore(db.pool), chunker=Chunker(
+                    chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap))
+                await ingestor.ingest_source(_WithoutNul(evalset))
                 print(f"{name}: ingested in {time.perf_counter() - started:.0f} s")
                 retriever = HybridRetriever(db.pool, candidates=settings.retrieval_candidates,
                                             per_document=settings.retrieval_per_document)

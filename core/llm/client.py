@@ -298,6 +298,7 @@ class ModelClient:
                     await _close_quietly(stream)
                 error = _translate(exc, "an answer")
                 if isinstance(exc, TimeoutError):
+                    self.reading.observe_timeout(prompt_tokens, loop.time() - sent)
                     # Our own wait ran out after the request went out: the server may still be
                     # reading the prompt, and a copy sent now would queue behind it.
                     error = ModelUnavailable(

@@ -34,6 +34,13 @@ class PromptReadingPace:
         if prompt_tokens and prompt_tokens >= _MIN_MEASURED_TOKENS and seconds > 0:
             self._rates.append(prompt_tokens / seconds)
 
+    def observe_timeout(self, prompt_tokens: int | None, waited: float) -> None:
+        """Note that a prompt of ``prompt_tokens`` got no first token within ``waited`` s: the
+        endpoint reads slower than that, so the next wait assumes half that pace. Without this
+        a server too slow for its very first prompt would never be measured at all."""
+        if prompt_tokens and prompt_tokens >= _MIN_MEASURED_TOKENS and waited > 0:
+            self._rates.append(prompt_tokens / (2 * waited))
+
     def reading_time(self, prompt_tokens: int | None) -> float:
         """Seconds the endpoint is expected to spend reading a prompt this long (0 unknown)."""
         rate = self.tokens_per_s
