@@ -23,7 +23,6 @@ import asyncio
 import dataclasses
 import json
 import re
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -97,8 +96,8 @@ async def retrieve(args: argparse.Namespace) -> None:
     from bench.evalsets import EvalSet, load_set
     from core.ingest import Ingestor
     from core.ingest.chunking import Chunker
-    from store.knowledge import PgKnowledgeStore
     from store.database import Database
+    from store.knowledge import PgKnowledgeStore
     from store.retrieval import HybridRetriever
 
     WORK.mkdir(parents=True, exist_ok=True)
@@ -134,6 +133,21 @@ async def retrieve(args: argparse.Namespace) -> None:
 # -- answering -----------------------------------------------------------------------------------
 
 
+class _Recorded:
+    """The generator, with every attempt's raw text kept (what the check saw)."""
+
+    def __init__(self, inner: ModelGenerator) -> None:
+        self._inner = inner
+        self.name = inner.name
+        self.attempts: list[str] = []
+
+    async def stream(self, request: GenerationRequest) -> Any:
+        self.attempts.append("")
+        async for delta in self._inner.stream(request):
+            self.attempts[-1] += delta
+            yield delta
+
+
 class _TimedStream(CollectingReplyStream):
     """Collects the answer and notes when the stricter second ask began."""
 
@@ -160,7 +174,8 @@ async def generate(args: argparse.Namespace) -> None:
         budget=PromptBudget(history_tokens=0, passage_tokens=args.budget),
         max_tokens=args.max_tokens, temperature=settings.temperature,
     )
-    writer = GroundedWriter(generator, fallback=ExtractiveAnswerer(),
+    recorded = _Recorded(generator)
+    writer = GroundedWriter(recorded, fallback=ExtractiveAnswerer(),  # type: ignore[arg-type]
                             policy=GroundingPolicy(), reask=True)
     out_path = WORK / f"answers-{args.budget}.jsonl"
     done = set()
@@ -182,6 +197,7 @@ async def generate(args: argparse.Namespace) -> None:
                 stream = _TimedStream()
                 parts: list[str] = []
                 started = time.perf_counter()
+                recorded.attempts = []
                 written = await writer.write(request, stream, parts, started)
                 total = time.perf_counter() - started
                 text = "".join(parts)
@@ -196,6 +212,7 @@ async def generate(args: argparse.Namespace) -> None:
                     "reask_s": None if stream.reask_at is None else time.perf_counter() - stream.reask_at,
                     "passage_texts": [p.text for p in request.passages],
                     "output_tokens": request.usage.output_tokens,
+                    "model_attempts": recorded.attempts,
                 }
                 with out_path.open("a") as f:
                     f.write(json.dumps(record) + "\n")
@@ -254,7 +271,6 @@ def report(args: argparse.Namespace) -> None:
             if not rs:
                 continue
             n = len(rs)
-            model_answers = [r for r in rs if r["grounding"]["check"] in ("cited", "declined", "replaced")]
             first = [r for r in rs if r["grounding"]["check"] in ("cited", "declined") and not r["grounding"]["reasked"]]
             rescued = [r for r in rs if r["grounding"]["check"] in ("cited", "declined") and r["grounding"]["reasked"]]
             replaced = [r for r in rs if r["grounding"]["check"] == "replaced"]

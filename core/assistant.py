@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -72,7 +72,7 @@ class Assistant:
         moderator: Moderator | None = None,
         cache: AnswerCache | None = None,
         gate: QuestionGate | None = None,
-        grounding: GroundingPolicy = GroundingPolicy(),
+        grounding: GroundingPolicy | None = None,
         reask: bool = True,
     ) -> None:
         self._conversations = conversations

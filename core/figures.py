@@ -19,10 +19,11 @@ _NUMBER = re.compile(r"(?<![\w.])\d+(?:[,.:/-]\d+)*")
 _MARKER = re.compile(r"\[\d{1,3}\]")
 _LIST_ITEM = re.compile(r"^\s*\d{1,2}[.)]\s", re.MULTILINE)
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
-_WORDS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty"
-).split()
+_WORDS = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen", "twenty",
+]
 
 
 def _normal(number: str) -> str:

@@ -82,13 +82,13 @@ class GroundedWriter:
         generator: Generator,
         *,
         fallback: Generator | None = None,
-        policy: GroundingPolicy = GroundingPolicy(),
+        policy: GroundingPolicy | None = None,
         reask: bool = True,
         metrics: Metrics | None = None,
     ) -> None:
         self._generator = generator
         self._fallback = fallback
-        self._policy = policy
+        self._policy = policy or GroundingPolicy()
         self._reask = reask
         self._metrics = metrics
 
@@ -122,7 +122,7 @@ class GroundedWriter:
                             break  # aclosing ends the model's stream: no more tokens are paid for
                 if check is not None and not check.stopped:
                     await shown.show(check.close())
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 — any failure of the model ends in a fallback
                 if parts:
                     log.warning("generation_interrupted", error=str(exc), chars=shown.chars)
                     assert check is not None
@@ -136,7 +136,9 @@ class GroundedWriter:
             if check.stopped == "repetition":
                 self._count_stop("repetition")
             report = check.report(reasked=reasked)
-            if check.grounded or check.declined:
+            # A decline is taken from the first ask only: asked again because it cited nothing,
+            # a small model tends to fall back on "not found" although the passages answer it.
+            if check.grounded or (check.declined and not reasked):
                 if report.unsupported_figures and not self._policy.strict_figures:
                     await shown.show(figures_note(report.unsupported_figures))
                 return self._done("complete", False, shown, report)

@@ -69,11 +69,11 @@ class GroundingCheck:
     model ("repetition" or "uncited"); ``report()`` says what was found."""
 
     def __init__(
-        self, question: str, passages: Sequence[Passage], policy: GroundingPolicy = GroundingPolicy()
+        self, question: str, passages: Sequence[Passage], policy: GroundingPolicy | None = None
     ) -> None:
         self._count = len(passages)
         self._source = FigureSource([question, *(p.text for p in passages)])
-        self._policy = policy
+        self._policy = policy or GroundingPolicy()
         self._buffer = ""
         self._s = _State()
         self.stopped: str | None = None

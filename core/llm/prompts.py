@@ -23,7 +23,7 @@ Answer the employee's question using only the numbered passages from the company
 # (llama.cpp, vLLM prefix caching) do not read the passages again. Small models follow a
 # worked example better than a rule, so one is given.
 STRICT_NOTE = """\
-Your answer must cite the passages. Copy the sentences of the passages that answer the question, and end every sentence with its passage number in square brackets. Copy numbers, amounts, dates and codes exactly. Example: "Meals are reimbursed up to $40 a day [1]." If no passage answers the question, reply only: I could not find this in the company documents."""
+Your answer must cite the passages. Copy the sentences of the passages that answer the question, and end every sentence with its passage number in square brackets. Copy numbers, amounts, dates and codes exactly. Example: "Meals are reimbursed up to $40 a day [1]." """.rstrip()
 
 _DEFAULT_CONTACT = "the team that owns the topic"
 

@@ -14,7 +14,9 @@ PASSAGES = [
 ]
 
 
-def stream_through(text: str, policy: GroundingPolicy = GroundingPolicy()) -> tuple[str, GroundingCheck]:
+def stream_through(
+    text: str, policy: GroundingPolicy | None = None
+) -> tuple[str, GroundingCheck]:
     check = GroundingCheck("How much can I claim for meals?", PASSAGES, policy)
     shown = []
     for token in re.findall(r"\S+\s*", text):
