@@ -130,6 +130,7 @@ class Grounding:
     dropped_citations: tuple[int, ...] = ()  # [n] the model wrote that matched no passage
     unsupported_figures: tuple[str, ...] = ()  # figures found in none of the passages
     removed_sentences: int = 0  # sentences left out for such a figure (strict setting)
+    attributed_sentences: int = 0  # uncited sentences given the marker of the passage they copy
     stopped: str | None = None  # "repetition" when a loop ended the answer early
     reasked: bool = False  # the model was asked a second time, more strictly
 
@@ -139,6 +140,7 @@ class Grounding:
             "dropped_citations": list(self.dropped_citations),
             "unsupported_figures": list(self.unsupported_figures),
             "removed_sentences": self.removed_sentences,
+            "attributed_sentences": self.attributed_sentences,
             "stopped": self.stopped,
             "reasked": self.reasked,
         }

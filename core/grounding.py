@@ -9,6 +9,9 @@ What a person sees has passed the check, so a failed check never has to take tex
   shown, and the caller asks again or shows the passages themselves.
 - **Figures.** A number, amount, date or code found in no passage (nor in the question) is
   noted; with ``strict_figures`` the sentence carrying it is left out.
+- **Copied sentences.** A sentence without a marker whose words are mostly a run of one
+  passage's words (``attribute_share`` of its word triples) gets that passage's marker: the
+  check has seen where it comes from. Small models quote far more often than they cite.
 - **Loops.** A sentence said twice, or the same run of words said three times, stops the
   answer at the last sentence before the repetition.
 
@@ -34,6 +37,8 @@ _MARKER_SPACED = re.compile(r"[ \t]?\[(\d{1,3})\]")  # a dropped marker takes it
 # "[1, 2]" and "[1][2]" mean the same; the first is rewritten as the second.
 _MARKER_LIST = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})+)\]")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# A model echoing the prompt's passage tags: never shown.
+_TAG = re.compile(r"</?\s*passages?\b[^>\n]*>\n?", re.IGNORECASE)
 _DECLINE = re.compile(
     r"\b(?:could ?n[o']t|can ?n[o']t|did ?n[o']t|unable to|no information|not (?:able to )?find|"
     r"not (?:covered|mentioned|in the (?:company )?(?:documents|passages)))\b",
@@ -50,6 +55,8 @@ class GroundingPolicy:
     loop_ngram: int = 8  # a run of this many words…
     loop_repeats: int = 3  # …said this many times is a loop
     decline_chars: int = 400  # an uncited answer this short that says "not found" is shown
+    attribute_words: int = 6  # a sentence this long or longer may be attributed by its words…
+    attribute_share: float = 0.7  # …when this share of its word triples is in one passage
 
 
 @dataclass(slots=True)
@@ -72,6 +79,8 @@ class GroundingCheck:
         self, question: str, passages: Sequence[Passage], policy: GroundingPolicy | None = None
     ) -> None:
         self._count = len(passages)
+        self._triples = [_triples(_words(p.text)) for p in passages]
+        self.attributed = 0  # sentences given a citation because they copy a passage
         self._source = FigureSource([question, *(p.text for p in passages)])
         self._policy = policy or GroundingPolicy()
         self._buffer = ""
@@ -129,6 +138,7 @@ class GroundingCheck:
             dropped_citations=tuple(self.dropped),
             unsupported_figures=tuple(self.unsupported),
             removed_sentences=self.removed_sentences,
+            attributed_sentences=self.attributed,
             stopped=self.stopped if self.stopped == "repetition" else None,
             reasked=reasked,
         )
@@ -136,7 +146,9 @@ class GroundingCheck:
     # -- one sentence -----------------------------------------------------------------------
 
     def _sentence(self, sentence: str) -> str:
-        sentence = self._valid_markers(sentence)
+        sentence = self._attributed(self._valid_markers(_TAG.sub("", sentence)))
+        if not sentence.strip():
+            return ""
         if self._looping(sentence, final=True):
             self.stopped = "repetition"
             return ""
@@ -177,6 +189,22 @@ class GroundingCheck:
 
         return _MARKER_SPACED.sub(keep, sentence)
 
+    def _attributed(self, sentence: str) -> str:
+        """``sentence``, with the marker of the passage it copies when it has none."""
+        if _MARKER.search(sentence) or not self._triples:
+            return sentence
+        words = _words(sentence)
+        if len(words) < self._policy.attribute_words:
+            return sentence
+        mine = _triples(words)
+        shares = [len(mine & theirs) / len(mine) for theirs in self._triples]
+        best = max(range(len(shares)), key=shares.__getitem__)
+        if shares[best] < self._policy.attribute_share:
+            return sentence
+        self.attributed += 1
+        body = sentence.rstrip()
+        return f"{body} [{best + 1}]{sentence[len(body):]}"
+
     def _looping(self, text: str, *, final: bool) -> bool:
         """A complete sentence said before, or a run of words said ``loop_repeats`` times
         (counted over complete sentences and the unfinished one alike)."""
@@ -208,3 +236,11 @@ class GroundingCheck:
             and _DECLINE.search(text) is not None
             and not self._source.unsupported(text)
         )
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(_MARKER.sub(" ", text))]
+
+
+def _triples(words: list[str]) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}

@@ -75,3 +75,14 @@ def test_strictly_a_sentence_with_an_unfound_figure_is_left_out():
 def test_a_list_of_citations_is_written_as_separate_markers_and_unknown_ones_dropped():
     shown, check = stream_through("Meals are reimbursed [1, 2, 7].")
     assert shown == "Meals are reimbursed [1][2]." and check.dropped == [7]
+
+
+def test_a_sentence_copied_from_a_passage_is_given_that_passages_citation():
+    shown, check = stream_through("Sure. Associates get twenty-five days of annual leave, 1,500 EUR a year.")
+    assert shown == "Sure. Associates get twenty-five days of annual leave, 1,500 EUR a year. [2]"
+    assert check.grounded and check.attributed == 1
+
+
+def test_passage_tags_echoed_by_the_model_are_not_shown():
+    shown, _ = stream_through('<passage n="1" title="Travel">\nMeals are reimbursed up to $65 a day [1].\n</passage>')
+    assert shown == "Meals are reimbursed up to $65 a day [1].\n"
