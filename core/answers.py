@@ -131,6 +131,7 @@ class Grounding:
     unsupported_figures: tuple[str, ...] = ()  # figures found in none of the passages
     removed_sentences: int = 0  # sentences left out for such a figure (strict setting)
     attributed_sentences: int = 0  # uncited sentences given the marker of the passage they copy
+    uncited_sentences: int = 0  # sentences of six words or more shown without a citation
     stopped: str | None = None  # "repetition" when a loop ended the answer early
     reasked: bool = False  # the model was asked a second time, more strictly
 
@@ -141,6 +142,7 @@ class Grounding:
             "unsupported_figures": list(self.unsupported_figures),
             "removed_sentences": self.removed_sentences,
             "attributed_sentences": self.attributed_sentences,
+            "uncited_sentences": self.uncited_sentences,
             "stopped": self.stopped,
             "reasked": self.reasked,
         }

@@ -81,6 +81,7 @@ class GroundingCheck:
         self._count = len(passages)
         self._triples = [_triples(_words(p.text)) for p in passages]
         self.attributed = 0  # sentences given a citation because they copy a passage
+        self.uncited = 0  # sentences shown without a citation (after the first that had one)
         self._source = FigureSource([question, *(p.text for p in passages)])
         self._policy = policy or GroundingPolicy()
         self._buffer = ""
@@ -139,6 +140,7 @@ class GroundingCheck:
             unsupported_figures=tuple(self.unsupported),
             removed_sentences=self.removed_sentences,
             attributed_sentences=self.attributed,
+            uncited_sentences=self.uncited,
             stopped=self.stopped if self.stopped == "repetition" else None,
             reasked=reasked,
         )
@@ -171,6 +173,8 @@ class GroundingCheck:
             if s.held_chars > self._policy.hold_chars:
                 self.stopped = "uncited"
             return ""
+        if len(_words(sentence)) >= self._policy.attribute_words and not _MARKER.search(sentence):
+            self.uncited += 1
         s.released.append(sentence)
         return sentence
 

@@ -20,10 +20,10 @@ Answer the employee's question using only the numbered passages from the company
 
 # Added after the question when a first answer cited nothing. It goes at the end so that the
 # prompt up to the question is the same as the first time: servers that cache prompts
-# (llama.cpp, vLLM prefix caching) do not read the passages again. Small models follow a
-# worked example better than a rule, so one is given.
+# (llama.cpp, vLLM prefix caching) do not read the passages again. The form is shown without
+# content: a small model copies a worked example's facts into its answer.
 STRICT_NOTE = """\
-Your answer must cite the passages. Copy the sentences of the passages that answer the question, and end every sentence with its passage number in square brackets. Copy numbers, amounts, dates and codes exactly. Example: "Meals are reimbursed up to $40 a day [1]." """.rstrip()
+Your answer must cite the passages. Copy the sentences of the passages that answer the question, and end every sentence with its passage number in square brackets. Copy numbers, amounts, dates and codes exactly. The form is: a sentence from passage 2 [2]. """.rstrip()
 
 _DEFAULT_CONTACT = "the team that owns the topic"
 
