@@ -28,7 +28,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import REPO, command_line, machine, postgres, table, write_section
+from bench import REPO, postgres, table
 from core.answers import Passage, RouteDecision
 from core.console import CollectingReplyStream
 from core.extractive import ExtractiveAnswerer
@@ -260,66 +260,111 @@ def planted(record: dict[str, Any]) -> tuple[int, int]:
     return planted_count, caught
 
 
+def _extractive(record: dict[str, Any]) -> str:
+    """The passages answer (what the fallback shows) for a record's question and passages."""
+    item = next(i for i in json.loads((WORK / f"passages-{record['set']}.json").read_text())
+                if i["id"] == record["id"])
+    passages = fit_passages([Passage(**p) for p in item["passages"]], EstimatingCounter(),
+                            record["budget"])
+    request = GenerationRequest(question=record["question"], passages=passages,
+                                route=RouteDecision((), 0.0, "bench"))
+
+    async def collect() -> str:
+        return "".join([d async for d in ExtractiveAnswerer().stream(request)])
+
+    return asyncio.run(collect())
+
+
+def _first_fired(record: dict[str, Any]) -> bool:
+    """Whether the model's first raw attempt carries a figure found in no passage given."""
+    texts = record["passage_texts"][: record["passages_given"]]
+    attempt = record["model_attempts"][0] if record["model_attempts"] else ""
+    return bool(FigureSource([record["question"], *texts]).unsupported(attempt))
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
 def report(args: argparse.Namespace) -> None:
     runs = sorted(WORK.glob("answers-*.jsonl"), key=lambda p: int(p.stem.split("-")[1]))
-    rows, figure_rows = [], []
+    rows, policy_rows, figure_rows = [], [], []
     examples: list[str] = []
     for path in runs:
         records = [json.loads(line) for line in path.read_text().splitlines()]
+        budget = path.stem.split("-")[1]
         for name in SETS:
-            rs = [r for r in records if r["set"] == name and r["status"] != "failed"]
+            rs = [r for r in records if r["set"] == name]
             if not rs:
                 continue
             n = len(rs)
-            first = [r for r in rs if r["grounding"]["check"] in ("cited", "declined") and not r["grounding"]["reasked"]]
-            rescued = [r for r in rs if r["grounding"]["check"] in ("cited", "declined") and r["grounding"]["reasked"]]
-            replaced = [r for r in rs if r["grounding"]["check"] == "replaced"]
-            down = [r for r in rs if r["grounding"]["check"] == "extractive"]
+            checks = [r["grounding"]["check"] for r in rs]
+            first = [r for r in rs if r["grounding"]["check"] in ("cited", "declined")
+                     and not r["grounding"]["reasked"]]
+            rescued = [r for r in rs if r["grounding"]["check"] == "cited" and r["grounding"]["reasked"]]
+            asked_again = sum(1 for r in rs if r["grounding"]["reasked"])
             loops = sum(1 for r in rs if r["grounding"]["stopped"] == "repetition")
-            dropped = sum(len(r["grounding"]["dropped_citations"]) for r in rs)
-            shown_bad = sum(hallucinated_citations(r) for r in rs)
-            # Reference overlap under each policy: asking again (what ran) against showing the
-            # passages at once (the rescued answers would have been the passages instead).
-            reask_q = sum(overlap(r["reference"], r["text"]) for r in rs) / n
-            reask_times = [r["reask_s"] for r in rs if r["reask_s"] is not None]
-            prompt = sum(r["prompt_tokens"] for r in rs) / n
-            ttft = sorted(r["ttft_s"] or 0 for r in rs)[n // 2]
-            total = sum(r["total_s"] for r in rs) / n
-            rows.append((name, path.stem.split("-")[1], n, f"{prompt:.0f}", f"{len(first)}/{n}",
-                         f"{len(rescued)}/{n - len(first)}", len(replaced), len(down), loops,
-                         dropped, shown_bad, f"{reask_q:.2f}",
-                         f"{sum(reask_times) / len(reask_times):.1f}" if reask_times else "–",
-                         f"{ttft:.1f}", f"{total:.1f}"))
+            attributed = sum(1 for r in rs if r["grounding"]["check"] == "cited"
+                             and r["grounding"]["attributed_sentences"])
+            marked = sum(1 for r in rs for a in r["model_attempts"][:1] if _SHOWN_MARKER.search(a))
+            uncited = sum(r["grounding"]["uncited_sentences"] for r in rs)
+            rows.append((
+                name, budget, n, f"{_mean([r['prompt_tokens'] for r in rs]):.0f}",
+                f"{marked}/{n}", f"{len(first)}/{n}", f"{len(rescued)}/{asked_again}",
+                checks.count("replaced"), checks.count("declined"), checks.count("extractive"),
+                attributed, loops, sum(len(r["grounding"]["dropped_citations"]) for r in rs),
+                sum(hallucinated_citations(r) for r in rs), uncited,
+                f"{sorted(r['ttft_s'] or 0 for r in rs)[n // 2]:.1f}",
+                f"{_mean([r['total_s'] for r in rs]):.1f}",
+            ))
+            # The two policies on the same answers: what ran (ask again, then the passages), and
+            # the passages at once (answers rescued by the second ask become the passages).
+            at_once = [r["text"] if r not in rescued else _extractive(r) for r in rs]
+            reask_overlap = _mean([overlap(r["reference"], r["text"]) for r in rs])
+            extractive_overlap = _mean([overlap(r["reference"], t) for r, t in zip(rs, at_once, strict=True)])
+            model_shown = sum(1 for r in rs if r["grounding"]["check"] in ("cited", "declined"))
+            extra = [r["reask_s"] for r in rs if r["reask_s"] is not None]
+            policy_rows.append((
+                name, budget, f"{model_shown}/{n}", f"{len(first)}/{n}",
+                f"{reask_overlap:.2f}", f"{extractive_overlap:.2f}",
+                f"{_mean(extra):.1f}" if extra else "–",
+            ))
             cited = [r for r in rs if r["grounding"]["check"] == "cited"]
             fired = sum(1 for r in cited if r["grounding"]["unsupported_figures"])
-            p_total = p_caught = 0
+            raw_fired = sum(1 for r in rs if _first_fired(r))
+            planted_total = caught = 0
             for r in cited:
                 p, c = planted(r)
-                p_total += p
-                p_caught += c
-            figure_rows.append((name, path.stem.split("-")[1], len(cited), f"{fired}/{len(cited)}",
-                                f"{p_caught}/{p_total}"))
+                planted_total += p
+                caught += c
+            figure_rows.append((name, budget, f"{raw_fired}/{n}", f"{fired}/{len(cited)}",
+                                f"{caught}/{planted_total}"))
             for r in cited[:1]:
-                examples.append(f"- {name}, budget {r['budget']}: *{r['question'][:90]}* → "
-                                f"“{r['text'][:220].strip()}”")
+                examples.append(f"- {name}, budget {budget}: *{r['question'][:90]}* → "
+                                f"“{r['text'][:240].strip()}”")
     body = [
-        f"Machine: {machine()}. Model: SmolLM2-135M-Instruct Q4_1 on llama-cpp-python's server "
-        f"(`shared/tools/local-models`), temperature 0.2, answers capped at the `--max-tokens` "
-        f"given to `generate`. Passages: top 5 by full text (no embedder) from our own ingestion "
-        f"of each set; evenly spaced questions. Commands: `python -m bench.grounding retrieve`, "
-        f"`… generate --budget B`, `{command_line()}`.",
+        ("| set | passage budget | answers | prompt tokens (our count) | first ask wrote a [n] "
+        "| cited at first ask | cited when asked again / asked again | replaced by passages "
+        "| declined | model gave nothing | cited by copying (attributed) | loops stopped "
+        "| markers dropped | markers shown matching no passage | uncited sentences shown "
+        "| first text, s (median) | answer, s (mean) |"),
+        *_rows(rows),
         "",
-        table(["set", "passage budget", "answers", "prompt tokens", "cited at first",
-               "cited when asked again", "replaced by passages", "model gave nothing",
-               "loops stopped", "citations dropped", "citations shown matching no passage",
-               "reference overlap", "second ask, s", "first text, s (median)", "answer, s (mean)"],
-              rows),
+        ("Asking again against showing the passages at once, on the same answers (reference "
+        "overlap: share of the set's reference answer's key words and numbers found in the text "
+        "shown):"),
         "",
-        "Figures (cited answers only): how often an answer carries a figure found in no passage, "
-        "and, with each supported figure of those answers changed in the passages, how often the "
-        "check names it.",
+        table(["set", "passage budget", "model text shown (ask again)",
+               "model text shown (passages at once)", "reference overlap (ask again)",
+               "reference overlap (passages at once)", "second ask, s (mean)"], policy_rows),
         "",
-        table(["set", "passage budget", "cited answers", "fired", "planted figures caught"], figure_rows),
+        ("Figures: how often the model's first attempt carries a figure found in no passage given "
+        "(nor the question), how often a shown cited answer does (named under it), and, with each "
+        "supported figure of the cited answers changed in the passages, how often the check "
+        "names it."),
+        "",
+        table(["set", "passage budget", "first attempts with one", "cited answers with one",
+               "planted figures caught"], figure_rows),
         "",
         "One cited answer per run, as shown:",
         "",
@@ -327,9 +372,11 @@ def report(args: argparse.Namespace) -> None:
     ]
     (WORK / "report.md").write_text("\n".join(body))
     print("\n".join(body))
-    if not args.no_write:
-        write_section("Grounded answers with a small local model", (WORK / "notes.md").read_text()
-                      if (WORK / "notes.md").exists() else "\n".join(body))
+
+
+def _rows(rows: list[tuple[object, ...]]) -> list[str]:
+    width = len(rows[0]) if rows else 0
+    return ["|" + "---|" * width] + ["| " + " | ".join(map(str, row)) + " |" for row in rows]
 
 
 def main() -> None:
@@ -345,8 +392,7 @@ def main() -> None:
     g.add_argument("--questions", type=int, default=15)
     g.add_argument("--sets", default=",".join(SETS))
     g.add_argument("--prompt-tokens-per-s", type=float, default=None)
-    p = sub.add_parser("report")
-    p.add_argument("--no-write", action="store_true")
+    sub.add_parser("report")
     args = parser.parse_args()
     if args.step == "retrieve":
         asyncio.run(retrieve(args))
