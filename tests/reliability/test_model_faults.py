@@ -104,3 +104,42 @@ async def test_a_slow_model_shows_that_the_bot_is_working_before_the_answer(sett
     assert first_status == "is thinking…"
     [message] = fake.thread("D1", ts)
     assert message.body == answer and answer.startswith("Open the VPN client")
+
+
+@pytest.mark.parametrize(
+    ("replies", "shown", "hidden"),
+    [
+        pytest.param(
+            ["You just install some VPN. It works from home.", REPLY],
+            REPLY, "You just install", id="uncited-then-asked-again",
+        ),
+        pytest.param(
+            ["Open the VPN client [1]. The allowance is $2,000 a month [1]."],
+            "_Check 2,000 in the sources", None, id="planted-figure",
+        ),
+        pytest.param(
+            ["Open the VPN client [1]. " + "Choose the nearest gateway now. " * 5],
+            "Choose the nearest gateway now.", None, id="loop",
+        ),
+    ],
+)
+async def test_a_checked_answer_reaches_slack_as_one_message_equal_to_what_was_stored(
+    settings: Settings, replies: list[str], shown: str, hidden: str | None
+):
+    model = FakeOpenAI(default_reply=REPLY, replies=list(replies))
+    fake = FakeSlack()
+    ts = new_ts()
+    async with (
+        model_server(model) as url,
+        replica(settings, fake, model_url=url, **MODEL_LIMITS) as slack,
+    ):
+        await slack.event(dm(QUESTIONS[0], ts=ts))
+        await eventually(lambda: all_finished(slack.runtime, 1))
+        await slack.settle()
+        _, [answer] = await stored_turns(slack.runtime, ts)
+
+    [message] = fake.thread("D1", ts)
+    assert message.body == answer  # nothing lost, nothing doubled
+    assert shown in answer and answer.count(shown) == 1
+    if hidden:
+        assert hidden not in answer
