@@ -249,8 +249,10 @@ def planted(record: dict[str, Any]) -> tuple[int, int]:
     source = FigureSource([record["question"], *texts])
     planted_count = caught = 0
     model_text = record["text"].split("\n\n_Check ")[0]
+    asked = FigureSource([record["question"]])
     for figure in dict.fromkeys(figures(model_text)):
-        if not source.supports(figure) or not any(c.isdigit() for c in figure):
+        # Only figures the passages alone hold: one the question names stays supported by it.
+        if not source.supports(figure) or asked.supports(figure) or not any(c.isdigit() for c in figure):
             continue
         wrong = re.sub(r"\d", lambda m: str((int(m.group(0)) + 3) % 10), figure)
         pattern = re.compile(rf"(?<![\d.,]){re.escape(figure).replace(',', ',?')}(?![\d]|[.,]\d)")

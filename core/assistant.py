@@ -73,7 +73,7 @@ class Assistant:
         cache: AnswerCache | None = None,
         gate: QuestionGate | None = None,
         grounding: GroundingPolicy | None = None,
-        reask: bool = True,
+        reask: bool = False,
     ) -> None:
         self._conversations = conversations
         self._router = router

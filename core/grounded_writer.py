@@ -4,9 +4,9 @@ passages themselves when the model gives nothing usable.
 The outcomes a person can see (``docs/model-layer.md``, "Grounded answers"):
 
 - a cited answer streams as it is written, one sentence behind the model;
-- an answer that cites nothing is never shown: the model is asked once more, more strictly
-  (``reask``), and if that cites nothing either, the passages are shown under a line saying the
-  model's answer could not be checked (``UNCHECKED``);
+- an answer that cites nothing is never shown: the passages are shown under a line saying the
+  model's answer could not be checked (``UNCHECKED``) — or, with ``reask``, the model is first
+  asked once more, more strictly;
 - a loop ends the answer at the last sentence before it, finished like any other;
 - figures found in no passage are named in a closing line (or, strictly, their sentences left
   out);
@@ -83,7 +83,7 @@ class GroundedWriter:
         *,
         fallback: Generator | None = None,
         policy: GroundingPolicy | None = None,
-        reask: bool = True,
+        reask: bool = False,
         metrics: Metrics | None = None,
     ) -> None:
         self._generator = generator

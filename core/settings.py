@@ -172,11 +172,12 @@ class Settings(BaseSettings):
     model_prompt_tokens_per_s: float | None = Field(
         None, alias="SWITCHBOARD_MODEL_PROMPT_TOKENS_PER_S", gt=0
     )
-    # Grounding (core/grounding.py): an answer citing nothing is asked again once, more strictly
-    # (GROUNDING_REASK), then replaced by the passages; figures found in no passage are named
-    # under the answer, or with STRICT_FIGURES their sentences are left out; text waits at most
-    # GROUNDING_HOLD_CHARS for its first citation.
-    grounding_reask: bool = Field(True, alias="SWITCHBOARD_GROUNDING_REASK")
+    # Grounding (core/grounding.py): an answer citing nothing is replaced by the passages, or
+    # with GROUNDING_REASK first asked again once, more strictly (off: measured on a small local
+    # model it cost 13-22 s and rescued few answers; docs/benchmarks.md); figures found in no
+    # passage are named under the answer, or with STRICT_FIGURES their sentences are left out;
+    # text waits at most GROUNDING_HOLD_CHARS for its first citation.
+    grounding_reask: bool = Field(False, alias="SWITCHBOARD_GROUNDING_REASK")
     strict_figures: bool = Field(False, alias="SWITCHBOARD_STRICT_FIGURES")
     grounding_hold_chars: int = Field(700, alias="SWITCHBOARD_GROUNDING_HOLD_CHARS", ge=100)
     # USD per million tokens, [input, output], by model name or name prefix (JSON in the env).

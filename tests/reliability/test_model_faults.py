@@ -114,6 +114,11 @@ async def test_a_slow_model_shows_that_the_bot_is_working_before_the_answer(sett
             REPLY, "You just install", id="uncited-then-asked-again",
         ),
         pytest.param(
+            ["You just install some VPN. It works from home."] * 2,
+            "could not be checked against the company documents", "You just install",
+            id="uncited-twice",
+        ),
+        pytest.param(
             ["Open the VPN client [1]. The allowance is $2,000 a month [1]."],
             "_Check 2,000 in the sources", None, id="planted-figure",
         ),
@@ -131,7 +136,7 @@ async def test_a_checked_answer_reaches_slack_as_one_message_equal_to_what_was_s
     ts = new_ts()
     async with (
         model_server(model) as url,
-        replica(settings, fake, model_url=url, **MODEL_LIMITS) as slack,
+        replica(settings, fake, model_url=url, grounding_reask=True, **MODEL_LIMITS) as slack,
     ):
         await slack.event(dm(QUESTIONS[0], ts=ts))
         await eventually(lambda: all_finished(slack.runtime, 1))

@@ -31,6 +31,12 @@ async def runtime_with(settings: Settings, url: str, **overrides: object) -> Run
 
 
 @pytest.fixture
+async def reasking_runtime(settings: Settings, fake_url: str) -> AsyncIterator[Runtime]:
+    async with await runtime_with(settings, fake_url, grounding_reask=True) as runtime:
+        yield runtime
+
+
+@pytest.fixture
 async def strict_runtime(settings: Settings, fake_url: str) -> AsyncIterator[Runtime]:
     async with await runtime_with(settings, fake_url, strict_figures=True) as runtime:
         yield runtime
@@ -42,10 +48,10 @@ def metric(runtime: Runtime, name: str, **labels: str) -> float:
 
 
 async def test_an_uncited_answer_is_never_shown_and_the_model_is_asked_again_strictly(
-    model_runtime: Runtime, fake: FakeOpenAI
+    reasking_runtime: Runtime, fake: FakeOpenAI
 ):
     fake.replies = [UNCITED, CITED]
-    answer, stream = await ask(model_runtime, VPN)
+    answer, stream = await ask(reasking_runtime, VPN)
 
     assert stream.text == answer.text == CITED  # the first answer never reached the user
     assert "Checking the answer against the documents…" in stream.statuses
@@ -58,15 +64,15 @@ async def test_an_uncited_answer_is_never_shown_and_the_model_is_asked_again_str
     assert [c.n for c in answer.citations] == [1]
     shown = answer_json(answer)
     assert shown["grounded"] is True and shown["grounding"]["check"] == "cited"
-    row = await stored_answer(model_runtime, answer.message_id)
+    row = await stored_answer(reasking_runtime, answer.message_id)
     assert row["text"] == stream.text and row["model"] == "gpt-4o-mini"
 
 
 async def test_an_answer_uncited_twice_is_replaced_by_the_passages_under_a_notice(
-    model_runtime: Runtime, fake: FakeOpenAI
+    reasking_runtime: Runtime, fake: FakeOpenAI
 ):
     fake.replies = [UNCITED, UNCITED]
-    answer, stream = await ask(model_runtime, VPN)
+    answer, stream = await ask(reasking_runtime, VPN)
 
     assert stream.text == answer.text and answer.text.startswith(UNCHECKED)
     assert "You should install" not in answer.text
@@ -74,22 +80,25 @@ async def test_an_answer_uncited_twice_is_replaced_by_the_passages_under_a_notic
     assert answer.grounding.check == "replaced" and answer.grounding.reasked
     assert answer.usage.model == "gpt-4o-mini" and answer.usage.output_tokens > 0
     assert answer_json(answer)["grounding"]["check"] == "replaced"
-    assert metric(model_runtime, "switchboard_generation_stopped_total", reason="uncited") == 2
-    assert metric(model_runtime, "switchboard_answer_grounding_total", check="replaced") == 1
+    assert metric(reasking_runtime, "switchboard_generation_stopped_total", reason="uncited") == 2
+    assert metric(reasking_runtime, "switchboard_answer_grounding_total", check="replaced") == 1
     # A replaced answer is not cached: the next asker gets a fresh try.
     fake.replies = [CITED]
-    again, _ = await ask(model_runtime, VPN)
+    again, _ = await ask(reasking_runtime, VPN)
     assert again.text == CITED
 
 
-async def test_without_asking_again_an_uncited_answer_goes_straight_to_the_passages(
-    settings: Settings, fake: FakeOpenAI, fake_url: str
+async def test_by_default_an_uncited_answer_goes_straight_to_the_passages(
+    model_runtime: Runtime, fake: FakeOpenAI
 ):
     fake.replies = [UNCITED]
-    async with await runtime_with(settings, fake_url, grounding_reask=False) as runtime:
-        answer, stream = await ask(runtime, VPN)
+    answer, stream = await ask(model_runtime, VPN)
     assert stream.text == answer.text and answer.text.startswith(UNCHECKED)
+    assert "You should install" not in answer.text
+    assert answer.citations and answer.sources  # what the answer was built from
     assert fake.count("chat") == 1 and not answer.grounding.reasked
+    assert answer_json(answer)["grounded"] is True
+    assert answer_json(answer)["grounding"]["check"] == "replaced"
 
 
 async def test_citations_of_passages_never_given_are_dropped_and_reported(
