@@ -166,7 +166,9 @@ class Settings(BaseSettings):
     max_answer_tokens: int = Field(800, alias="SWITCHBOARD_MAX_ANSWER_TOKENS", ge=16)
     temperature: float = Field(0.2, alias="SWITCHBOARD_TEMPERATURE", ge=0, le=2)
     history_tokens: int = Field(1500, alias="SWITCHBOARD_HISTORY_TOKENS", ge=0)
-    passage_tokens: int = Field(6000, alias="SWITCHBOARD_PASSAGE_TOKENS", ge=200)
+    # 1500 keeps the five passages of a typical question (measured: 1,250-1,450 tokens on both
+    # public sets) and bounds a run of long table chunks; docs/benchmarks.md.
+    passage_tokens: int = Field(1500, alias="SWITCHBOARD_PASSAGE_TOKENS", ge=200)
     # Prompt tokens the endpoint reads a second (a CPU llama.cpp server: ~150); unset, it is
     # measured from the endpoint's first tokens. The first-token wait grows by the reading time.
     model_prompt_tokens_per_s: float | None = Field(

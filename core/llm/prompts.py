@@ -33,7 +33,7 @@ class PromptBudget:
     """Token budgets for the parts of the prompt that grow."""
 
     history_tokens: int = 1500
-    passage_tokens: int = 6000
+    passage_tokens: int = 1500
 
 
 def system_prompt(persona: str, contact: str) -> str:
