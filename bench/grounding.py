@@ -242,13 +242,12 @@ def hallucinated_citations(record: dict[str, Any]) -> int:
                if not 1 <= int(n) <= record["passages_given"])
 
 
-def planted(record: dict[str, Any]) -> tuple[int, int]:
-    """(figures planted, figures caught): each number of the answer that a passage holds is
-    changed in the passages (as if the model had copied it wrong), and the answer checked again."""
+def planted(record: dict[str, Any], model_text: str) -> tuple[int, int]:
+    """(figures planted, figures caught): each number of ``model_text`` that a passage holds is
+    changed in the passages (as if the model had copied it wrong), and the text checked again."""
     texts = record["passage_texts"][: record["passages_given"]]
     source = FigureSource([record["question"], *texts])
     planted_count = caught = 0
-    model_text = record["text"].split("\n\n_Check ")[0]
     asked = FigureSource([record["question"]])
     for figure in dict.fromkeys(figures(model_text)):
         # Only figures the passages alone hold: one the question names stays supported by it.
@@ -277,11 +276,19 @@ def _extractive(record: dict[str, Any]) -> str:
     return asyncio.run(collect())
 
 
+_TAG = re.compile(r"</?\s*passages?\b[^>]*>", re.IGNORECASE)
+
+
 def _first_fired(record: dict[str, Any]) -> bool:
-    """Whether the model's first raw attempt carries a figure found in no passage given."""
-    texts = record["passage_texts"][: record["passages_given"]]
-    attempt = record["model_attempts"][0] if record["model_attempts"] else ""
-    return bool(FigureSource([record["question"], *texts]).unsupported(attempt))
+    """Whether the model's first raw attempt carries a figure found in no passage given (nor
+    in their titles and places, nor the question). Echoed passage tags are left out, as the
+    check leaves them out of what is shown."""
+    item = next(i for i in json.loads((WORK / f"passages-{record['set']}.json").read_text())
+                if i["id"] == record["id"])
+    given = [Passage(**p) for p in item["passages"][: record["passages_given"]]]
+    attempt = _TAG.sub(" ", record["model_attempts"][0] if record["model_attempts"] else "")
+    source = FigureSource([record["question"], *(f"{p.title} {p.location}\n{p.text}" for p in given)])
+    return bool(source.unsupported(attempt))
 
 
 def _mean(values: list[float]) -> float:
@@ -335,10 +342,11 @@ def report(args: argparse.Namespace) -> None:
             fired = sum(1 for r in cited if r["grounding"]["unsupported_figures"])
             raw_fired = sum(1 for r in rs if _first_fired(r))
             planted_total = caught = 0
-            for r in cited:
-                p, c = planted(r)
-                planted_total += p
-                caught += c
+            for r in rs:
+                for attempt in r["model_attempts"]:
+                    p, c = planted(r, attempt)
+                    planted_total += p
+                    caught += c
             figure_rows.append((name, budget, f"{raw_fired}/{n}", f"{fired}/{len(cited)}",
                                 f"{caught}/{planted_total}"))
             for r in cited[:1]:
@@ -362,8 +370,8 @@ def report(args: argparse.Namespace) -> None:
         "",
         ("Figures: how often the model's first attempt carries a figure found in no passage given "
         "(nor the question), how often a shown cited answer does (named under it), and, with each "
-        "supported figure of the cited answers changed in the passages, how often the check "
-        "names it."),
+        "figure of the model's attempts that the passages alone hold changed in the passages (a "
+        "planted wrong figure), how often the check names it."),
         "",
         table(["set", "passage budget", "first attempts with one", "cited answers with one",
                "planted figures caught"], figure_rows),

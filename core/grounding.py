@@ -82,7 +82,10 @@ class GroundingCheck:
         self._triples = [_triples(_words(p.text)) for p in passages]
         self.attributed = 0  # sentences given a citation because they copy a passage
         self.uncited = 0  # sentences shown without a citation (after the first that had one)
-        self._source = FigureSource([question, *(p.text for p in passages)])
+        # Titles and places were shown to the model too: "p. 56" or a title's year is given.
+        self._source = FigureSource(
+            [question, *(f"{p.title} {p.location}\n{p.text}" for p in passages)]
+        )
         self._policy = policy or GroundingPolicy()
         self._buffer = ""
         self._s = _State()
