@@ -254,7 +254,8 @@ def planted(record: dict[str, Any], model_text: str) -> tuple[int, int]:
         if not source.supports(figure) or asked.supports(figure) or not any(c.isdigit() for c in figure):
             continue
         wrong = re.sub(r"\d", lambda m: str((int(m.group(0)) + 3) % 10), figure)
-        pattern = re.compile(rf"(?<![\d.,]){re.escape(figure).replace(',', ',?')}(?![\d]|[.,]\d)")
+        pattern = re.compile(rf"(?<![\d.,]){re.escape(figure).replace(',', ',?')}(?![\d]|[.,]\d)",
+                             re.IGNORECASE)  # codes are matched regardless of case
         edited = [pattern.sub(wrong, t) for t in texts]
         planted_count += 1
         caught += figure in FigureSource([record["question"], *edited]).unsupported(model_text)
