@@ -22,7 +22,9 @@ import base64
 import hashlib
 import json
 import math
+import random
 import re
+import string
 import struct
 import time
 import uuid
@@ -41,6 +43,18 @@ MODERATION_CATEGORIES = (
     "illicit/violent", "self-harm", "self-harm/instructions", "self-harm/intent", "sexual",
     "sexual/minors", "violence", "violence/graphic",
 )
+
+
+def cited_prose(sentences: int, *, seed: int = 0) -> str:
+    """A model reply the grounding check shows whole: ``sentences`` sentences of made-up words,
+    each citing passage 1, with no figures and no run of words said twice (a loop)."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(sentences):
+        words = ["".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 8)))
+                 for _ in range(rng.randint(8, 14))]
+        out.append(" ".join(words).capitalize() + " [1].")
+    return " ".join(out)
 
 
 def hashed_embedding(text: str, dimensions: int, synonyms: dict[str, str]) -> list[float]:
