@@ -74,6 +74,9 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     return {
         "answer": answer.text,
         "status": answer.status,
+        # Whether the text shown was checked against its passages, and what the check found.
+        "grounded": answer.grounding.grounded,
+        "grounding": answer.grounding.to_dict(),
         "citations": [
             {
                 "n": c.n,

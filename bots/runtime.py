@@ -15,6 +15,7 @@ from core.commands.privacy import CacheForgetting
 from core.embeddings import OpenAIEmbedder
 from core.errors import ModelError
 from core.extractive import ExtractiveAnswerer
+from core.grounding import GroundingPolicy
 from core.ingest import Ingestor
 from core.ingest.chunking import Chunker
 from core.lifecycle import QuestionLifecycle
@@ -159,6 +160,10 @@ class Runtime:
                 retrieval_k=settings.retrieval_k,
             ),
             metrics=metrics,
+            grounding=GroundingPolicy(
+                strict_figures=settings.strict_figures, hold_chars=settings.grounding_hold_chars
+            ),
+            reask=settings.grounding_reask,
         )
         ingestor = Ingestor(
             knowledge,

@@ -117,6 +117,39 @@ class Usage:
         self.cost_usd += route.cost_usd
 
 
+@dataclass(frozen=True, slots=True)
+class Grounding:
+    """How the answer was checked against its passages (``core/grounding.py``).
+
+    ``check`` is ``cited`` (a model answer whose sentences cite the passages), ``declined`` (a
+    model answer that says the documents do not cover it), ``extractive`` (the passages
+    themselves), ``unchecked`` (the model's answer carried no valid citation and was replaced
+    by the passages), ``direct`` (a clarifying question or a cached answer) or ``none``.
+    """
+
+    grounded: bool = True
+    check: str = "extractive"
+    dropped_citations: tuple[int, ...] = ()  # [n] the model wrote that matched no passage
+    unsupported_figures: tuple[str, ...] = ()  # figures found in none of the passages
+    removed_sentences: int = 0  # sentences left out for such a figure (strict setting)
+    attributed_sentences: int = 0  # uncited sentences given the marker of the passage they copy
+    uncited_sentences: int = 0  # sentences of six words or more shown without a citation
+    stopped: str | None = None  # "repetition" when a loop ended the answer early
+    reasked: bool = False  # the model was asked a second time, more strictly
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "dropped_citations": list(self.dropped_citations),
+            "unsupported_figures": list(self.unsupported_figures),
+            "removed_sentences": self.removed_sentences,
+            "attributed_sentences": self.attributed_sentences,
+            "uncited_sentences": self.uncited_sentences,
+            "stopped": self.stopped,
+            "reasked": self.reasked,
+        }
+
+
 @dataclass(slots=True)
 class Answer:
     """The finished answer as the user sees it, with what it rests on."""
@@ -129,6 +162,7 @@ class Answer:
     status: str = "complete"
     conversation_id: int | None = None
     message_id: int | None = None
+    grounding: Grounding = field(default_factory=Grounding)
 
     # Answers a person can rate: a 👎 on a verified answer tells admins it went stale, and on
     # "not in the documents" that the documents do cover it (both feed `unanswered`).

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
 
-from core.answers import Answer, Citation, Passage, RouteDecision, Usage
+from core.answers import Answer, Citation, Grounding, Passage, RouteDecision, Usage
 from core.citations import cite
 from core.conversations import ConversationStore, Turn
 from core.errors import SwitchboardError
 from core.events import ChatEvent
 from core.generation import GenerationRequest, Generator
+from core.grounded_writer import INTERRUPTED, MODEL_DOWN, UNCHECKED, GroundedWriter, Written
+from core.grounding import GroundingPolicy
 from core.guard import check_question
 from core.limits import QuestionGate
 from core.llm.cache import AnswerCache, CachedAnswer
@@ -27,16 +29,9 @@ from core.verified import VerifiedAnswers
 
 log = structlog.get_logger(__name__)
 
+__all__ = ["FAILED", "INTERRUPTED", "MODEL_DOWN", "UNCHECKED", "Assistant", "AssistantLimits"]
+
 FAILED = "Sorry — something went wrong while I was answering. Please try again in a moment."
-# Shown above the extractive answer when the model gives none, and under a broken stream.
-MODEL_DOWN = (
-    "_The language model isn't responding right now, so here are the most relevant passages "
-    "from the company documents instead._\n\n"
-)
-INTERRUPTED = (
-    "\n\n_(This answer was cut off because the language model stopped responding. "
-    "Ask again for the complete answer.)_"
-)
 _CONFIDENT = 0.5
 
 
@@ -79,6 +74,8 @@ class Assistant:
         cache: AnswerCache | None = None,
         gate: QuestionGate | None = None,
         verified: VerifiedAnswers | None = None,
+        grounding: GroundingPolicy | None = None,
+        reask: bool = False,
     ) -> None:
         self._conversations = conversations
         self._router = router
@@ -96,6 +93,10 @@ class Assistant:
         self._gate = gate
         # Admins' verified answers: served as written, before routing, retrieval and the model.
         self._verified = verified
+        # A model's answer is shown only once checked against its passages.
+        self._writer = GroundedWriter(
+            generator, fallback=fallback, policy=grounding, reask=reask, metrics=metrics
+        )
 
     async def handle(self, event: ChatEvent, stream: ReplyStream) -> Answer:
         """Answer ``event`` through ``stream`` and return what was shown and stored.
@@ -172,7 +173,11 @@ class Assistant:
             persona=self._personas.get(route.primary or "", ""),
         )
         parts: list[str] = []
-        status, fell_back, ttft_ms = await self._generate(request, stream, parts, started)
+        if passages:
+            # Shown while the model reads: on a slow endpoint that is many seconds.
+            await stream.status(f"Reading {len(passages)} passage{'s' if len(passages) != 1 else ''}…")
+        written = await self._generate(request, stream, parts, started)
+        status, fell_back, ttft_ms = written.status, written.fell_back, written.ttft_ms
 
         # 7. finish (citations are checked against the passages the generator actually used)
         text, citations = cite(question, "".join(parts), request.passages)
@@ -188,6 +193,7 @@ class Assistant:
             usage=usage,
             status=status,
             conversation_id=conversation_id,
+            grounding=written.grounding,
         )
         usage.total_ms = (time.perf_counter() - started) * 1000
 
@@ -199,7 +205,7 @@ class Assistant:
             await stream.finish(answer)
         else:
             await stream.fail(FAILED)
-        if cacheable and status == "complete" and not fell_back:
+        if cacheable and status == "complete" and not fell_back and written.grounding.grounded:
             assert self._cache is not None
             await self._cache.put(
                 route.primary or "",
@@ -226,49 +232,15 @@ class Assistant:
 
     async def _generate(
         self, request: GenerationRequest, stream: ReplyStream, parts: list[str], started: float
-    ) -> tuple[str, bool, float | None]:
-        """Stream the answer into ``parts`` and ``stream``; return (status, fell back, ttft ms).
+    ) -> Written:
+        """Stream the checked answer into ``parts`` and ``stream`` (``core/grounded_writer.py``).
 
         No text at all from the generator (model down, timed out, circuit open) means the
-        fallback answers under a one-line notice. A stream that breaks after text was shown is
-        finished with a note and marked ``incomplete``; nothing shown is taken back.
+        fallback answers under a one-line notice; an answer that cites nothing is asked again
+        or replaced by the passages before any of it is shown. A stream that breaks after text
+        was shown is finished with a note and marked ``incomplete``; nothing shown is taken back.
         """
-        ttft: list[float] = []
-
-        async def pump(deltas: AsyncIterator[str]) -> None:
-            async for delta in deltas:
-                if not delta:
-                    continue
-                if not ttft:
-                    ttft.append((time.perf_counter() - started) * 1000)
-                parts.append(delta)
-                await stream.append(delta)
-
-        try:
-            await pump(self._generator.stream(request))
-            return "complete", False, ttft[0] if ttft else None
-        except Exception as exc:
-            if parts:
-                log.warning("generation_interrupted", error=str(exc), chars=sum(map(len, parts)))
-                parts.append(INTERRUPTED)
-                await stream.append(INTERRUPTED)
-                return "incomplete", False, ttft[0] if ttft else None
-            if self._fallback is None:
-                log.exception("generation_failed")
-                return "failed", False, None
-            log.warning("generation_unavailable", error=str(exc), fallback=self._fallback.name)
-
-        async def with_notice() -> AsyncIterator[str]:
-            yield MODEL_DOWN
-            async for delta in self._fallback.stream(request):  # type: ignore[union-attr]
-                yield delta
-
-        try:
-            await pump(with_notice())
-        except Exception:
-            log.exception("fallback_failed")
-            return "failed", True, ttft[0] if ttft else None
-        return "complete", True, ttft[0] if ttft else None
+        return await self._writer.write(request, stream, parts, started)
 
     async def _answer_directly(
         self,
@@ -297,6 +269,9 @@ class Assistant:
             usage=Usage(model=model, ttft_ms=elapsed, total_ms=elapsed),
             status=status,
             conversation_id=conversation_id,
+            # Only checked answers are cached, and an admin vouches for a verified one; a
+            # clarifying question claims nothing.
+            grounding=Grounding(grounded=model == "cache" or status == "verified", check="direct"),
         )
         answer.usage.add_route(route)
         answer.message_id = await self._conversations.add_answer(

@@ -24,6 +24,8 @@ class GenerationRequest:
     history: Sequence[Turn] = ()
     persona: str = ""
     usage: Usage = field(default_factory=Usage)
+    # Set when a first answer cited nothing: the model is asked again with stricter rules.
+    strict: bool = False
 
 
 class Generator(Protocol):

@@ -99,6 +99,27 @@ class Metrics:
             ["model"],
             registry=r,
         )
+        # Grounding (core/grounding.py): how model answers were checked, and what was caught.
+        self.answer_grounding = Counter(
+            "switchboard_answer_grounding",
+            "Answers written with a model configured, by how they were checked: cited, "
+            "declined, replaced (the model cited nothing; the passages were shown), extractive "
+            "(the model gave no text), none (failed).",
+            ["check"],
+            registry=r,
+        )
+        self.generation_stopped = Counter(
+            "switchboard_generation_stopped",
+            "Model answers stopped early, by reason: repetition (a loop), uncited (no valid "
+            "citation within the hold limit or by the end).",
+            ["reason"],
+            registry=r,
+        )
+        self.unsupported_figures = Counter(
+            "switchboard_unsupported_figures",
+            "Figures (numbers, amounts, dates, codes) in model answers found in no passage.",
+            registry=r,
+        )
         self.job_runs = Counter(
             "switchboard_job_runs",
             "Scheduled and manual job runs, by job and outcome (succeeded, skipped, failed).",

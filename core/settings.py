@@ -225,7 +225,22 @@ class Settings(SettingsPart):
     max_answer_tokens: int = Field(800, alias="SWITCHBOARD_MAX_ANSWER_TOKENS", ge=16)
     temperature: float = Field(0.2, alias="SWITCHBOARD_TEMPERATURE", ge=0, le=2)
     history_tokens: int = Field(1500, alias="SWITCHBOARD_HISTORY_TOKENS", ge=0)
-    passage_tokens: int = Field(6000, alias="SWITCHBOARD_PASSAGE_TOKENS", ge=200)
+    # 1500 keeps the five passages of a typical question (measured: 1,250-1,450 tokens on both
+    # public sets) and bounds a run of long table chunks; docs/benchmarks.md.
+    passage_tokens: int = Field(1500, alias="SWITCHBOARD_PASSAGE_TOKENS", ge=200)
+    # Prompt tokens the endpoint reads a second (a CPU llama.cpp server: ~150); unset, it is
+    # measured from the endpoint's first tokens. The first-token wait grows by the reading time.
+    model_prompt_tokens_per_s: float | None = Field(
+        None, alias="SWITCHBOARD_MODEL_PROMPT_TOKENS_PER_S", gt=0
+    )
+    # Grounding (core/grounding.py): an answer citing nothing is replaced by the passages, or
+    # with GROUNDING_REASK first asked again once, more strictly (off: measured on a small local
+    # model it cost 13-22 s and rescued few answers; docs/benchmarks.md); figures found in no
+    # passage are named under the answer, or with STRICT_FIGURES their sentences are left out;
+    # text waits at most GROUNDING_HOLD_CHARS for its first citation.
+    grounding_reask: bool = Field(False, alias="SWITCHBOARD_GROUNDING_REASK")
+    strict_figures: bool = Field(False, alias="SWITCHBOARD_STRICT_FIGURES")
+    grounding_hold_chars: int = Field(700, alias="SWITCHBOARD_GROUNDING_HOLD_CHARS", ge=100)
     # USD per million tokens, [input, output], by model name or name prefix (JSON in the env).
     # Models not listed (local ones) cost nothing.
     model_prices: dict[str, tuple[float, float]] = Field(

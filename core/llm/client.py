@@ -26,6 +26,7 @@ from openai import AsyncAzureOpenAI, AsyncOpenAI
 from core.errors import ConfigurationError, ModelError, ModelUnavailable, StreamInterrupted
 from core.llm.breaker import CircuitBreaker
 from core.llm.chat_stream import ChatStream
+from core.llm.prefill import PromptReadingPace
 from core.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -51,6 +52,9 @@ class ModelLimits:
     tool_timeout: float = 5.0  # a non-streamed tool call (routing)
     moderation_timeout: float = 5.0
     stream_usage: bool = True  # ask for token usage in the last chunk (stream_options)
+    # Prompt tokens the endpoint reads a second; None: measured from its first tokens. The
+    # first-token wait is first_token_timeout plus the time to read the prompt at this pace.
+    prompt_tokens_per_s: float | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -65,6 +69,7 @@ class ModelLimits:
             tool_timeout=settings.router_timeout,
             moderation_timeout=settings.moderation_timeout,
             stream_usage=settings.model_stream_usage,
+            prompt_tokens_per_s=settings.model_prompt_tokens_per_s,
         )
 
 
@@ -196,6 +201,7 @@ class ModelClient:
         self.chat_model = chat_model
         self.limits = limits
         self.breaker = breaker or CircuitBreaker()
+        self.reading = PromptReadingPace(limits.prompt_tokens_per_s)
         self._rng = rng or random.Random()
 
     @classmethod
@@ -229,8 +235,13 @@ class ModelClient:
         max_tokens: int | None = None,
         temperature: float | None = None,
         completion: Completion | None = None,
+        prompt_tokens: int | None = None,
     ) -> AsyncIterator[str]:
         """Yield the answer's text as it arrives.
+
+        ``prompt_tokens`` (our count of ``messages``) lengthens the first-token wait by the
+        time the endpoint needs to read them. A wait that runs out is not retried: the server
+        may still be reading the prompt, and a second copy would queue behind the first.
 
         Raises ``ModelUnavailable`` when no text could be had (after retries, or at once when
         the circuit is open), ``StreamInterrupted`` when the stream broke after text was
@@ -251,7 +262,7 @@ class ModelClient:
         if self.limits.stream_usage:
             params["stream_options"] = {"include_usage": True}
 
-        stream, first = await self._open_stream(params, deadline, completion)
+        stream, first = await self._open_stream(params, deadline, completion, prompt_tokens)
         try:
             if first:
                 yield first
@@ -261,7 +272,8 @@ class ModelClient:
             await _close_quietly(stream)
 
     async def _open_stream(
-        self, params: dict[str, Any], deadline: float, completion: Completion
+        self, params: dict[str, Any], deadline: float, completion: Completion,
+        prompt_tokens: int | None = None,
     ) -> tuple[ChatStream, str]:
         """Send the request (retrying) until a stream yields its first text.
 
@@ -274,8 +286,10 @@ class ModelClient:
             attempt += 1
             completion.attempts = attempt
             stream = None
+            wait = self.limits.first_token_timeout + self.reading.reading_time(prompt_tokens)
+            sent = loop.time()
             try:
-                budget = min(self.limits.first_token_timeout, deadline - loop.time())
+                budget = min(wait, deadline - loop.time())
                 async with asyncio.timeout(max(budget, 0.001)):
                     stream = await ChatStream.open(self.openai, params)
                     first = await _first_text(stream.chunks, completion)
@@ -283,6 +297,15 @@ class ModelClient:
                 if stream is not None:
                     await _close_quietly(stream)
                 error = _translate(exc, "an answer")
+                if isinstance(exc, TimeoutError):
+                    self.reading.observe_timeout(prompt_tokens, loop.time() - sent)
+                    # Our own wait ran out after the request went out: the server may still be
+                    # reading the prompt, and a copy sent now would queue behind it.
+                    error = ModelUnavailable(
+                        f"The model did not start answering in time ({budget:.1f} s for a "
+                        f"prompt of {prompt_tokens or 'unknown'} tokens).",
+                        retryable=False,
+                    )
                 if _counts_against_endpoint(error):
                     self.breaker.record_failure()
                 delay = self._retry_delay(error, exc, attempt, deadline - loop.time())
@@ -295,6 +318,7 @@ class ModelClient:
                 await asyncio.sleep(delay)
                 continue
             self.breaker.record_success()
+            self.reading.observe(prompt_tokens, loop.time() - sent)
             return stream, first
 
     def _retry_delay(

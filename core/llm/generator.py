@@ -68,6 +68,7 @@ class ModelGenerator:
             contact=contact,
             counter=self._counter,
             budget=self._budget,
+            strict=request.strict,
         )
         completion = Completion()
         produced: list[str] = []
@@ -77,6 +78,7 @@ class ModelGenerator:
                 max_tokens=self._max_tokens,
                 temperature=self._temperature,
                 completion=completion,
+                prompt_tokens=count_messages(self._counter, messages),
             ):
                 produced.append(delta)
                 yield delta
@@ -92,14 +94,17 @@ class ModelGenerator:
             return  # nothing was generated, so nothing was billed
         usage = request.usage
         usage.model = completion.model
-        usage.input_tokens = (
+        input_tokens = (
             completion.input_tokens
             if completion.input_tokens is not None
             else count_messages(self._counter, messages)
         )
-        usage.output_tokens = (
+        output_tokens = (
             completion.output_tokens
             if completion.output_tokens is not None
             else self._counter.count(text)
         )
-        usage.cost_usd = self._prices.cost(usage.model, usage.input_tokens, usage.output_tokens)
+        # Added, not set: an answer asked again (grounding) pays for both attempts.
+        usage.input_tokens += input_tokens
+        usage.output_tokens += output_tokens
+        usage.cost_usd += self._prices.cost(usage.model, input_tokens, output_tokens)

@@ -46,7 +46,7 @@ async def test_question_is_answered_from_the_right_document_with_citation(loaded
     for citation in answer.citations:
         assert f"[{citation.n}]" in answer.text
     assert answer.route is not None and answer.route.primary == "it"
-    assert stream.statuses == ["Searching IT documents…"]
+    assert stream.statuses == ["Searching IT documents…", "Reading 5 passages…"]
 
 
 async def test_answer_and_question_are_persisted_with_citations(loaded_runtime: Runtime):

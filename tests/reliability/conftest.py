@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from bots.runtime import Runtime
 from bots.settings import AppSettings as Settings
 from tests.bots.slack.conftest import SlackHarness, running_slack
-from tests.support.fake_openai import FakeOpenAI, serve_fake
+from tests.support.fake_openai import FakeOpenAI, cited_prose, serve_fake
 from tests.support.fake_slack import FakeSlack
 
 MODEL_KEY = "sk-test-reliability"
@@ -31,11 +31,9 @@ STILL_WORKING = "This is taking longer than usual"
 
 
 def long_answer(sentences: int = 40) -> str:
-    """A model reply that takes a while to stream (one word per token)."""
-    return " ".join(
-        f"Step {n}: open the VPN client, pick the nearest gateway and sign in."
-        for n in range(1, sentences + 1)
-    )
+    """A model reply that takes a while to stream (one word per token), cited and free of
+    repetition so that the grounding check shows it whole."""
+    return cited_prose(sentences, seed=sentences)
 
 
 def model_settings(url: str, **more: Any) -> dict[str, Any]:

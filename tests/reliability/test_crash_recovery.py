@@ -78,7 +78,7 @@ async def test_an_answer_half_streamed_by_a_dead_replica_is_finished_in_the_same
     shown = replaced[0].args.get("markdown_text") or replaced[0].args.get("text") or ""
     assert len(shown) > len(half)
     [answer] = answers
-    assert message.body == answer and answer.startswith("Step 1:") and "Step 40:" in answer
+    assert message.body == answer == long_answer()
     assert questions == [QUESTION]  # the dead attempt's copy of the question is gone
     assert rows["EvCRASH"][:2] == ("done", 2)
     assert redelivered == 1
@@ -159,7 +159,7 @@ async def test_an_event_whose_replica_died_on_its_last_attempt_is_given_up_and_t
             )
 
     [message] = fake.thread("D1", ts)
-    assert SORRY in message.body and "Step 1:" not in message.body
+    assert SORRY in message.body and long_answer()[:20] not in message.body
     assert not message.streaming
     state, attempts, error = rows["EvLAST"]
     assert (state, attempts) == ("failed", 1)

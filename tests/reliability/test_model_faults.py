@@ -24,7 +24,7 @@ QUESTIONS = (
     "How do I reset my password?",
     "What is the travel expense policy?",
 )
-REPLY = "Open the VPN client, choose the nearest gateway and sign in with your account [1]."
+REPLY = "Open the VPN client and choose the nearest gateway [1]. Then sign in with your account [1]."
 DOWN = "The language model isn't responding right now"
 CUT_OFF = "This answer was cut off because the language model stopped responding"
 # Quick retries and a short first-token wait, so a bad model day plays out in seconds.
@@ -47,7 +47,8 @@ MODEL_LIMITS = {
             id="429-then-fine",
         ),
         pytest.param(Behaviour(ttft_s=4.0), DOWN, "complete", id="too-slow-to-start"),
-        pytest.param(Behaviour(cut_after_tokens=5), CUT_OFF, "incomplete", id="stream-cut"),
+        # Cut in the second sentence: the first, checked, was shown and stays.
+        pytest.param(Behaviour(cut_after_tokens=11), CUT_OFF, "incomplete", id="stream-cut"),
     ],
 )
 async def test_a_bad_model_day_answers_everyone_once_and_says_what_happened(
@@ -103,3 +104,47 @@ async def test_a_slow_model_shows_that_the_bot_is_working_before_the_answer(sett
     assert first_status == "is thinking…"
     [message] = fake.thread("D1", ts)
     assert message.body == answer and answer.startswith("Open the VPN client")
+
+
+@pytest.mark.parametrize(
+    ("replies", "shown", "hidden"),
+    [
+        pytest.param(
+            ["You just install some VPN. It works from home.", REPLY],
+            REPLY, "You just install", id="uncited-then-asked-again",
+        ),
+        pytest.param(
+            ["You just install some VPN. It works from home."] * 2,
+            "could not be checked against the company documents", "You just install",
+            id="uncited-twice",
+        ),
+        pytest.param(
+            ["Open the VPN client [1]. The allowance is $2,000 a month [1]."],
+            "_Check 2,000 in the sources", None, id="planted-figure",
+        ),
+        pytest.param(
+            ["Open the VPN client [1]. " + "Choose the nearest gateway now. " * 5],
+            "Choose the nearest gateway now.", None, id="loop",
+        ),
+    ],
+)
+async def test_a_checked_answer_reaches_slack_as_one_message_equal_to_what_was_stored(
+    settings: Settings, replies: list[str], shown: str, hidden: str | None
+):
+    model = FakeOpenAI(default_reply=REPLY, replies=list(replies))
+    fake = FakeSlack()
+    ts = new_ts()
+    async with (
+        model_server(model) as url,
+        replica(settings, fake, model_url=url, grounding_reask=True, **MODEL_LIMITS) as slack,
+    ):
+        await slack.event(dm(QUESTIONS[0], ts=ts))
+        await eventually(lambda: all_finished(slack.runtime, 1))
+        await slack.settle()
+        _, [answer] = await stored_turns(slack.runtime, ts)
+
+    [message] = fake.thread("D1", ts)
+    assert message.body == answer  # nothing lost, nothing doubled
+    assert shown in answer and answer.count(shown) == 1
+    if hidden:
+        assert hidden not in answer

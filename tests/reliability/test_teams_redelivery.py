@@ -28,7 +28,7 @@ from tests.reliability.conftest import (
     model_server,
 )
 from tests.support.fake_connector import CHANNEL, GROUP_CHAT, FakeConnector
-from tests.support.fake_openai import FakeOpenAI
+from tests.support.fake_openai import FakeOpenAI, cited_prose
 from tests.support.fake_openid import FakeBotFrameworkOpenId
 
 # The Teams tests' fixtures (fake Bot Connector, OpenID keys, Entra, settings), used here too.
@@ -42,7 +42,8 @@ openid_keys, openid, tls_files, entra = (
 connector, teams_settings, settings = teams.connector, teams.teams_settings, teams.settings
 
 QUESTION = "How do I connect to the VPN from home?"
-ANSWER = " ".join(f"Step {n}: open GlobalProtect and sign in with MFA [1]." for n in range(1, 16))
+# Fifteen cited sentences, no figures, no repeated runs: the grounding check shows them whole.
+ANSWER = cited_prose(15, seed=45)
 
 
 @dataclass

@@ -10,7 +10,8 @@ so similar texts get similar vectors; ``encoding_format=base64`` is answered as 
 (little-endian float32, base64). Chat replies are scripted per test through ``replies``, tool
 calls through ``tool_replies``, and misbehaviour through ``behaviour``: slow first token, slow
 tool calls, 429/500 failures (a number of times or always), a stream cut or stalled midway, no
-usage in the stream, embeddings that take a while and a 429 above a number of requests in flight
+usage in the stream, a prompt read at a number of tokens a second (``peak_prompts_reading``
+tells whether a prompt was sent again while the first was still being read), embeddings that take a while and a 429 above a number of requests in flight
 (a remote endpoint's latency and rate limit).
 """
 
@@ -21,7 +22,9 @@ import base64
 import hashlib
 import json
 import math
+import random
 import re
+import string
 import struct
 import time
 import uuid
@@ -40,6 +43,18 @@ MODERATION_CATEGORIES = (
     "illicit/violent", "self-harm", "self-harm/instructions", "self-harm/intent", "sexual",
     "sexual/minors", "violence", "violence/graphic",
 )
+
+
+def cited_prose(sentences: int, *, seed: int = 0) -> str:
+    """A model reply the grounding check shows whole: ``sentences`` sentences of made-up words,
+    each citing passage 1, with no figures and no run of words said twice (a loop)."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(sentences):
+        words = ["".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 8)))
+                 for _ in range(rng.randint(8, 14))]
+        out.append(" ".join(words).capitalize() + " [1].")
+    return " ".join(out)
 
 
 def hashed_embedding(text: str, dimensions: int, synonyms: dict[str, str]) -> list[float]:
@@ -81,6 +96,9 @@ class Behaviour:
     include_usage: bool = True  # honour stream_options.include_usage
     embedding_latency_s: float = 0.0  # each embeddings request takes this long (network, queue)
     max_concurrent_embeddings: int = 0  # above this many in flight: 429 + Retry-After (0 = no cap)
+    # Reads prompts at this many tokens a second before the first chunk, as a CPU llama.cpp
+    # server does, and goes on reading after the client gave up (0 = no reading time).
+    prompt_tokens_per_s: float = 0.0
 
 
 @dataclass
@@ -100,6 +118,8 @@ class FakeOpenAI:
     embeddings_in_flight: int = 0
     peak_embeddings_in_flight: int = 0  # the most embeddings requests served at once
     embeddings_refused: int = 0  # 429s for going over max_concurrent_embeddings
+    prompts_reading: int = 0  # chat prompts being read now
+    peak_prompts_reading: int = 0  # the most chat prompts read at once
     _released: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def add_synonyms(self, *groups: Iterable[str]) -> None:
@@ -288,6 +308,9 @@ class FakeOpenAI:
         b = self.behaviour
         stream = await _SSE.open(request)
         await asyncio.sleep(b.ttft_s)
+        if b.prompt_tokens_per_s:
+            # Shielded: a server goes on reading a prompt whose client has hung up.
+            await asyncio.shield(self._read_prompt(prompt_tokens / b.prompt_tokens_per_s))
         await stream.send(_chunk(completion_id, model, {"role": "assistant", "content": ""}))
         for index, word in enumerate(words):
             if b.cut_after_tokens is not None and index >= b.cut_after_tokens:
@@ -313,6 +336,14 @@ class FakeOpenAI:
             await stream.send(_chunk(completion_id, model, None, usage=usage))
         await stream.done()
         return stream.response
+
+    async def _read_prompt(self, seconds: float) -> None:
+        self.prompts_reading += 1
+        self.peak_prompts_reading = max(self.peak_prompts_reading, self.prompts_reading)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self.prompts_reading -= 1
 
     async def _stall(self, seconds: float) -> None:
         """Hold a stream open, silent, until ``seconds`` pass or the server shuts down."""

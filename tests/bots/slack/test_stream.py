@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import string
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,16 +20,14 @@ QUESTION = "How do I connect to the VPN from home?"
 
 
 def paragraphs(chars: int) -> str:
-    """Prose of about ``chars`` characters in paragraphs, no citation markers."""
+    """Prose of about ``chars`` characters in paragraphs, each sentence citing passage 1 and no
+    run of words repeated (the grounding check would stop a loop, or hide uncited text)."""
+    rng = random.Random(chars)
     out: list[str] = []
-    n = 0
     while sum(map(len, out)) < chars:
-        n += 1
-        out.append(
-            f"Step {n}. Open the VPN client, choose the nearest gateway and sign in with your "
-            "company account; approve the prompt on your phone and wait until the shield turns "
-            "green before you open internal sites.\n\n"
-        )
+        words = ["".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 8)))
+                 for _ in range(rng.randint(12, 20))]
+        out.append(" ".join(words).capitalize() + " [1].\n\n")
     return "".join(out).rstrip()
 
 

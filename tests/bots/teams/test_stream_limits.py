@@ -121,8 +121,9 @@ async def test_stream_closes_itself_before_the_time_limit_and_the_rest_follows(
 ):
     fake, overrides = model
     fake.default_reply = ANSWER
-    # The answer takes ~1.5 s to write; the bot closes its stream after 0.5 s (110 s in Teams).
-    bot = await make_bot(teams_stream_max_seconds=0.5, **overrides)
+    # The answer takes ~1.5 s to write and its first checked sentence is out after ~1 s; the
+    # bot closes its stream after 1.2 s (110 s in Teams).
+    bot = await make_bot(teams_stream_max_seconds=1.2, **overrides)
     activity = bot.connector.activity(QUESTION)
     await bot.post(activity)
     await bot.settle()

@@ -54,12 +54,12 @@ async def test_model_down_gives_the_documents_answer_with_sources_and_a_notice(
 async def test_a_stream_cut_midway_is_finished_with_a_note_and_marked_incomplete(
     model_runtime: Runtime, fake: FakeOpenAI
 ):
-    fake.replies = ["Open the Lumen VPN client, choose the Leeds gateway and sign in [1]."]
-    fake.behaviour.cut_after_tokens = 5
+    fake.replies = ["Open the Lumen VPN client [1]. Choose the Leeds gateway and sign in [1]."]
+    fake.behaviour.cut_after_tokens = 7
     answer, stream = await ask(model_runtime, VPN)
 
     assert answer.status == "incomplete"
-    assert answer.text == "Open the Lumen VPN client, " + INTERRUPTED
+    assert answer.text == "Open the Lumen VPN client [1]. Choose " + INTERRUPTED
     assert stream.text == answer.text  # what was shown is kept, then the note
     assert stream.answer is answer and stream.failure is None
     assert answer.usage.output_tokens > 0  # the partial answer still counts
@@ -71,11 +71,23 @@ async def test_a_stream_cut_midway_is_finished_with_a_note_and_marked_incomplete
 async def test_a_stalled_stream_is_finished_with_a_note_instead_of_hanging(
     model_runtime: Runtime, fake: FakeOpenAI
 ):
-    fake.replies = ["Open the client and then wait for the green light [1]."]
-    fake.behaviour.stall_after_tokens = 3  # idle timeout is 2 s in these tests
+    fake.replies = ["Open the client [1]. Then wait for the green light [1]."]
+    fake.behaviour.stall_after_tokens = 6  # idle timeout is 2 s in these tests
     answer, _ = await ask(model_runtime, VPN)
     assert answer.status == "incomplete"
-    assert answer.text == "Open the client " + INTERRUPTED
+    assert answer.text == "Open the client [1]. Then wait " + INTERRUPTED
+
+
+async def test_a_stream_cut_before_anything_checked_was_shown_gives_the_documents_answer(
+    model_runtime: Runtime, fake: FakeOpenAI
+):
+    fake.replies = ["Open the Lumen VPN client, choose the Leeds gateway and sign in [1]."]
+    fake.behaviour.cut_after_tokens = 5
+    answer, stream = await ask(model_runtime, VPN)
+
+    assert answer.status == "complete" and answer.text.startswith(MODEL_DOWN)
+    assert "Lumen" not in stream.text  # the unchecked start of the sentence never showed
+    assert stream.text == answer.text and answer.citations
 
 
 async def test_an_unanswered_request_times_out_to_the_documents_answer(

@@ -78,8 +78,8 @@ async def test_answers_from_the_fallback_or_cut_streams_are_not_cached(
     fake.behaviour.fail_status = 500
     await ask(model_runtime, VPN)
     fake.behaviour.fail_status = None
-    fake.replies = ["one two three four five [1].", "The full answer [1]."]
-    fake.behaviour.cut_after_tokens = 2
+    fake.replies = ["One two [1]. Three four five [1].", "The full answer [1]."]
+    fake.behaviour.cut_after_tokens = 4
     cut, _ = await ask(model_runtime, VPN)
     assert cut.status == "incomplete"
     fake.behaviour.cut_after_tokens = None

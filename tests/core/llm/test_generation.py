@@ -19,7 +19,7 @@ VPN = "How do I connect to the VPN from home?"
 async def test_the_model_gets_the_persona_rules_and_numbered_delimited_passages(
     model_runtime: Runtime, fake: FakeOpenAI
 ):
-    fake.replies = ["Install the VPN client and sign in with MFA [1]."]
+    fake.replies = ["Install the VPN client [1]. Then sign in with MFA [1]."]
     answer, stream = await ask(model_runtime, VPN)
 
     messages = fake.bodies("chat")[0]["messages"]
@@ -33,10 +33,10 @@ async def test_the_model_gets_the_persona_rules_and_numbered_delimited_passages(
     assert last.count("</passage>") == len(answer.sources)
     assert last.rstrip().endswith(f"Question: {VPN}")
     assert any(p.path and p.path.endswith("vpn-remote-access.html") for p in answer.sources)
-    # The user saw the model's words as they came, and ends with the same text.
+    # The user saw the model's sentences as they came, and ends with the same text.
     assert answer.status == "complete" and stream.answer is answer
-    assert stream.text == answer.text == "Install the VPN client and sign in with MFA [1]."
-    assert len(stream.deltas) > 1
+    assert stream.text == answer.text == "Install the VPN client [1]. Then sign in with MFA [1]."
+    assert stream.deltas == ["Install the VPN client [1]. ", "Then sign in with MFA [1]."]
     assert [c.n for c in answer.citations] == [1]
     assert answer.citations[0].title == answer.sources[0].title
 
@@ -64,7 +64,8 @@ async def test_with_nothing_relevant_it_says_so_and_suggests_where_to_ask(
 async def test_history_goes_in_newest_first_within_the_token_budget(
     settings: Settings, fake: FakeOpenAI, fake_url: str
 ):
-    long_reply = " ".join(["word"] * 40)
+    # Forty different words: the same word forty times would be stopped as a loop.
+    long_reply = " ".join(f"w{chr(97 + i % 26)}{chr(97 + i // 26)}" for i in range(40))
     fake.replies = [f"ALPHA {long_reply} [1].", f"BRAVO {long_reply} [1].", "CHARLIE [1]."]
     budget = 80  # one question and its answer fit; two do not
     configured = with_model(settings, fake_url, history_tokens=budget)

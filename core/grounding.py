@@ -1,0 +1,253 @@
+"""The grounding check: a model's answer is shown sentence by sentence, once each sentence has
+been checked against the passages the model was given.
+
+What a person sees has passed the check, so a failed check never has to take text back:
+
+- **Citations.** ``[n]`` markers that point at no passage are removed as the text goes by.
+  Nothing is shown until a sentence carries a valid citation; the sentences before it are held.
+  An answer that cites nothing (within ``hold_chars``, or by its end) is *uncited*: it is never
+  shown, and the caller asks again or shows the passages themselves.
+- **Figures.** A number, amount, date or code found in no passage (nor in the question) is
+  noted; with ``strict_figures`` the sentence carrying it is left out.
+- **Copied sentences.** A sentence without a marker whose words are mostly a run of one
+  passage's words (``attribute_share`` of its word triples) gets that passage's marker: the
+  check has seen where it comes from. Small models quote far more often than they cite.
+- **Loops.** A sentence said twice, or the same run of words said three times, stops the
+  answer at the last sentence before the repetition.
+
+The price is one sentence of delay: text is released when its sentence ends.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from core.answers import Grounding, Passage
+from core.figures import FigureSource
+
+# A sentence ends at . ! or ? (and the citations right after it) followed by space and the
+# start of the next one, or at a line break. A "[" after the space may still be a citation of
+# the sentence before, so the next sentence must start with something else.
+_END = re.compile(r"[.!?][\"')\]]*(?:[ \t]*\[\d{1,3}\])*[ \t]*(?:\n+[ \t]*|[ \t]+)(?=[^\s\[])|\n+(?=[^\s\[])")
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+_MARKER_SPACED = re.compile(r"[ \t]?\[(\d{1,3})\]")  # a dropped marker takes its space along
+# "[1, 2]" and "[1][2]" mean the same; the first is rewritten as the second.
+_MARKER_LIST = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})+)\]")
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# A model echoing the prompt's passage tags: never shown.
+_TAG = re.compile(r"</?\s*passages?\b[^>\n]*>\n?", re.IGNORECASE)
+_DECLINE = re.compile(
+    r"\b(?:could ?n[o']t|can ?n[o']t|did ?n[o']t|unable to|no information|not (?:able to )?find|"
+    r"not (?:covered|mentioned|in the (?:company )?(?:documents|passages)))\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GroundingPolicy:
+    """How strictly a model's answer is checked."""
+
+    strict_figures: bool = False  # leave out sentences with a figure no passage holds
+    hold_chars: int = 700  # text held while waiting for the first citation
+    loop_ngram: int = 8  # a run of this many words…
+    loop_repeats: int = 3  # …said this many times is a loop
+    decline_chars: int = 400  # an uncited answer this short that says "not found" is shown
+    attribute_words: int = 6  # a sentence this long or longer may be attributed by its words…
+    attribute_share: float = 0.7  # …when this share of its word triples is in one passage
+
+
+@dataclass(slots=True)
+class _State:
+    released: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+    held_chars: int = 0
+    cited: bool = False
+    seen_sentences: set[str] = field(default_factory=set)
+    ngrams: Counter[tuple[str, ...]] = field(default_factory=Counter)
+    words: list[str] = field(default_factory=list)
+
+
+class GroundingCheck:
+    """Checks one streamed answer. ``feed`` each delta and show what it returns; ``close`` at
+    the end of the stream and show what it returns. ``stopped`` says when to stop reading the
+    model ("repetition" or "uncited"); ``report()`` says what was found."""
+
+    def __init__(
+        self, question: str, passages: Sequence[Passage], policy: GroundingPolicy | None = None
+    ) -> None:
+        self._count = len(passages)
+        self._triples = [_triples(_words(p.text)) for p in passages]
+        self.attributed = 0  # sentences given a citation because they copy a passage
+        self.uncited = 0  # sentences shown without a citation (after the first that had one)
+        # Titles and places were shown to the model too: "p. 56" or a title's year is given.
+        self._source = FigureSource(
+            [question, *(f"{p.title} {p.location}\n{p.text}" for p in passages)]
+        )
+        self._policy = policy or GroundingPolicy()
+        self._buffer = ""
+        self._s = _State()
+        self.stopped: str | None = None
+        self.dropped: list[int] = []  # citation numbers that matched no passage
+        self.unsupported: list[str] = []  # figures no passage holds
+        self.removed_sentences = 0
+        self.declined = False
+
+    @property
+    def grounded(self) -> bool:
+        return self._s.cited
+
+    @property
+    def shown(self) -> str:
+        return "".join(self._s.released)
+
+    def feed(self, delta: str) -> str:
+        """Take the next piece of the model's text; return the text that may be shown now."""
+        if self.stopped:
+            return ""
+        self._buffer += delta
+        out: list[str] = []
+        while not self.stopped:
+            match = _END.search(self._buffer)
+            if match is None:
+                break
+            sentence, self._buffer = self._buffer[: match.end()], self._buffer[match.end() :]
+            out.append(self._sentence(sentence))
+        if not self.stopped and self._looping(self._buffer, final=False):
+            self.stopped = "repetition"
+        return "".join(out)
+
+    def close(self) -> str:
+        """The stream ended: check what is left and return the last text to show."""
+        out = ""
+        if not self.stopped and self._buffer.strip():
+            out = self._sentence(self._buffer)
+        self._buffer = ""
+        if not self._s.cited and not self.stopped:
+            held = "".join(self._s.held)
+            if self._is_decline(held):
+                # "I couldn't find that; ask HR" claims nothing, so it needs no citation.
+                self.declined = True
+                self._s.released.append(held)
+                return held
+            self.stopped = "uncited"
+        return out
+
+    def report(self, *, reasked: bool = False) -> Grounding:
+        return Grounding(
+            grounded=self._s.cited,
+            check="cited" if self._s.cited else ("declined" if self.declined else "uncited"),
+            dropped_citations=tuple(self.dropped),
+            unsupported_figures=tuple(self.unsupported),
+            removed_sentences=self.removed_sentences,
+            attributed_sentences=self.attributed,
+            uncited_sentences=self.uncited,
+            stopped=self.stopped if self.stopped == "repetition" else None,
+            reasked=reasked,
+        )
+
+    # -- one sentence -----------------------------------------------------------------------
+
+    def _sentence(self, sentence: str) -> str:
+        sentence = self._attributed(self._valid_markers(_TAG.sub("", sentence)))
+        if not sentence.strip():
+            return ""
+        if self._looping(sentence, final=True):
+            self.stopped = "repetition"
+            return ""
+        unsupported = self._source.unsupported(sentence)
+        for figure in unsupported:
+            if figure not in self.unsupported:
+                self.unsupported.append(figure)
+        if unsupported and self._policy.strict_figures:
+            self.removed_sentences += 1
+            return ""
+        s = self._s
+        if not s.cited:
+            s.held.append(sentence)
+            s.held_chars += len(sentence)
+            if _MARKER.search(sentence):
+                s.cited = True
+                shown, s.held, s.held_chars = "".join(s.held), [], 0
+                s.released.append(shown)
+                return shown
+            if s.held_chars > self._policy.hold_chars:
+                self.stopped = "uncited"
+            return ""
+        if len(_words(sentence)) >= self._policy.attribute_words and not _MARKER.search(sentence):
+            self.uncited += 1
+        s.released.append(sentence)
+        return sentence
+
+    def _valid_markers(self, sentence: str) -> str:
+        sentence = _MARKER_LIST.sub(
+            lambda m: "".join(f"[{n.strip()}]" for n in m.group(1).split(",")), sentence
+        )
+
+        def keep(match: re.Match[str]) -> str:
+            n = int(match.group(1))
+            if 1 <= n <= self._count:
+                return match.group(0)
+            if n not in self.dropped:
+                self.dropped.append(n)
+            return ""
+
+        return _MARKER_SPACED.sub(keep, sentence)
+
+    def _attributed(self, sentence: str) -> str:
+        """``sentence``, with the marker of the passage it copies when it has none."""
+        if _MARKER.search(sentence) or not self._triples:
+            return sentence
+        words = _words(sentence)
+        if len(words) < self._policy.attribute_words:
+            return sentence
+        mine = _triples(words)
+        shares = [len(mine & theirs) / len(mine) for theirs in self._triples]
+        best = max(range(len(shares)), key=shares.__getitem__)
+        if shares[best] < self._policy.attribute_share:
+            return sentence
+        self.attributed += 1
+        body = sentence.rstrip()
+        return f"{body} [{best + 1}]{sentence[len(body):]}"
+
+    def _looping(self, text: str, *, final: bool) -> bool:
+        """A complete sentence said before, or a run of words said ``loop_repeats`` times
+        (counted over complete sentences and the unfinished one alike)."""
+        s = self._s
+        words = [w.lower() for w in _WORD.findall(_MARKER.sub(" ", text))]
+        if final:
+            key = " ".join(words)
+            if len(key) >= 12:
+                if key in s.seen_sentences:
+                    return True
+                s.seen_sentences.add(key)
+        n, limit = self._policy.loop_ngram, self._policy.loop_repeats
+        candidate = s.words + words
+        counts = Counter(s.ngrams)
+        start = max(len(s.words) - n + 1, 0)
+        for i in range(start, len(candidate) - n + 1):
+            gram = tuple(candidate[i : i + n])
+            counts[gram] += 1
+            if counts[gram] >= limit:
+                return True
+        if final:
+            s.words, s.ngrams = candidate, counts
+        return False
+
+    def _is_decline(self, text: str) -> bool:
+        text = text.strip()
+        return (
+            0 < len(text) <= self._policy.decline_chars
+            and _DECLINE.search(text) is not None
+            and not self._source.unsupported(text)
+        )
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(_MARKER.sub(" ", text))]
+
+
+def _triples(words: list[str]) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
