@@ -198,10 +198,11 @@ async def _reindex(ctx: CommandContext) -> CommandReply:
     watched = [w.uri for w in await admin.watched_sources()]
     folders = [Path(uri) for uri in watched if not _is_url(uri) and Path(uri).is_dir()]
     # Files indexed some other way (a single file, the bundled samples) are re-read one by one.
+    # A file's uri is where it lives on the server (its path is only how sources show it).
     files = [
-        (uri, Path(path))
-        for uri, source, path in documents
-        if source == "folder" and path and not any(Path(path).is_relative_to(f) for f in folders)
+        (uri, Path(uri))
+        for uri, source, _ in documents
+        if source == "folder" and not any(Path(uri).is_relative_to(f) for f in folders)
     ]
     present = [path for _, path in files if path.exists()]
     gone = [uri for uri, path in files if not path.exists()]
