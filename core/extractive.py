@@ -1,6 +1,8 @@
-"""The offline answerer: the most relevant sentences of the best passages, each cited.
+"""The offline answerer: the fact from the passage that answers best, cited.
 
-Needs no model, so a fresh checkout answers from the documents straight away.
+Needs no model, so a fresh checkout answers from the documents straight away. What is
+quoted — sentences, a procedure's steps, a table's matching rows under their header — is
+chosen in ``core.extract``.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 from core.answers import Passage
+from core.extract.compose import compose
 from core.generation import GenerationRequest
 from core.text import sentences, terms
 
@@ -52,10 +55,9 @@ class ExtractiveAnswerer:
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         request.usage.model = self.name
-        lines = condense(request.question, request.passages, max_passages=self._max_passages)
+        lines = compose(request.question, request.passages, max_passages=self._max_passages)
         if not lines:
             yield NOTHING_FOUND
             return
-        yield "Here is what I found in the company documents:\n"
-        for line in lines:
-            yield "\n" + line
+        for k, line in enumerate(lines):
+            yield line if k == 0 else "\n" + line
