@@ -105,6 +105,9 @@ async def run(url: str, sets: dict[str, list[Case]], show: bool, show_all: bool)
                     mark = "ok  " if ok else "MISS"
                     print(f"\n=== {mark} [{name}] {case.question}  (facts: {case.facts} {case.any_of})")
                     print(answer.text)
+                    for k, p in enumerate(answer.sources, start=1):
+                        has = all(normalized(f) in normalized(p.text) for f in case.facts)
+                        print(f"   [{k}] {'HAS ' if has else '    '}{p.title} › {p.section}")
             results[name] = (good, len(cases), (time.perf_counter() - started) / max(1, len(cases)))
     return results
 

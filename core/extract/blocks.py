@@ -26,7 +26,8 @@ class Block:
     """A list (its items) or a table (its rows, under ``header``), or one paragraph."""
 
     kind: Literal["prose", "list", "table"]
-    lead: str | None = None  # the line that introduces a list or table ("…including:")
+    lead: str | None = None  # the sentence just before a list or table
+    announced: bool = False  # the lead ends on "including:" or points "below"
     header: tuple[str, ...] = ()
     ordered: bool = False
     units: list[Unit] = field(default_factory=list)
@@ -107,9 +108,13 @@ def read(text: str) -> list[Unit]:
         if _SEPARATOR.match(line):
             continue
         if _ITEM.match(line):
-            if block is None or block.kind != "list":
-                lead = previous_prose.text if previous_prose and previous_prose.opens_more else None
-                block = Block("list", lead=lead, ordered=bool(_ORDERED.match(line)))
+            ordered = bool(_ORDERED.match(line))
+            # Numbered steps and bullets side by side are two lists (often two sections).
+            if block is None or block.kind != "list" or block.ordered != ordered:
+                block = Block(
+                    "list", lead=previous_prose.text if previous_prose else None,
+                    announced=bool(previous_prose and previous_prose.opens_more), ordered=ordered,
+                )
             previous_prose = None
             add(_ITEM.sub("", line, count=1), block)
             continue
@@ -117,15 +122,16 @@ def read(text: str) -> list[Unit]:
             cells = _cells(line)
             lead_in, previous_prose = previous_prose, None
             if block is None or block.kind != "table":
-                lead = lead_in.text if lead_in and lead_in.opens_more else None
+                lead = lead_in.text if lead_in else None
+                announced = bool(lead_in and lead_in.opens_more)
                 following = lines[n + 1] if n + 1 < len(lines) else ""
                 markdown = line.strip().startswith("|")
                 # A Markdown table's header is the row above its |---| line; a table without
                 # one began in an earlier chunk. HTML tables start with their header row.
                 if markdown and not _SEPARATOR.match(following):
-                    block = Block("table", lead=lead)
+                    block = Block("table", lead=lead, announced=announced)
                 else:
-                    block = Block("table", lead=lead, header=cells)
+                    block = Block("table", lead=lead, announced=announced, header=cells)
                     continue
             add(" | ".join(cells), block, cells)
             continue

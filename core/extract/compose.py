@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from core.answers import Passage
 from core.extract.blocks import Block, Unit, read
-from core.extract.scoring import Question, Weights, context_words, score
+from core.extract.scoring import Question, Weights, block_score, context_words, score
 
 # A lower-ranked passage must beat the one above it clearly to be quoted first.
 _RANK_PRIOR = 0.08
@@ -98,7 +98,9 @@ class _Composer:
         else:
             shown = units[:_MAX_ITEMS]
             lines = _list(block, shown)
-        if block.lead and not any(u.text == block.lead for u in self._shown_units()):
+        if block.lead and block.announced and not any(
+            u.text == block.lead for u in self._shown_units()
+        ):
             lines = [block.lead, *lines]
         self.parts.append((units[0].index, lines))
         self.shown.update(u.index for u in block.units)
@@ -122,7 +124,7 @@ class _Composer:
             best = max(self.s(u) for u in block.units)
             items = [u for u in block.units if u.text and self.s(u) >= _BESIDE * best]
             lines = _list(block, items)
-            if block.lead:
+            if block.lead and block.announced:
                 lines = [block.lead, *lines]
             self.parts.append((items[0].index, lines))
             self.shown.update(u.index for u in items)
@@ -137,8 +139,17 @@ class _Composer:
             picked.append(siblings[position + 1])
         self.parts.append((unit.index, [" ".join(u.text for u in picked)]))
         self.shown.update(u.index for u in picked)
-        if picked[-1].opens_more and (nxt := _following(self.r.units, picked[-1])) is not None:
+        nxt = _following(self.r.units, picked[-1])
+        if nxt is None or nxt.lead != picked[-1].text:
+            return
+        if picked[-1].opens_more:
             self.whole_block(nxt, rows_matching=not picked[-1].text.rstrip().endswith(":"))
+            return
+        # A list right after the sentence often says the rest ("forward it to …").
+        items = [u for u in nxt.units if u.text and self.s(u) >= 0.5 * self.s(unit)]
+        if items and nxt.kind == "list":
+            self.parts.append((items[0].index, _list(nxt, items)))
+            self.shown.update(u.index for u in items)
 
     def compose(self, best: Unit) -> list[str]:
         self.around(best)
@@ -170,6 +181,17 @@ def compose(question: str, passages: Sequence[Passage], *, max_passages: int = 3
             for u in r.units
             if u.text
         }
+        if q.procedure:
+            # "How do I…": a list of steps answers as a whole, even when no single step
+            # holds the question's words.
+            for block in {id(u.block): u.block for u in r.units if u.block.kind == "list"}.values():
+                steps = [u for u in block.units if u.text]
+                if len(steps) < 2:
+                    continue
+                whole = block_score(steps, q, weights, context_words(steps[0], around))
+                whole *= 1.15 * prior * (0.9 if not block.ordered else 1.0)
+                for u in steps:
+                    r.scores[u.index] = max(r.scores[u.index], whole)
     ranked = sorted(reads, key=lambda r: -r.best[0])
     if not ranked or ranked[0].best[0] <= 0:
         return []

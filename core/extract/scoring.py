@@ -85,7 +85,18 @@ def score(unit: Unit, question: Question, weights: Weights, context: set[str]) -
         value *= 1.25
     if question.procedure and unit.block.kind == "list":
         value *= 1.15
+    if unit.cells and words(unit.cells[0]) & question.words:
+        value *= 1.3  # the row's key is what was asked about ("London", "P1", "GP-HIP-01")
     return value
+
+
+def block_score(units: Sequence[Unit], question: Question, weights: Weights, context: set[str]) -> float:
+    """A list read as one answer (a procedure): the question's words its items hold
+    together; those only in its context (the heading names the procedure: "Reporting
+    sickness") count nearly as much."""
+    own = set().union(*(words(u.text) for u in units if u.text)) & question.words
+    around = (context - own) & question.words
+    return weights.of(own) + 0.8 * weights.of(around)
 
 
 def context_words(unit: Unit, passage_context: str) -> set[str]:
