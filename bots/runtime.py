@@ -12,6 +12,8 @@ from core.assistant import Assistant, AssistantLimits
 from core.commands import CommandHandler, CommandOptions, CommandServices
 from core.commands.ingest import web_page_ingest
 from core.commands.privacy import CacheForgetting
+from core.coverage import DeclinePolicy
+from core.declining import HelpContacts
 from core.embeddings import OpenAIEmbedder
 from core.errors import ModelError
 from core.extractive import ExtractiveAnswerer
@@ -28,6 +30,7 @@ from jobs.scheduler import JobScheduler
 from store.admin import PgAdminStore, PgAuditLog
 from store.answer_cache import RedisAnswerCache
 from store.conversations import PgConversationStore
+from store.coverage import PgCoverageJudge
 from store.database import Database
 from store.history import PgHistoryStore
 from store.inbox import EventInbox
@@ -118,6 +121,9 @@ class Runtime:
                 retrieval_k=settings.retrieval_k,
             ),
             metrics=metrics,
+            coverage=PgCoverageJudge(db.pool) if settings.decline_min_coverage > 0 else None,
+            decline=DeclinePolicy(min_share=settings.decline_min_coverage),
+            contacts=HelpContacts(domains, settings.help_contacts, settings.help_contact),
         )
         ingestor = Ingestor(
             knowledge,

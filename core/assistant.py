@@ -11,10 +11,13 @@ import structlog
 from core.answers import Answer, Citation, Passage, RouteDecision, Usage
 from core.citations import cite
 from core.conversations import ConversationStore, Turn
+from core.coverage import CoverageJudge, DeclinePolicy
+from core.declining import HelpContacts, not_found_text
 from core.errors import SwitchboardError
 from core.events import ChatEvent
 from core.generation import GenerationRequest, Generator
 from core.guard import check_question
+from core.language import language_of
 from core.limits import QuestionGate
 from core.llm.cache import AnswerCache, CachedAnswer
 from core.llm.moderation import Moderator
@@ -77,6 +80,9 @@ class Assistant:
         moderator: Moderator | None = None,
         cache: AnswerCache | None = None,
         gate: QuestionGate | None = None,
+        coverage: CoverageJudge | None = None,
+        decline: DeclinePolicy = DeclinePolicy(),
+        contacts: HelpContacts | None = None,
     ) -> None:
         self._conversations = conversations
         self._router = router
@@ -92,6 +98,13 @@ class Assistant:
         self._cache = cache
         # Pace and daily budgets: refused before anything is stored or generated.
         self._gate = gate
+        # "I couldn't find that": without a judge every question that retrieved something
+        # is answered.
+        self._coverage = coverage
+        self._decline = decline
+        self._contacts = contacts or HelpContacts(
+            domains, {}, "your manager, the People Team (HR) or the IT Help Hub"
+        )
 
     async def handle(self, event: ChatEvent, stream: ReplyStream) -> Answer:
         """Answer ``event`` through ``stream`` and return what was shown and stored.
@@ -148,6 +161,16 @@ class Assistant:
         if not passages and scope:
             passages = await self._retriever.search(query, k=self._limits.retrieval_k)
         retrieval_ms = (time.perf_counter() - retrieval_started) * 1000
+        if await self._uncovered(query, passages):
+            # Nothing retrieved is about the question: say so and where to ask, show no
+            # passages, call no model; stored as not_found for the admins' list.
+            text = not_found_text(
+                self._contacts.for_domain(route.primary), language_of(question, event.locale)
+            )
+            return await self._answer_directly(
+                event, user.id, conversation_id, route, text, stream, started,
+                status="not_found", retrieval_ms=retrieval_ms,
+            )
 
         # 5-6. generate and stream
         request = GenerationRequest(
@@ -256,6 +279,15 @@ class Assistant:
             return "failed", True, ttft[0] if ttft else None
         return "complete", True, ttft[0] if ttft else None
 
+    async def _uncovered(self, query: str, passages: Sequence[Passage]) -> bool:
+        if self._coverage is None:
+            return False
+        if not passages:
+            return True
+        coverage = await self._coverage.measure(query, passages[: self._decline.top])
+        log.debug("coverage", share=round(coverage.share, 3), best=coverage.best)
+        return not self._decline.covered(coverage)
+
     async def _answer_directly(
         self,
         event: ChatEvent,
@@ -269,9 +301,11 @@ class Assistant:
         citations: Sequence[Citation] = (),
         sources: Sequence[Passage] = (),
         model: str | None = None,
+        status: str = "complete",
+        retrieval_ms: float | None = None,
     ) -> Answer:
-        """Show and store ``text`` as the answer without retrieving or generating: a
-        clarifying question, or an answer from the cache."""
+        """Show and store ``text`` as the answer without generating: a clarifying question,
+        an answer from the cache, or a question the documents don't cover (``not_found``)."""
         await stream.append(text)
         elapsed = (time.perf_counter() - started) * 1000
         answer = Answer(
@@ -279,7 +313,8 @@ class Assistant:
             citations=list(citations),
             route=route,
             sources=list(sources),
-            usage=Usage(model=model, ttft_ms=elapsed, total_ms=elapsed),
+            usage=Usage(model=model, ttft_ms=elapsed, total_ms=elapsed, retrieval_ms=retrieval_ms),
+            status=status,
             conversation_id=conversation_id,
         )
         answer.usage.add_route(route)
@@ -291,7 +326,7 @@ class Assistant:
             self._observe(answer)
         log.info(
             "answered_directly", conversation_id=conversation_id, message_id=answer.message_id,
-            route=route.to_dict(), model=model, event_key=event.event_key,
+            route=route.to_dict(), model=model, event_key=event.event_key, status=status,
         )
         return answer
 

@@ -70,3 +70,4 @@ class ChatEvent:
     attachments: tuple[Attachment, ...] = ()
     extras: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
     attempt: int = 1
+    locale: str | None = None

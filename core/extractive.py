@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from core.answers import Passage
 from core.extract.compose import compose
 from core.generation import GenerationRequest
+from core.language import ENGLISH_PASSAGES, language_of
 from core.text import sentences, terms
 
 NOTHING_FOUND = (
@@ -35,16 +36,6 @@ def best_sentences(question: str, passage: Passage, limit: int = 2) -> list[str]
     return [sentence for _, _, sentence in sorted(chosen, key=lambda item: -item[1])]
 
 
-def condense(question: str, passages: Sequence[Passage], *, max_passages: int = 3) -> list[str]:
-    """One bullet per passage: its best sentences followed by its ``[n]`` marker."""
-    lines = []
-    for n, passage in enumerate(passages[:max_passages], start=1):
-        picked = best_sentences(question, passage)
-        if picked:
-            lines.append(f"• {' '.join(picked)} [{n}]")
-    return lines
-
-
 class ExtractiveAnswerer:
     """Answers with quoted passages instead of generated prose."""
 
@@ -59,5 +50,9 @@ class ExtractiveAnswerer:
         if not lines:
             yield NOTHING_FOUND
             return
+        note = ENGLISH_PASSAGES.get(language_of(request.question) or "")
+        if note:
+            # Quoted passages stay in English; say so in the asker's language first.
+            yield note + "\n\n"
         for k, line in enumerate(lines):
             yield line if k == 0 else "\n" + line

@@ -1,0 +1,51 @@
+"""Whether the documents cover a question: the decision to say "I couldn't find that".
+
+The signal is absolute, so one threshold holds across document sets of any size: the share
+of the question's content words, each weighted by its inverse document frequency in the
+whole index, that the best retrieved passage holds (title and section included). A question
+about "dental cover in Brazil" whose best passage speaks of dental cover but never of
+Brazil holds the common words and misses the rare one, and the rare one weighs most.
+Retrieval scores (reciprocal-rank fusion) only order passages; they cannot say "none of
+these is about it".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.answers import Passage
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """How much of a question the best of its passages speaks to (0 to 1), and which."""
+
+    share: float
+    best: int | None = None  # index of that passage among those measured
+
+    @classmethod
+    def none(cls) -> Coverage:
+        return cls(share=0.0)
+
+
+class CoverageJudge(Protocol):
+    """Measures ``Coverage`` of a question by its retrieved passages."""
+
+    async def measure(self, question: str, passages: Sequence[Passage]) -> Coverage: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeclinePolicy:
+    """Declines when the best passage holds less than ``min_share`` of the question.
+
+    ``top`` passages are measured (the best of them counts). ``min_share`` 0 never declines
+    a question that retrieved anything.
+    """
+
+    min_share: float = 0.5
+    top: int = 3
+
+    def covered(self, coverage: Coverage) -> bool:
+        return coverage.share >= self.min_share
