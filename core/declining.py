@@ -37,6 +37,6 @@ class HelpContacts:
 def not_found_text(contact: str, language: str | None = None) -> str:
     """The answer to a question the documents don't cover."""
     return _IN_ENGLISH.get(language or "", "") + (
-        "I couldn't find that in the company documents I can search: they don't seem to "
-        f"cover it, so I won't guess. Please ask {contact}."
+        "I couldn't find anything about that in the company documents I can search: they "
+        f"don't seem to cover it, so I won't guess. Please ask {contact}."
     )

@@ -3,12 +3,28 @@ frequencies (``lexeme_stats``) that full-text retrieval ranks with."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from psycopg_pool import AsyncConnectionPool
 
 from core.answers import Passage
 from core.coverage import Coverage
+from core.text import STOPWORDS
+
+_WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
+# How a question is asked, not what it is about: these never decide whether a passage is.
+_ASKING = frozenset(
+    "long often mean means meaning must may might happen happens possible able allowed "
+    "way ways find explain describe give example difference".split()
+)
+
+
+def content(question: str) -> str:
+    """The words of ``question`` that say what it is about."""
+    return " ".join(
+        w for w in _WORD.findall(question) if w.lower() not in STOPWORDS and w.lower() not in _ASKING
+    )
 
 # Each lexeme of the question weighs its IDF (BM25's form, as in store/retrieval.py); a word
 # the index has never seen weighs most. A passage is read with its title and section.
@@ -49,7 +65,7 @@ class PgCoverageJudge:
         if not texts:
             return Coverage.none()
         async with self._pool.connection() as conn:
-            cur = await conn.execute(_SHARE, {"question": question, "texts": texts}, prepare=False)
+            cur = await conn.execute(_SHARE, {"question": content(question), "texts": texts}, prepare=False)
             rows = await cur.fetchall()
         if not rows:
             # No content word at all ("hello?"): nothing to find, nothing found.
