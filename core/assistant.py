@@ -179,6 +179,7 @@ class Assistant:
             route=route,
             history=history,
             persona=self._personas.get(route.primary or "", ""),
+            locale=event.locale,
         )
         parts: list[str] = []
         status, fell_back, ttft_ms = await self._generate(request, stream, parts, started)

@@ -50,7 +50,7 @@ class ExtractiveAnswerer:
         if not lines:
             yield NOTHING_FOUND
             return
-        note = ENGLISH_PASSAGES.get(language_of(request.question) or "")
+        note = ENGLISH_PASSAGES.get(language_of(request.question, request.locale) or "")
         if note:
             # Quoted passages stay in English; say so in the asker's language first.
             yield note + "\n\n"

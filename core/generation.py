@@ -24,6 +24,7 @@ class GenerationRequest:
     history: Sequence[Turn] = ()
     persona: str = ""
     usage: Usage = field(default_factory=Usage)
+    locale: str | None = None
 
 
 class Generator(Protocol):
