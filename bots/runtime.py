@@ -122,7 +122,9 @@ class Runtime:
             ),
             metrics=metrics,
             coverage=PgCoverageJudge(db.pool) if settings.decline_min_coverage > 0 else None,
-            decline=DeclinePolicy(min_share=settings.decline_min_coverage),
+            decline=DeclinePolicy(
+                min_share=settings.decline_min_coverage, by_meaning=embedder is not None
+            ),
             contacts=HelpContacts(domains, settings.help_contacts, settings.help_contact),
         )
         ingestor = Ingestor(

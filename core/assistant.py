@@ -161,12 +161,11 @@ class Assistant:
         if not passages and scope:
             passages = await self._retriever.search(query, k=self._limits.retrieval_k)
         retrieval_ms = (time.perf_counter() - retrieval_started) * 1000
-        if await self._uncovered(query, passages):
+        language = language_of(question, event.locale)
+        if await self._uncovered(query, passages, language):
             # Nothing retrieved is about the question: say so and where to ask, show no
             # passages, call no model; stored as not_found for the admins' list.
-            text = not_found_text(
-                self._contacts.for_domain(route.primary), language_of(question, event.locale)
-            )
+            text = not_found_text(self._contacts.for_domain(route.primary), language)
             return await self._answer_directly(
                 event, user.id, conversation_id, route, text, stream, started,
                 status="not_found", retrieval_ms=retrieval_ms,
@@ -280,11 +279,15 @@ class Assistant:
             return "failed", True, ttft[0] if ttft else None
         return "complete", True, ttft[0] if ttft else None
 
-    async def _uncovered(self, query: str, passages: Sequence[Passage]) -> bool:
+    async def _uncovered(
+        self, query: str, passages: Sequence[Passage], language: str | None
+    ) -> bool:
         if self._coverage is None:
             return False
         if not passages:
             return True
+        if language is not None and self._decline.by_meaning:
+            return False
         coverage = await self._coverage.measure(query, passages[: self._decline.top])
         log.debug("coverage", share=round(coverage.share, 3), best=coverage.best)
         return not self._decline.covered(coverage)

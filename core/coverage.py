@@ -41,11 +41,14 @@ class DeclinePolicy:
     """Declines when the best passage holds less than ``min_share`` of the question.
 
     ``top`` passages are measured (the best of them counts). ``min_share`` 0 never declines
-    a question that retrieved anything.
+    a question that retrieved anything. With ``by_meaning`` (retrieval ranks by embeddings
+    too), a question in another language than the documents' is not measured: its words
+    cannot be found in English passages that its meaning may well have found.
     """
 
     min_share: float = 0.5
     top: int = 3
+    by_meaning: bool = False
 
     def covered(self, coverage: Coverage) -> bool:
         return coverage.share >= self.min_share
