@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     retrieval_vector_weight: float = Field(0.7, alias="SWITCHBOARD_RETRIEVAL_VECTOR_WEIGHT", ge=0)
     retrieval_rrf_k: int = Field(20, alias="SWITCHBOARD_RETRIEVAL_RRF_K", ge=1)
     retrieval_per_document: int = Field(2, alias="SWITCHBOARD_RETRIEVAL_PER_DOCUMENT", ge=1)
+    # A document's second passage waits until other documents have had their first
+    # (docs/benchmarks.md, retrieval quality).
+    retrieval_distinct_first: bool = Field(True, alias="SWITCHBOARD_RETRIEVAL_DISTINCT_FIRST")
     # 0: the HNSW walk's breadth follows the index's size, the narrowest that kept recall@10
     # >= 0.95 on realistic vectors (store/retrieval.py; docs/benchmarks.md, retrieval latency).
     retrieval_ef_search: int = Field(0, alias="SWITCHBOARD_RETRIEVAL_EF_SEARCH", ge=0, le=1000)

@@ -314,6 +314,7 @@ class HybridRetriever:
         ef_search: int = 0,
         exact_factor: int = 10,
         text_budget: int = 1000,
+        distinct_first: bool = True,
     ) -> None:
         self._pool = pool
         self._embedder = embedder
@@ -323,6 +324,7 @@ class HybridRetriever:
         self._ef_search = ef_search
         self._exact_factor = exact_factor
         self._text_budget = text_budget
+        self._distinct_first = distinct_first
         self._forms = IndexForms()
         self._vector_sql: dict[tuple[VectorIndex, bool], str] = {}
 
@@ -432,11 +434,12 @@ class HybridRetriever:
             )
             first.setdefault(hit.chunk_id, hit)
         ranked = sorted(first.values(), key=lambda h: (-scores[h.chunk_id], h.chunk_id))
-        return tidy(ranked, scores, k, self._per_document)
+        return tidy(ranked, scores, k, self._per_document, distinct_first=self._distinct_first)
 
 
 def tidy(
-    ranked: Sequence[_Hit], scores: dict[int, float], k: int, per_document: int
+    ranked: Sequence[_Hit], scores: dict[int, float], k: int, per_document: int,
+    *, distinct_first: bool = True,
 ) -> list[Passage]:
     """The best ``k`` passages: adjacent chunks of a document merged (three at most), chunks
     overlapping a better passage of their document or copying one of another dropped, at most
@@ -465,7 +468,7 @@ def tidy(
             continue
         if len(kept) == k or per.get(key, 0) >= per_document:
             continue
-        if key in per and hit.chunk_id not in waiting:
+        if distinct_first and key in per and hit.chunk_id not in waiting:
             # Distinct documents first: a second passage of a document shown already would
             # push another document out of the k (docs/benchmarks.md, retrieval quality).
             waiting.add(hit.chunk_id)

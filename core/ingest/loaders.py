@@ -9,6 +9,7 @@ import hashlib
 import io
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -136,15 +137,29 @@ def _text(data: bytes, path: Path, salt: str) -> LoadedDocument:
     )
 
 
-def _pdf(data: bytes, path: Path, salt: str) -> LoadedDocument:
+@dataclass(frozen=True, slots=True)
+class PdfText:
+    """What pypdf extracts from a PDF: each page's text (1-based order) and the metadata we use."""
+
+    pages: list[str]
+    info: dict[str, str]
+
+
+def read_pdf(data: bytes, path: Path) -> PdfText:
+    """Extract a PDF's pages (the slow part of loading one: a second or more per ten pages)."""
     try:
         reader = PdfReader(io.BytesIO(data))
         info = reader.metadata or {}
         pages = [page.extract_text() or "" for page in reader.pages]
     except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError) as exc:
         raise IngestError(f"{path.name} is not a readable PDF: {exc}", path=str(path)) from exc
+    return PdfText(pages, {k: str(info.get(k) or "") for k in ("/Title", "/Keywords", "/Subject")})
+
+
+def pdf_document(text: PdfText, data: bytes, path: Path, salt: str) -> LoadedDocument:
+    """A PDF's pages as a document: one section per page, its number kept."""
     sections = []
-    for number, page_text in enumerate(pages, start=1):
+    for number, page_text in enumerate(text.pages, start=1):
         page_text = page_text.strip()
         if not page_text:
             continue
@@ -158,18 +173,22 @@ def _pdf(data: bytes, path: Path, salt: str) -> LoadedDocument:
         raise IngestError(
             f"{path.name} has no extractable text (a scanned PDF needs OCR first).", path=str(path)
         )
-    keywords = str(info.get("/Keywords") or "") + " " + str(info.get("/Subject") or "")
+    keywords = text.info.get("/Keywords", "") + " " + text.info.get("/Subject", "")
     domain_match = _DOMAIN_KEYWORD.search(keywords)
     return LoadedDocument(
         uri=str(path),
-        title=str(info.get("/Title") or path.stem.replace("-", " ").title()),
+        title=text.info.get("/Title") or path.stem.replace("-", " ").title(),
         domain=(domain_match.group(1) if domain_match else _domain_from_path(path)).lower(),
         kind="pdf",
         content_hash=content_hash(data, salt),
         sections=sections,
         path=str(path),
-        metadata={"pages": str(len(pages))},
+        metadata={"pages": str(len(text.pages))},
     )
+
+
+def _pdf(data: bytes, path: Path, salt: str) -> LoadedDocument:
+    return pdf_document(read_pdf(data, path), data, path, salt)
 
 
 LOADERS: dict[str, Callable[[bytes, Path, str], LoadedDocument]] = {
