@@ -289,7 +289,7 @@ class Assistant:
         if language is not None and self._decline.by_meaning:
             return False
         coverage = await self._coverage.measure(query, passages[: self._decline.top])
-        log.debug("coverage", share=round(coverage.share, 3), best=coverage.best)
+        log.debug("coverage", share=round(coverage.share, 3))
         return not self._decline.covered(coverage)
 
     async def _answer_directly(

@@ -2,9 +2,10 @@
 
 The signal is absolute, so one threshold holds across document sets of any size: the share
 of the question's content words, each weighted by its inverse document frequency in the
-whole index, that the best retrieved passage holds (title and section included). A question
-about "dental cover in Brazil" whose best passage speaks of dental cover but never of
-Brazil holds the common words and misses the rare one, and the rare one weighs most.
+whole index, that the retrieved passages hold (titles and sections included). A question
+about "dental cover in Brazil" whose passages speak of dental cover but never of Brazil
+holds the common words and misses the rare one, and the rare one weighs most. The passages
+are read together: a question about two things may find them in two passages.
 Retrieval scores (reciprocal-rank fusion) only order passages; they cannot say "none of
 these is about it".
 """
@@ -20,10 +21,9 @@ from core.answers import Passage
 
 @dataclass(frozen=True, slots=True)
 class Coverage:
-    """How much of a question the best of its passages speaks to (0 to 1), and which."""
+    """How much of a question its passages speak to, 0 to 1."""
 
     share: float
-    best: int | None = None  # index of that passage among those measured
 
     @classmethod
     def none(cls) -> Coverage:
@@ -38,16 +38,16 @@ class CoverageJudge(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class DeclinePolicy:
-    """Declines when the best passage holds less than ``min_share`` of the question.
+    """Declines when the passages hold less than ``min_share`` of the question.
 
-    ``top`` passages are measured (the best of them counts). ``min_share`` 0 never declines
+    The first ``top`` passages are measured. ``min_share`` 0 never declines
     a question that retrieved anything. With ``by_meaning`` (retrieval ranks by embeddings
     too), a question in another language than the documents' is not measured: its words
     cannot be found in English passages that its meaning may well have found.
     """
 
-    min_share: float = 0.5
-    top: int = 3
+    min_share: float = 0.65
+    top: int = 5
     by_meaning: bool = False
 
     def covered(self, coverage: Coverage) -> bool:

@@ -14,20 +14,37 @@ from core.text import STOPWORDS
 
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
 # How a question is asked, not what it is about: these never decide whether a passage is.
+# Questions come with instructions too ("answer in percent, rounded to one decimal place",
+# "according to the documentation").
 _ASKING = frozenset(
-    "long often mean means meaning must may might happen happens possible able allowed "
-    "way ways find explain describe give example difference".split()
+    """long often mean means meaning must may might happen happens possible able allowed way
+    ways find explain describe described give given example difference answer answers
+    question questions response respond reply calculate calculated compute round rounded
+    decimal decimals place places unit units percent percents percentage based using use
+    used rely relying relies shown show shows stated state states statement detail details
+    information info according documentation docs document documents mentioned mention
+    provide provided assume assuming primarily following defined definition formula
+    specifically specific key main two three several""".split()
 )
+# "FY2022", "Q3", "H1": a period's label glued to its number; documents mostly write the
+# number alone ("fiscal 2022", "third quarter"), so the number is what is looked for.
+_PERIOD = re.compile(r"^(?:fy|q|h|cy)(\d{1,4})$", re.IGNORECASE)
 
 
 def content(question: str) -> str:
     """The words of ``question`` that say what it is about."""
-    return " ".join(
-        w for w in _WORD.findall(question) if w.lower() not in STOPWORDS and w.lower() not in _ASKING
-    )
+    kept = []
+    for word in _WORD.findall(question):
+        low = word.lower()
+        if low in STOPWORDS or low in _ASKING:
+            continue
+        period = _PERIOD.match(low)
+        kept.append(period.group(1) if period else word)
+    return " ".join(kept)
 
 # Each lexeme of the question weighs its IDF (BM25's form, as in store/retrieval.py); a word
-# the index has never seen weighs most. A passage is read with its title and section.
+# the index has never seen weighs most. The passages are read together, each with its title
+# and section: a question about two things may find them in two passages.
 _SHARE = """
 WITH n AS (
     SELECT greatest((SELECT reltuples FROM pg_class WHERE oid = 'chunks'::regclass), 1)::float8
@@ -38,37 +55,30 @@ WITH n AS (
     FROM unnest(tsvector_to_array(to_tsvector('english', %(question)s))) AS t(lexeme)
     CROSS JOIN n
     LEFT JOIN lexeme_stats s ON s.lexeme = t.lexeme
-), passages AS (
-    SELECT p.n, to_tsvector('english', p.text) AS tsv
-    FROM unnest(%(texts)s::text[]) WITH ORDINALITY AS p(text, n)
+), found AS (
+    SELECT to_tsvector('english', %(text)s) AS tsv
 )
-SELECT p.n::int,
-       coalesce(sum(t.idf) FILTER (WHERE p.tsv @@ t.query) / nullif(sum(t.idf), 0), 0)::float8
-FROM passages p CROSS JOIN terms t
-GROUP BY p.n
-ORDER BY p.n
+SELECT (sum(t.idf) FILTER (WHERE f.tsv @@ t.query) / nullif(sum(t.idf), 0))::float8
+FROM terms t CROSS JOIN found f
 """
 
 
 class PgCoverageJudge:
     """Measures coverage with one statement: no table is written, nothing is cached."""
 
-    def __init__(self, pool: AsyncConnectionPool, *, top: int = 3) -> None:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
-        self._top = top
 
     async def measure(self, question: str, passages: Sequence[Passage]) -> Coverage:
-        texts = [
-            " ".join(part for part in (p.title, p.section or "", p.text) if part)
-            for p in passages[: self._top]
-        ]
-        if not texts:
+        text = "\n".join(
+            part for p in passages for part in (p.title, p.section or "", p.text) if part
+        )
+        if not text:
             return Coverage.none()
         async with self._pool.connection() as conn:
-            cur = await conn.execute(_SHARE, {"question": content(question), "texts": texts}, prepare=False)
-            rows = await cur.fetchall()
-        if not rows:
-            # No content word at all ("hello?"): nothing to find, nothing found.
-            return Coverage.none()
-        n, share = max(rows, key=lambda row: (row[1], -row[0]))
-        return Coverage(share=float(share), best=int(n) - 1)
+            cur = await conn.execute(
+                _SHARE, {"question": content(question), "text": text}, prepare=False
+            )
+            row = await cur.fetchone()
+        # No content word at all ("hello?") is nothing found.
+        return Coverage(share=float(row[0]) if row and row[0] is not None else 0.0)
