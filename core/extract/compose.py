@@ -8,7 +8,7 @@ else retrieved stays in the sources, not in the answer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.answers import Passage
 from core.extract.blocks import Block, Unit, read
@@ -18,6 +18,8 @@ from core.extract.scoring import Question, Weights, block_score, context_words, 
 _RANK_PRIOR = 0.08
 # Share of the best unit's score another unit needs to be quoted beside it.
 _BESIDE = 0.6
+# Share of the best matching row's score another row needs (rows are alike: stricter).
+_BESIDE_ROW = 0.8
 # Share of the best passage's score a second passage needs to be quoted at all.
 _SECOND_PASSAGE = 0.9
 _MAX_ROWS = 4
@@ -31,6 +33,7 @@ class _Read:
     passage: Passage
     units: list[Unit]
     scores: dict[int, float]
+    own: dict[int, float] = field(default_factory=dict)  # before a list's steps share a score
 
     @property
     def best(self) -> tuple[float, Unit | None]:
@@ -91,7 +94,7 @@ class _Composer:
             return
         if block.kind == "table":
             best = max(self.s(u) for u in units)
-            rows = [u for u in units if best > 0 and self.s(u) >= _BESIDE * best] if rows_matching else []
+            rows = [u for u in units if best > 0 and self.s(u) >= _BESIDE_ROW * best] if rows_matching else []
             rows = (rows or units)[: _MAX_ROWS if rows_matching and rows else _MAX_ITEMS]
             lines = _table(block, rows)
             shown = rows
@@ -158,8 +161,10 @@ class _Composer:
             (u for u in self.r.units if u.text and u.index not in self.shown and u.block is not best.block),
             key=lambda u: (-self.s(u), u.index),
         )
+        # Beside the answer, only a unit that itself holds the question's words.
+        others = [u for u in others if self.r.own.get(u.index, 0.0) >= _BESIDE * top]
         for unit in others[:_MAX_EXTRA_UNITS]:
-            if self.s(unit) >= _BESIDE * top and unit.index not in self.shown:
+            if unit.index not in self.shown:
                 self.around(unit)
         self.parts.sort(key=lambda part: part[0])
         return [line for _, lines in self.parts for line in lines]
@@ -181,6 +186,7 @@ def compose(question: str, passages: Sequence[Passage], *, max_passages: int = 3
             for u in r.units
             if u.text
         }
+        r.own = dict(r.scores)
         if q.procedure:
             # "How do I…": a list of steps answers as a whole, even when no single step
             # holds the question's words.
@@ -204,8 +210,9 @@ def compose(question: str, passages: Sequence[Passage], *, max_passages: int = 3
         _, unit = r.best
         assert unit is not None
         lines = _Composer(q, r).compose(unit)
-        if not lines:
-            continue
+        said = set(out)
+        if not lines or all(line in said or line.startswith("|---") for line in lines):
+            continue  # the same rows or sentences in another document say nothing new
         if out:
             out.append("")
         out.append(f"From *{_label(r.passage)}* [{r.n}]:")

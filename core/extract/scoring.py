@@ -26,13 +26,8 @@ _DIGIT = re.compile(r"\d")
 
 
 def words(text: str) -> set[str]:
-    """Content words of ``text``, with the parts of hyphenated codes too ("MFA-112")."""
-    found = set()
-    for term in match_terms(text):
-        found.add(term)
-        if "-" in term:
-            found.update(part for part in term.split("-") if len(part) > 1)
-    return found
+    """Content words of ``text``; codes stay whole ("MFA-112", "Wi-Fi")."""
+    return set(match_terms(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +80,17 @@ def score(unit: Unit, question: Question, weights: Weights, context: set[str]) -
         value *= 1.25
     if question.procedure and unit.block.kind == "list":
         value *= 1.15
-    if unit.cells and words(unit.cells[0]) & question.words:
+    if unit.cells and _key_asked(unit, question):
         value *= 1.3  # the row's key is what was asked about ("London", "P1", "GP-HIP-01")
     return value
+
+
+def _key_asked(row: Unit, question: Question) -> bool:
+    """The row's first cell holds a question word no other row's first cell has: "812" in
+    "Error 812" tells the row apart, "Error" does not."""
+    asked = words(row.cells[0]) & question.words
+    others = set().union(*(words(u.cells[0]) for u in row.block.units if u is not row and u.cells))
+    return bool(asked - others)
 
 
 def block_score(units: Sequence[Unit], question: Question, weights: Weights, context: set[str]) -> float:
