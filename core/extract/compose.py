@@ -121,7 +121,10 @@ class _Composer:
             self.whole_block(block)
             return
         if block.kind == "list":
-            if block.ordered or (self.q.procedure and (block.lead or len(block.units) <= _MAX_ITEMS)):
+            # Steps, a procedure, or what a lead-in announced ("…including:"): read whole.
+            if block.ordered or block.announced or (
+                self.q.procedure and (block.lead or len(block.units) <= _MAX_ITEMS)
+            ):
                 self.whole_block(block)
                 return
             best = max(self.s(u) for u in block.units)
