@@ -81,7 +81,7 @@ class Assistant:
         cache: AnswerCache | None = None,
         gate: QuestionGate | None = None,
         coverage: CoverageJudge | None = None,
-        decline: DeclinePolicy = DeclinePolicy(),
+        decline: DeclinePolicy | None = None,
         contacts: HelpContacts | None = None,
     ) -> None:
         self._conversations = conversations
@@ -101,7 +101,7 @@ class Assistant:
         # "I couldn't find that": without a judge every question that retrieved something
         # is answered.
         self._coverage = coverage
-        self._decline = decline
+        self._decline = decline or DeclinePolicy()
         self._contacts = contacts or HelpContacts(
             domains, {}, "your manager, the People Team (HR) or the IT Help Hub"
         )

@@ -7,7 +7,7 @@ chosen in ``core.extract``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 from core.answers import Passage
 from core.extract.compose import compose

@@ -51,10 +51,8 @@ class Unit:
 
 def _cells(line: str) -> tuple[str, ...]:
     body = line.strip()
-    if body.startswith("|"):
-        body = body[1:]
-    if body.endswith("|"):
-        body = body[:-1]
+    body = body.removeprefix("|")
+    body = body.removesuffix("|")
     return tuple(cell.strip() for cell in body.split("|"))
 
 

@@ -88,13 +88,12 @@ async def test_a_declined_question_costs_no_model_call(settings):
 
     fake = FakeOpenAI(api_key=API_KEY)
     fake.replies = ["This must never be shown [1]."]
-    async with serve_fake(fake) as url:
-        async with await Runtime.start(with_model(settings, url)) as runtime:
-            await runtime.ingestor.ingest([SAMPLE_KNOWLEDGE])
-            stream = CollectingReplyStream()
-            answer = await runtime.assistant.handle(
-                event("How do I set up a VPN on my personal gaming PC?"), stream
-            )
+    async with serve_fake(fake) as url, await Runtime.start(with_model(settings, url)) as runtime:
+        await runtime.ingestor.ingest([SAMPLE_KNOWLEDGE])
+        stream = CollectingReplyStream()
+        answer = await runtime.assistant.handle(
+            event("How do I set up a VPN on my personal gaming PC?"), stream
+        )
     assert answer.status == "not_found"
     assert "This must never be shown" not in stream.text
     # Routing may ask the model (with tools); answering never did.

@@ -72,9 +72,10 @@ async def test_the_asker_locale_decides_when_the_words_do_not(loaded_runtime: Ru
 
 
 def passage(text: str, **fields: object) -> Passage:
-    values: dict[str, object] = dict(
-        chunk_id=1, document_id=1, title="Handbook", text=text, domain="policy", score=1.0
-    )
+    values: dict[str, object] = {
+        "chunk_id": 1, "document_id": 1, "title": "Handbook", "text": text, "domain": "policy",
+        "score": 1.0,
+    }
     values.update(fields)
     return Passage(**values)  # type: ignore[arg-type]
 
