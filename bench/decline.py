@@ -25,13 +25,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import (
-    EMBED_MODEL, REPO, command_line, database, embedding_server, machine, postgres,
-    postgres_server, table, write_section,
+    EMBED_MODEL,
+    REPO,
+    command_line,
+    database,
+    embedding_server,
+    evalsets,
+    machine,
+    postgres,
+    postgres_server,
+    table,
+    write_section,
 )
-from bench import evalsets
 from bench.evalsets import SETS, CachedEmbedder, ingest_set, load_set
-from core.embeddings import OpenAIEmbedder
 from core.coverage import DeclinePolicy
+from core.embeddings import OpenAIEmbedder
 from core.retrieval import Retriever
 from store.coverage import PgCoverageJudge
 

@@ -25,10 +25,10 @@ from pathlib import Path
 
 from bench import REPO, command_line, machine, postgres, table, write_section
 from bots.runtime import Runtime
-from core.observability import configure_logging
 from core.answers import Answer
 from core.console import CollectingReplyStream
 from core.events import ChatEvent, ConversationKind, Person, ThreadRef
+from core.observability import configure_logging
 from core.settings import Settings
 
 DATA = Path(__file__).resolve().parent / "data"
