@@ -328,8 +328,11 @@ class Assistant:
         await stream.finish(answer)
         if self._metrics is not None:
             self._observe(answer)
+        # A declined question closes with the same "answered" line as any answer (its status
+        # says not_found), so following an event in the logs ends the same way.
         log.info(
-            "answered_directly", conversation_id=conversation_id, message_id=answer.message_id,
+            "answered" if status == "not_found" else "answered_directly",
+            conversation_id=conversation_id, message_id=answer.message_id,
             route=route.to_dict(), model=model, event_key=event.event_key, status=status,
         )
         return answer
