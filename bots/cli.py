@@ -154,7 +154,8 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
                 return 2  # the stream has told the user why
             if args.thread is None:
                 print(f"\n(continue this conversation with --thread {thread_id})", file=sys.stderr)
-    return 0 if answer.status in ("complete", "verified") else 1
+    # A declined question (not_found) was answered: "the documents don't cover it".
+    return 0 if answer.status in {"complete", "verified", "not_found"} else 1
 
 
 class _Progress:

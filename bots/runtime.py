@@ -12,6 +12,8 @@ from core.assistant import Assistant, AssistantLimits
 from core.commands import CommandHandler, CommandOptions, CommandServices
 from core.commands.ingest import web_page_ingest
 from core.commands.privacy import CacheForgetting
+from core.coverage import DeclinePolicy
+from core.declining import HelpContacts
 from core.embeddings import OpenAIEmbedder
 from core.errors import ModelError
 from core.extractive import ExtractiveAnswerer
@@ -33,6 +35,7 @@ from store.admin import PgAdminStore, PgAuditLog
 from store.answer_cache import RedisAnswerCache
 from store.conversations import PgConversationStore
 from store.daily_report import PgDailyReport
+from store.coverage import PgCoverageJudge
 from store.database import Database
 from store.feedback import FeedbackStore
 from store.history import PgHistoryStore
@@ -164,6 +167,11 @@ class Runtime:
                 strict_figures=settings.strict_figures, hold_chars=settings.grounding_hold_chars
             ),
             reask=settings.grounding_reask,
+            coverage=PgCoverageJudge(db.pool) if settings.decline_min_coverage > 0 else None,
+            decline=DeclinePolicy(
+                min_share=settings.decline_min_coverage, by_meaning=embedder is not None
+            ),
+            contacts=HelpContacts(domains, settings.help_contacts, settings.help_contact),
         )
         ingestor = Ingestor(
             knowledge,

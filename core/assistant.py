@@ -11,12 +11,15 @@ import structlog
 from core.answers import Answer, Citation, Grounding, Passage, RouteDecision, Usage
 from core.citations import cite
 from core.conversations import ConversationStore, Turn
+from core.coverage import CoverageJudge, DeclinePolicy
+from core.declining import HelpContacts, not_found_text
 from core.errors import SwitchboardError
 from core.events import ChatEvent
 from core.generation import GenerationRequest, Generator
 from core.grounded_writer import INTERRUPTED, MODEL_DOWN, UNCHECKED, GroundedWriter, Written
 from core.grounding import GroundingPolicy
 from core.guard import check_question
+from core.language import language_of
 from core.limits import QuestionGate
 from core.llm.cache import AnswerCache, CachedAnswer
 from core.llm.moderation import Moderator
@@ -76,6 +79,9 @@ class Assistant:
         verified: VerifiedAnswers | None = None,
         grounding: GroundingPolicy | None = None,
         reask: bool = False,
+        coverage: CoverageJudge | None = None,
+        decline: DeclinePolicy | None = None,
+        contacts: HelpContacts | None = None,
     ) -> None:
         self._conversations = conversations
         self._router = router
@@ -91,6 +97,13 @@ class Assistant:
         self._cache = cache
         # Pace and daily budgets: refused before anything is stored or generated.
         self._gate = gate
+        # "I couldn't find that": without a judge every question that retrieved something
+        # is answered.
+        self._coverage = coverage
+        self._decline = decline or DeclinePolicy()
+        self._contacts = contacts or HelpContacts(
+            domains, {}, "your manager, the People Team (HR) or the IT Help Hub"
+        )
         # Admins' verified answers: served as written, before routing, retrieval and the model.
         self._verified = verified
         # A model's answer is shown only once checked against its passages.
@@ -163,6 +176,15 @@ class Assistant:
         if not passages and scope:
             passages = await self._retriever.search(query, k=self._limits.retrieval_k)
         retrieval_ms = (time.perf_counter() - retrieval_started) * 1000
+        language = language_of(question, event.locale)
+        if await self._uncovered(query, passages, language):
+            # Nothing retrieved is about the question: say so and where to ask, show no
+            # passages, call no model; stored as not_found for the admins' list.
+            text = not_found_text(self._contacts.for_domain(route.primary), language)
+            return await self._answer_directly(
+                event, user.id, conversation_id, route, text, stream, started,
+                status="not_found", retrieval_ms=retrieval_ms,
+            )
 
         # 5-6. generate and stream
         request = GenerationRequest(
@@ -171,6 +193,7 @@ class Assistant:
             route=route,
             history=history,
             persona=self._personas.get(route.primary or "", ""),
+            locale=event.locale,
         )
         parts: list[str] = []
         if passages:
@@ -242,6 +265,19 @@ class Assistant:
         """
         return await self._writer.write(request, stream, parts, started)
 
+    async def _uncovered(
+        self, query: str, passages: Sequence[Passage], language: str | None
+    ) -> bool:
+        if self._coverage is None:
+            return False
+        if not passages:
+            return True
+        if language is not None and self._decline.by_meaning:
+            return False
+        coverage = await self._coverage.measure(query, passages[: self._decline.top])
+        log.debug("coverage", share=round(coverage.share, 3))
+        return not self._decline.covered(coverage)
+
     async def _answer_directly(
         self,
         event: ChatEvent,
@@ -256,9 +292,11 @@ class Assistant:
         sources: Sequence[Passage] = (),
         model: str | None = None,
         status: str = "complete",
+        retrieval_ms: float | None = None,
     ) -> Answer:
-        """Show and store ``text`` as the answer without retrieving or generating: a
-        clarifying question, an answer from the cache, or a verified answer."""
+        """Show and store ``text`` as the answer without generating: a clarifying question,
+        an answer from the cache, a verified answer, or a question the documents don't cover
+        (``not_found``)."""
         await stream.append(text)
         elapsed = (time.perf_counter() - started) * 1000
         answer = Answer(
@@ -266,7 +304,7 @@ class Assistant:
             citations=list(citations),
             route=route,
             sources=list(sources),
-            usage=Usage(model=model, ttft_ms=elapsed, total_ms=elapsed),
+            usage=Usage(model=model, ttft_ms=elapsed, total_ms=elapsed, retrieval_ms=retrieval_ms),
             status=status,
             conversation_id=conversation_id,
             # Only checked answers are cached, and an admin vouches for a verified one; a
@@ -280,9 +318,12 @@ class Assistant:
         await stream.finish(answer)
         if self._metrics is not None:
             self._observe(answer)
+        # A declined question closes with the same "answered" line as any answer (its status
+        # says not_found), so following an event in the logs ends the same way.
         log.info(
-            "answered_directly", conversation_id=conversation_id, message_id=answer.message_id,
-            route=route.to_dict(), model=model, event_key=event.event_key,
+            "answered" if status == "not_found" else "answered_directly",
+            conversation_id=conversation_id, message_id=answer.message_id,
+            route=route.to_dict(), model=model, event_key=event.event_key, status=status,
         )
         return answer
 

@@ -1,14 +1,18 @@
-"""The offline answerer: the most relevant sentences of the best passages, each cited.
+"""The offline answerer: the fact from the passage that answers best, cited.
 
-Needs no model, so a fresh checkout answers from the documents straight away.
+Needs no model, so a fresh checkout answers from the documents straight away. What is
+quoted — sentences, a procedure's steps, a table's matching rows under their header — is
+chosen in ``core.extract``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 from core.answers import Passage
+from core.extract.compose import compose
 from core.generation import GenerationRequest
+from core.language import ENGLISH_PASSAGES, language_of
 from core.text import sentences, terms
 
 NOTHING_FOUND = (
@@ -32,16 +36,6 @@ def best_sentences(question: str, passage: Passage, limit: int = 2) -> list[str]
     return [sentence for _, _, sentence in sorted(chosen, key=lambda item: -item[1])]
 
 
-def condense(question: str, passages: Sequence[Passage], *, max_passages: int = 3) -> list[str]:
-    """One bullet per passage: its best sentences followed by its ``[n]`` marker."""
-    lines = []
-    for n, passage in enumerate(passages[:max_passages], start=1):
-        picked = best_sentences(question, passage)
-        if picked:
-            lines.append(f"• {' '.join(picked)} [{n}]")
-    return lines
-
-
 class ExtractiveAnswerer:
     """Answers with quoted passages instead of generated prose."""
 
@@ -52,10 +46,13 @@ class ExtractiveAnswerer:
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         request.usage.model = self.name
-        lines = condense(request.question, request.passages, max_passages=self._max_passages)
+        lines = compose(request.question, request.passages, max_passages=self._max_passages)
         if not lines:
             yield NOTHING_FOUND
             return
-        yield "Here is what I found in the company documents:\n"
-        for line in lines:
-            yield "\n" + line
+        note = ENGLISH_PASSAGES.get(language_of(request.question, request.locale) or "")
+        if note:
+            # Quoted passages stay in English; say so in the asker's language first.
+            yield note + "\n\n"
+        for k, line in enumerate(lines):
+            yield line if k == 0 else "\n" + line

@@ -26,6 +26,7 @@ class GenerationRequest:
     usage: Usage = field(default_factory=Usage)
     # Set when a first answer cited nothing: the model is asked again with stricter rules.
     strict: bool = False
+    locale: str | None = None
 
 
 class Generator(Protocol):

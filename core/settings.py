@@ -183,6 +183,19 @@ class Settings(SettingsPart):
     )
     # Seconds a workspace's spend total is reused before it is summed again (0: every question).
     budget_refresh_s: float = Field(5.0, alias="SWITCHBOARD_BUDGET_REFRESH_S", ge=0)
+    # "I couldn't find that": a question is declined (no passages shown, no model call) when
+    # the best retrieved passage holds less than this IDF-weighted share of its content words
+    # (core/coverage.py; chosen on two document sets, docs/benchmarks.md). 0 never declines.
+    decline_min_coverage: float = Field(0.65, alias="SWITCHBOARD_DECLINE_MIN_COVERAGE", ge=0, le=1)
+    # Who a declined question is sent to, per domain (JSON in the env); a domain not listed
+    # uses its `contact` in the domains file, else SWITCHBOARD_HELP_CONTACT.
+    help_contacts: dict[str, str] = Field(
+        default_factory=lambda: {"hr": "the People Team (HR)", "it": "the IT Help Hub"},
+        alias="SWITCHBOARD_HELP_CONTACTS",
+    )
+    help_contact: str = Field(
+        "your manager, the People Team (HR) or the IT Help Hub", alias="SWITCHBOARD_HELP_CONTACT"
+    )
 
     # Model (used only when given; otherwise the offline paths answer)
     openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")

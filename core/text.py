@@ -48,6 +48,20 @@ def terms(text: str) -> list[str]:
     ]
 
 
+def _fold(word: str) -> str:
+    # A little further than _stem, for matching a question with a passage's sentences:
+    # "booking" meets "book", "locked" meets "lock", "connection" meets "connect".
+    for suffix, keep in (("ations", 5), ("ation", 5), ("ings", 4), ("ing", 4), ("ed", 4), ("ly", 4)):
+        if word.endswith(suffix) and len(word) - len(suffix) >= keep - 1:
+            return word[: -len(suffix)]
+    return word
+
+
+def match_terms(text: str) -> list[str]:
+    """``terms`` folded further (verb and noun endings), for matching rather than routing."""
+    return [_fold(t) if not any(ch.isdigit() for ch in t) else t for t in terms(text)]
+
+
 def sentences(text: str) -> list[str]:
     """Split prose into sentences and list items, dropping Markdown heading marks."""
     out = []

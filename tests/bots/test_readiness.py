@@ -317,7 +317,8 @@ async def test_the_request_id_follows_a_slack_event_to_its_answer(
     answered = [line for line in lines if line["event"] == "answered"]
     assert len(answered) == 1, log_file.read_text()[-3000:]
     assert answered[0]["request_id"] == "e2e-req-7"
-    assert answered[0]["status"] == "complete"
+    # The index is empty: the question is declined ("I couldn't find that"), an answer too.
+    assert answered[0]["status"] == "not_found"
     assert fake.thread_text("D0E2E", answered_thread(fake))  # the user saw the answer
 
 

@@ -115,7 +115,7 @@ async def test_ask_json_shows_the_route_decision_and_usage(
 
     code, _, err = await switchboard("ingest", str(SAMPLE_KNOWLEDGE))
     assert code == 0, err
-    code, out, err = await switchboard("ask", "--json", "Can I bring my dog to the office?")
+    code, out, err = await switchboard("ask", "--json", "Can I bring a visitor to the office?")
     assert code == 0, err
     data = json.loads(out)
     assert data["route"] == {"domains": ["documents", "hr"], "confidence": 0.77, "router": "llm"}
@@ -140,7 +140,7 @@ async def test_routing_by_the_model_is_counted_in_the_answers_tokens_and_cost(
          "needs_clarification": False}
     ]
     fake.replies = ["Pets are not covered by the policies I have [1]."]
-    answer, _ = await ask(model_runtime, "Can I bring my dog to the office?")
+    answer, _ = await ask(model_runtime, "Can I bring a visitor to the office?")
     assert answer.route is not None and answer.route.router == "llm"
     row = await stored_answer(model_runtime, answer.message_id)
 

@@ -1,0 +1,223 @@
+"""The offline answer: from the passage that answers best, the units that carry the fact —
+a sentence, a procedure's steps, a table's matching rows under their header — cited.
+
+A second passage is quoted only when it answers about as well as the first; everything
+else retrieved stays in the sources, not in the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from core.answers import Passage
+from core.extract.blocks import Block, Unit, read
+from core.extract.scoring import Question, Weights, block_score, context_words, score
+
+# A lower-ranked passage must beat the one above it clearly to be quoted first.
+_RANK_PRIOR = 0.08
+# Share of the best unit's score another unit needs to be quoted beside it.
+_BESIDE = 0.6
+# Share of the best matching row's score another row needs (rows are alike: stricter).
+_BESIDE_ROW = 0.8
+# Share of the best passage's score a second passage needs to be quoted at all.
+_SECOND_PASSAGE = 0.9
+_MAX_ROWS = 4
+_MAX_ITEMS = 12
+_MAX_EXTRA_UNITS = 2
+
+
+@dataclass(slots=True)
+class _Read:
+    n: int
+    passage: Passage
+    units: list[Unit]
+    scores: dict[int, float]
+    own: dict[int, float] = field(default_factory=dict)  # before a list's steps share a score
+
+    @property
+    def best(self) -> tuple[float, Unit | None]:
+        if not self.scores:
+            return 0.0, None
+        index = max(self.scores, key=lambda i: (self.scores[i], -i))
+        return self.scores[index], self.units[index]
+
+
+def _label(passage: Passage) -> str:
+    where = passage.location
+    return f"{passage.title} › {where}" if where and where != passage.title else passage.title
+
+
+def _table(block: Block, rows: Sequence[Unit]) -> list[str]:
+    width = max([len(block.header), *(len(r.cells) for r in rows)])
+
+    def line(cells: Sequence[str]) -> str:
+        padded = list(cells) + [""] * (width - len(cells))
+        return "| " + " | ".join(padded) + " |"
+
+    out = []
+    if block.header:
+        out += [line(block.header), "|" + "---|" * width]
+    out += [line(r.cells) for r in rows]
+    return out
+
+
+def _list(block: Block, items: Sequence[Unit]) -> list[str]:
+    if block.ordered:
+        return [f"{k}. {item.text}" for k, item in enumerate(items, start=1)]
+    return [f"- {item.text}" for item in items]
+
+
+def _following(units: list[Unit], unit: Unit) -> Block | None:
+    """The list or table right after ``unit`` (what "including:" or "below" points at)."""
+    later = [u for u in units if u.index > unit.index and u.block is not unit.block]
+    if later and later[0].block.kind in {"list", "table"}:
+        return later[0].block
+    return None
+
+
+class _Composer:
+    def __init__(self, question: Question, read_: _Read) -> None:
+        self.q = question
+        self.r = read_
+        self.shown: set[int] = set()
+        self.parts: list[tuple[int, list[str]]] = []
+
+    def s(self, unit: Unit) -> float:
+        return self.r.scores.get(unit.index, 0.0)
+
+    def whole_block(self, block: Block, *, rows_matching: bool = True) -> None:
+        """A list with its lead-in, or a table with its header (only its matching rows when
+        the question names some)."""
+        units = [u for u in block.units if u.text]
+        if not units:
+            return
+        if block.kind == "table":
+            best = max(self.s(u) for u in units)
+            rows = [u for u in units if best > 0 and self.s(u) >= _BESIDE_ROW * best] if rows_matching else []
+            rows = (rows or units)[: _MAX_ROWS if rows_matching and rows else _MAX_ITEMS]
+            lines = _table(block, rows)
+            shown = rows
+        else:
+            shown = units[:_MAX_ITEMS]
+            lines = _list(block, shown)
+        if block.lead and block.announced and not any(
+            u.text == block.lead for u in self._shown_units()
+        ):
+            lines = [block.lead, *lines]
+        self.parts.append((units[0].index, lines))
+        self.shown.update(u.index for u in block.units)
+
+    def _shown_units(self) -> list[Unit]:
+        return [u for u in self.r.units if u.index in self.shown]
+
+    def around(self, unit: Unit) -> None:
+        """``unit`` as it must be read: with its block where it is one step of a procedure or
+        a row of a table, with what it announces where it ends on "including:"."""
+        block = unit.block
+        if unit.index in self.shown:
+            return
+        if block.kind == "table":
+            self.whole_block(block)
+            return
+        if block.kind == "list":
+            # Steps, a procedure, or what a lead-in announced ("…including:"): read whole.
+            if block.ordered or block.announced or (
+                self.q.procedure and (block.lead or len(block.units) <= _MAX_ITEMS)
+            ):
+                self.whole_block(block)
+                return
+            best = max(self.s(u) for u in block.units)
+            items = [u for u in block.units if u.text and self.s(u) >= _BESIDE * best]
+            lines = _list(block, items)
+            if block.lead and block.announced:
+                lines = [block.lead, *lines]
+            self.parts.append((items[0].index, lines))
+            self.shown.update(u.index for u in items)
+            if unit.opens_more and (nxt := _following(self.r.units, unit)) is not None:
+                self.whole_block(nxt, rows_matching=False)
+            return
+        # Prose: the sentence, the next one when it carries on the same point.
+        picked = [unit]
+        siblings = [u for u in block.units if u.text]
+        position = siblings.index(unit)
+        if position + 1 < len(siblings) and self.s(siblings[position + 1]) >= 0.5 * self.s(unit):
+            picked.append(siblings[position + 1])
+        self.parts.append((unit.index, [" ".join(u.text for u in picked)]))
+        self.shown.update(u.index for u in picked)
+        nxt = _following(self.r.units, picked[-1])
+        if nxt is None or nxt.lead != picked[-1].text:
+            return
+        if picked[-1].opens_more:
+            self.whole_block(nxt, rows_matching=not picked[-1].text.rstrip().endswith(":"))
+            return
+        # A list right after the sentence often says the rest ("forward it to …").
+        items = [u for u in nxt.units if u.text and self.s(u) >= 0.5 * self.s(unit)]
+        if items and nxt.kind == "list":
+            self.parts.append((items[0].index, _list(nxt, items)))
+            self.shown.update(u.index for u in items)
+
+    def compose(self, best: Unit) -> list[str]:
+        self.around(best)
+        top = self.s(best)
+        others = sorted(
+            (u for u in self.r.units if u.text and u.index not in self.shown and u.block is not best.block),
+            key=lambda u: (-self.s(u), u.index),
+        )
+        # Beside the answer, only a unit that itself holds the question's words.
+        others = [u for u in others if self.r.own.get(u.index, 0.0) >= _BESIDE * top]
+        for unit in others[:_MAX_EXTRA_UNITS]:
+            if unit.index not in self.shown:
+                self.around(unit)
+        self.parts.sort(key=lambda part: part[0])
+        return [line for _, lines in self.parts for line in lines]
+
+
+def compose(question: str, passages: Sequence[Passage], *, max_passages: int = 3) -> list[str]:
+    """The answer's lines, passage by passage, each passage headed by its title and ``[n]``.
+
+    Empty when no passage shares a word with the question.
+    """
+    q = Question.of(question)
+    reads = [_Read(n, p, read(p.text), {}) for n, p in enumerate(passages, start=1)]
+    weights = Weights(q, [u.text for r in reads for u in r.units if u.text])
+    for r in reads:
+        around = f"{r.passage.title} {r.passage.section or ''}"
+        prior = 1 / (1 + _RANK_PRIOR * (r.n - 1))
+        r.scores = {
+            u.index: score(u, q, weights, context_words(u, around)) * prior
+            for u in r.units
+            if u.text
+        }
+        r.own = dict(r.scores)
+        if q.procedure:
+            # "How do I…": a list of steps answers as a whole, even when no single step
+            # holds the question's words.
+            for block in {id(u.block): u.block for u in r.units if u.block.kind == "list"}.values():
+                steps = [u for u in block.units if u.text]
+                if len(steps) < 2:
+                    continue
+                whole = block_score(steps, q, weights, context_words(steps[0], around))
+                whole *= 1.15 * prior * (0.9 if not block.ordered else 1.0)
+                for u in steps:
+                    r.scores[u.index] = max(r.scores[u.index], whole)
+    ranked = sorted(reads, key=lambda r: -r.best[0])
+    if not ranked or ranked[0].best[0] <= 0:
+        return []
+    top = ranked[0].best[0]
+    chosen = [ranked[0]] + [
+        r for r in ranked[1:max_passages] if r.best[0] >= _SECOND_PASSAGE * top
+    ][:1]
+    out: list[str] = []
+    for r in chosen:
+        _, unit = r.best
+        assert unit is not None
+        lines = _Composer(q, r).compose(unit)
+        said = set(out)
+        if not lines or all(line in said or line.startswith("|---") for line in lines):
+            continue  # the same rows or sentences in another document say nothing new
+        if out:
+            out.append("")
+        out.append(f"From *{_label(r.passage)}* [{r.n}]:")
+        out.extend(lines)
+    return out

@@ -1,0 +1,110 @@
+"""How well a unit of a passage answers the question: the question's words it holds, each
+weighted by how rare it is among the passages retrieved for this question."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from core.extract.blocks import Unit
+from core.text import match_terms
+
+_PROCEDURE = re.compile(
+    r"^\s*(how (do|can|should|to)|how's|what (do|should) i do|steps?\b|where do i)|"
+    r"\b(set ?up|reset|install|connect|submit|book|report|request|claim|apply|register)\b",
+    re.IGNORECASE,
+)
+_QUANTITY = re.compile(
+    r"\b(how (many|much|long|often|far|soon)|when|what time|rate|limit|cap|cost|percent|"
+    r"number|deadline|amount|per (day|night|mile|km))\b",
+    re.IGNORECASE,
+)
+_DIGIT = re.compile(r"\d")
+
+
+def words(text: str) -> set[str]:
+    """Content words of ``text``; codes stay whole ("MFA-112", "Wi-Fi")."""
+    return set(match_terms(text))
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """The question as the scorer sees it: its words, and what kind of answer it wants."""
+
+    words: frozenset[str]
+    procedure: bool
+    quantity: bool
+
+    @classmethod
+    def of(cls, text: str) -> Question:
+        return cls(
+            words=frozenset(words(text)),
+            procedure=bool(_PROCEDURE.search(text)),
+            quantity=bool(_QUANTITY.search(text)),
+        )
+
+
+class Weights:
+    """Inverse document frequency of each question word over ``texts`` (the retrieved
+    passages' units): a word every passage has ("leave", asked about leave) tells little."""
+
+    def __init__(self, question: Question, texts: Iterable[str]) -> None:
+        bags = [words(t) for t in texts]
+        df = Counter(w for bag in bags for w in bag if w in question.words)
+        n = max(1, len(bags))
+        self._idf = {w: math.log(1 + n / (df[w] + 0.5)) for w in question.words}
+
+    def of(self, found: Iterable[str]) -> float:
+        return sum(self._idf.get(w, 0.0) for w in found)
+
+    @property
+    def total(self) -> float:
+        return sum(self._idf.values())
+
+
+def score(unit: Unit, question: Question, weights: Weights, context: set[str]) -> float:
+    """The weight of the question's words found in ``unit``; words found only in its
+    ``context`` (the passage's title and section, the list's lead-in, the table's header)
+    count half. A number in the unit matters when the question asks for a quantity."""
+    if not unit.text:
+        return 0.0
+    own = words(unit.text) & question.words
+    around = (context - own) & question.words
+    value = weights.of(own) + 0.5 * weights.of(around)
+    if not own:
+        return 0.25 * value  # a unit that shares nothing with the question only borrows
+    if question.quantity and _DIGIT.search(unit.text):
+        value *= 1.25
+    if question.procedure and unit.block.kind == "list":
+        value *= 1.15
+    if unit.cells and _key_asked(unit, question):
+        value *= 1.3  # the row's key is what was asked about ("London", "P1", "GP-HIP-01")
+    return value
+
+
+def _key_asked(row: Unit, question: Question) -> bool:
+    """The row's first cell holds a question word no other row's first cell has: "812" in
+    "Error 812" tells the row apart, "Error" does not."""
+    asked = words(row.cells[0]) & question.words
+    others = set().union(*(words(u.cells[0]) for u in row.block.units if u is not row and u.cells))
+    return bool(asked - others)
+
+
+def block_score(units: Sequence[Unit], question: Question, weights: Weights, context: set[str]) -> float:
+    """A list read as one answer (a procedure): the question's words its items hold
+    together; those only in its context (the heading names the procedure: "Reporting
+    sickness") count nearly as much."""
+    own = set().union(*(words(u.text) for u in units if u.text)) & question.words
+    around = (context - own) & question.words
+    return weights.of(own) + 0.8 * weights.of(around)
+
+
+def context_words(unit: Unit, passage_context: str) -> set[str]:
+    """What a unit is read with: its passage's title and section, and its block's lead-in
+    and header."""
+    block = unit.block
+    parts: Sequence[str] = (passage_context, block.lead or "", " ".join(block.header))
+    return words(" ".join(parts))

@@ -1,0 +1,51 @@
+"""A question in French, German or Portuguese about English documents."""
+
+from __future__ import annotations
+
+import pytest
+
+from bots.runtime import Runtime
+from core.console import CollectingReplyStream
+from core.language import language_of
+from tests.conftest import SAMPLE_KNOWLEDGE
+from tests.core.test_assistant import event
+
+
+@pytest.mark.parametrize(
+    "text, locale, expected",
+    [
+        ("Combien de jours de congés annuels ai-je à Lisbonne ?", None, "fr"),
+        ("Wie viele Urlaubstage bekomme ich in Lissabon?", None, "de"),
+        ("Quantos dias de férias tenho em Lisboa?", None, "pt"),
+        ("How many days of annual leave do I get?", "fr-FR", None),  # the words decide
+        ("VPN Error 809", "pt_BR", "pt"),  # no words to go by: the locale decides
+        ("VPN Error 809", None, None),
+    ],
+)
+def test_the_language_is_told_by_function_words_then_by_locale(text, locale, expected):
+    assert language_of(text, locale) == expected
+
+
+async def test_with_a_model_and_embeddings_a_french_question_reaches_the_model_asking_for_french(
+    settings,
+):
+    from tests.core.llm.conftest import API_KEY, with_model
+    from tests.support.fake_openai import FakeOpenAI, serve_fake
+
+    fake = FakeOpenAI(api_key=API_KEY)
+    fake.replies = ["Vous avez 23 jours ouvrés [1]."]
+    async with serve_fake(fake) as url:
+        configured = with_model(settings, url, embedding_model="text-embedding-3-small")
+        async with await Runtime.start(configured) as runtime:
+            await runtime.ingestor.ingest([SAMPLE_KNOWLEDGE])
+            stream = CollectingReplyStream()
+            answer = await runtime.assistant.handle(
+                event("Combien de jours de congés annuels ai-je à Lisbonne ?"), stream
+            )
+    # Its words cannot be found in English passages, but its meaning may have found them:
+    # not declined, and the model is asked to answer in the asker's language.
+    assert answer.status == "complete"
+    answering = [body for body in fake.bodies("chat") if "tools" not in body]
+    assert len(answering) == 1
+    assert "Answer in the asker's language" in answering[0]["messages"][0]["content"]
+    assert stream.text == "Vous avez 23 jours ouvrés [1]."

@@ -1,0 +1,110 @@
+"""Offline answers (no model) carry the fact: a procedure's steps, a table's row under its
+header, what "including:" announces — and nothing unrelated, no sentence fragments."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from bots.runtime import Runtime
+from core.answers import Passage
+from core.console import CollectingReplyStream
+from core.extract.compose import compose
+from tests.core.test_assistant import event
+
+
+async def answer_text(runtime: Runtime, question: str, **changes: object) -> str:
+    stream = CollectingReplyStream()
+    chat = dataclasses.replace(event(question, thread=question), **changes)
+    answer = await runtime.assistant.handle(chat, stream)
+    assert answer.status == "complete", stream.text
+    assert stream.text == answer.text
+    return answer.text
+
+
+async def test_a_procedure_question_gets_every_step_in_order(loaded_runtime: Runtime):
+    text = await answer_text(loaded_runtime, "How do I submit an expense claim?")
+    lines = text.splitlines()
+    steps = [line for line in lines if line[:2] in {"1.", "2.", "3.", "4.", "5."}]
+    assert len(steps) == 5, text
+    assert "Expenses > New Claim" in steps[0] and steps[3].startswith("4. Submit the claim")
+    # One passage answers it: no stray bullets from other documents below the steps.
+    assert text.count("From *") == 1
+    assert lines[0] == "From *Business Expenses and Category Codes › How to submit a claim* [1]:"
+
+
+async def test_a_table_question_gets_the_matching_row_under_its_header(loaded_runtime: Runtime):
+    text = await answer_text(loaded_runtime, "What is the hotel cap per night in London?")
+    lines = text.splitlines()
+    row = lines.index("| London | £190 |")
+    assert lines[row - 2] in {"| Location | Maximum per night |", "| Location | Cap per night |"}
+    assert lines[row - 1] == "|---|---|"
+    # Only the row asked about, not the whole table.
+    assert "Lisbon" not in text and "New York" not in text
+
+
+async def test_a_list_announced_with_including_comes_with_its_items(loaded_runtime: Runtime):
+    text = await answer_text(loaded_runtime, "Which internal systems need the VPN?")
+    lines = text.splitlines()
+    lead = lines.index("You need to connect to the VPN to reach internal-only systems, including:")
+    assert lines[lead + 1] == "- network file shares (the S: and T: drives);"
+    assert "- printing to office printers from home (not recommended)." in lines
+
+
+async def test_codes_and_numbers_are_kept(loaded_runtime: Runtime):
+    text = await answer_text(loaded_runtime, "What does the payslip code OT150 mean?")
+    assert "OT150" in text and "time and a half" in text
+
+
+async def test_a_question_in_french_is_told_the_passages_are_in_english(loaded_runtime: Runtime):
+    stream = CollectingReplyStream()
+    answer = await loaded_runtime.assistant.handle(
+        event("Combien de jours de congés annuels à Lisbonne ?"), stream
+    )
+    assert stream.text.startswith("_Les documents de l'entreprise sont en anglais")
+    assert "(The company documents are in English.)" in stream.text
+    assert answer.status in {"complete", "not_found"}
+
+
+async def test_the_asker_locale_decides_when_the_words_do_not(loaded_runtime: Runtime):
+    text = await answer_text(loaded_runtime, "VPN Error 809", locale="de-DE")
+    assert text.startswith("_Die Unternehmensdokumente sind auf Englisch")
+    assert "HTTPS (TCP 443)" in text
+
+
+def passage(text: str, **fields: object) -> Passage:
+    values: dict[str, object] = {
+        "chunk_id": 1, "document_id": 1, "title": "Handbook", "text": text, "domain": "policy",
+        "score": 1.0,
+    }
+    values.update(fields)
+    return Passage(**values)  # type: ignore[arg-type]
+
+
+def test_pdf_lines_wrapped_mid_sentence_are_quoted_whole_and_cut_ends_are_dropped():
+    text = (
+        "bonus and the rest of a sentence begun in the chunk before.\n"
+        "Core hours and flexibility\n"
+        "Core hours are 10:00 to 16:00 local time. Outside core hours you can flex your start and finish\n"
+        "times, as long as you work your contracted hours and your team's needs are met. Take an unpaid\n"
+        "lunch break of at least 30 minutes when working more than 6 hours.\n"
+        "Hybrid working\n"
+        "Most office-based associates work hybrid, spending at least 2 days per week in the office, averaged"
+    )
+    lines = compose("What are the core hours?", [passage(text, page_start=2, page_end=2)])
+    body = "\n".join(lines)
+    assert "Core hours are 10:00 to 16:00 local time." in body
+    assert "begun in the chunk before" not in body  # a fragment of the chunk before
+    assert "averaged" not in body  # cut by the chunk's end
+
+
+def test_a_table_header_is_never_glued_to_a_sentence():
+    text = (
+        "Book hotels through Orbital. The nightly caps below include breakfast and taxes.\n"
+        "Location | Maximum per night\n"
+        "London | £190\n"
+        "Lisbon | €140\n"
+    )
+    lines = compose("What is the hotel cap in Lisbon?", [passage(text)])
+    assert "| Location | Maximum per night |" in lines
+    assert "| Lisbon | €140 |" in lines
+    assert not any("taxes" in line and "Location" in line for line in lines)
