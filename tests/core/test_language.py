@@ -48,4 +48,6 @@ async def test_with_a_model_and_embeddings_a_french_question_reaches_the_model_a
     answering = [body for body in fake.bodies("chat") if "tools" not in body]
     assert len(answering) == 1
     assert "Answer in the asker's language" in answering[0]["messages"][0]["content"]
-    assert stream.text == "Vous avez 23 jours ouvrés [1]."
+    # (The grounding check may add a line under it when the figure is not in the passages
+    # the fake embeddings found; the answer itself is shown as written.)
+    assert stream.text.startswith("Vous avez 23 jours ouvrés [1].")

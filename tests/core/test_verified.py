@@ -110,7 +110,7 @@ async def test_a_near_miss_about_another_office_is_answered_from_the_documents(
         assert (await ask(handler, ana, f"answers add {LEAVE} :: {ANSWER}")).ok
         chats = fake.count("chat")
 
-        answer, stream = await asked(runtime, "How many days of annual leave do I get in Berlin?")
+        answer, stream = await asked(runtime, "How many days of annual leave do I get in Toronto?")
 
         assert answer.status != "verified" and "Verified answer" not in answer.text
         assert fake.count("chat") > chats  # answered by the model, from the documents
