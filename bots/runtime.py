@@ -15,6 +15,8 @@ from core.commands.privacy import CacheForgetting
 from core.embeddings import OpenAIEmbedder
 from core.errors import ModelError
 from core.extractive import ExtractiveAnswerer
+from core.identity.people import People
+from core.identity.wiring import build_people
 from core.ingest import Ingestor
 from core.ingest.chunking import Chunker
 from core.lifecycle import QuestionLifecycle
@@ -28,6 +30,7 @@ from jobs.reingest import WholeCacheInvalidation
 from jobs.scheduler import JobScheduler
 from store.admin import PgAdminStore, PgAuditLog
 from store.answer_cache import RedisAnswerCache
+from store.audiences import PgAudiences
 from store.conversations import PgConversationStore
 from store.database import Database
 from store.feedback import FeedbackStore
@@ -65,6 +68,9 @@ class Runtime:
     prompts: PromptStore
     # Forget-me and export; each platform registers what its own tables hold about a person.
     privacy: PgPrivacyStore
+    # Who is asking (each platform registers its resolver) and who may read what.
+    people: People
+    audiences: PgAudiences
     redis: Redis | None = None
     embedder: OpenAIEmbedder | None = None
     model: ModelLayer | None = None
@@ -112,8 +118,12 @@ class Runtime:
                 if redis is not None
                 else MemoryAnswerCache(ttl=settings.answer_cache_ttl)
             )
+        people = build_people(settings, redis)
+        audiences = PgAudiences(db.pool)
         assistant = Assistant(
             conversations=conversations,
+            people=people,
+            restricted=audiences,
             router=model.router or LexicalRouter(domains),
             retriever=retriever,
             generator=model.generator or ExtractiveAnswerer(),
@@ -211,6 +221,8 @@ class Runtime:
             history=history,
             prompts=prompts,
             privacy=privacy,
+            people=people,
+            audiences=audiences,
             redis=redis,
             embedder=embedder,
             model=model,
@@ -221,6 +233,7 @@ class Runtime:
     async def aclose(self) -> None:
         if self.jobs is not None:
             await self.jobs.aclose()  # first: running jobs still need the pool to record
+        await self.people.aclose()
         if self.model is not None:
             await self.model.aclose()
         if self.embedder is not None:

@@ -1,0 +1,69 @@
+"""Who may read each document: the audiences ``ingest --allow`` sets, kept per target and
+applied to its documents (store/migrations/0011_identity.sql).
+
+Retrieval keeps a chunk when its document is public (``audience IS NULL``) or its audience
+shares a principal with the asker's (``AUDIENCE_FILTER``). The restricted documents a person
+may not read are found through the partial GIN index on ``documents.audience`` and left out
+with a hashed sub-plan: a few percent of documents restricted cost the walk next to nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from psycopg_pool import AsyncConnectionPool
+
+# %(principals)s: the asker's principals (empty: public documents only).
+AUDIENCE_FILTER = """
+  AND c.document_id NOT IN (SELECT id FROM documents
+                            WHERE audience IS NOT NULL
+                              AND NOT audience && %(principals)s::text[])
+"""
+
+_APPLY = """
+UPDATE documents d SET audience = document_audience(d.uri, d.url)
+WHERE d.audience IS DISTINCT FROM document_audience(d.uri, d.url)
+  AND (%(target)s::text IS NULL OR d.uri = %(target)s OR d.url = %(target)s
+       OR starts_with(d.uri, rtrim(%(target)s, '/') || '/'))
+"""
+
+
+class PgAudiences:
+    """Sets and reapplies document audiences."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def allow(
+        self, target: str, audience: Sequence[str] | None, *, set_by: str = "cli"
+    ) -> int:
+        """Make ``target`` (a folder, file, URL or source) readable by ``audience`` (None:
+        everyone), for what is stored under it now and later. Returns how many stored
+        documents changed."""
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                """INSERT INTO document_audiences (target, audience, set_by)
+                   VALUES (%s, %s, %s)
+                   ON CONFLICT (target) DO UPDATE SET audience = EXCLUDED.audience,
+                       set_by = EXCLUDED.set_by, updated_at = now()""",
+                (target, list(audience) if audience is not None else None, set_by),
+            )
+            cur = await conn.execute(_APPLY, {"target": target})
+            return cur.rowcount
+
+    async def reapply(self) -> int:
+        """Every document's audience from the targets' (``ingest --permissions-only``)."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(_APPLY, {"target": None})
+            return cur.rowcount
+
+    async def any_restricted(self, document_ids: Sequence[int]) -> bool:
+        if not document_ids:
+            return False
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM documents WHERE id = ANY(%s) AND audience IS NOT NULL)",
+                (list(document_ids),),
+            )
+            row = await cur.fetchone()
+        return bool(row and row[0])
