@@ -212,6 +212,7 @@ class Runtime:
                         CacheForgetting(answer_cache) if answer_cache is not None else None
                     ),
                     limits=PgLimitLog(db.pool),
+                    audiences=audiences,
                 ),
                 options=CommandOptions.from_settings(settings),
             ),

@@ -21,10 +21,8 @@ AUDIENCE_FILTER = """
 """
 
 _APPLY = """
-UPDATE documents d SET audience = document_audience(d.uri, d.url)
+UPDATE documents d SET audience = document_audience(d.uri, d.url), updated_at = now()
 WHERE d.audience IS DISTINCT FROM document_audience(d.uri, d.url)
-  AND (%(target)s::text IS NULL OR d.uri = %(target)s OR d.url = %(target)s
-       OR starts_with(d.uri, rtrim(%(target)s, '/') || '/'))
 """
 
 
@@ -48,13 +46,13 @@ class PgAudiences:
                        set_by = EXCLUDED.set_by, updated_at = now()""",
                 (target, list(audience) if audience is not None else None, set_by),
             )
-            cur = await conn.execute(_APPLY, {"target": target})
+            cur = await conn.execute(_APPLY)
             return cur.rowcount
 
     async def reapply(self) -> int:
         """Every document's audience from the targets' (``ingest --permissions-only``)."""
         async with self._pool.connection() as conn:
-            cur = await conn.execute(_APPLY, {"target": None})
+            cur = await conn.execute(_APPLY)
             return cur.rowcount
 
     async def any_restricted(self, document_ids: Sequence[int]) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.commands.reply import CommandRequest
+from core.identity.principals import AudienceSetter
 from core.commands.stores import (
     AdminStore,
     AuditLog,
@@ -48,6 +49,8 @@ class CommandServices:
     answer_cache: CachedAnswers | None = None
     # Who was refused by a rate limit or a daily budget (shown in `stats`).
     limits: LimitHitReader | None = None
+    # Who may read what is ingested (`ingest … --allow`).
+    audiences: AudienceSetter | None = None
     # The ingestor holds one ingest's state at a time: index commands take turns.
     index_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -21,7 +21,7 @@ import structlog
 
 from core.events import ChatEvent, Person
 from core.identity.groups import Groups
-from core.identity.principals import EVERYONE_SCOPE, Scope
+from core.identity.principals import EVERYONE_SCOPE, Scope, group_principals
 
 log = structlog.get_logger(__name__)
 
@@ -103,6 +103,7 @@ class People:
         self._retry_s = retry_s
         self._resolvers: dict[str, IdentityResolver] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
+        self._given: dict[str, tuple[str, ...]] = {}
 
     def register(self, platform: str, resolver: IdentityResolver) -> None:
         self._resolvers[platform] = resolver
@@ -158,13 +159,18 @@ class People:
         that cannot be checked close restricted documents to them (``Scope.checked``)."""
         if not person.email:
             return EVERYONE_SCOPE
-        principals = [person.email]
+        principals = [person.email, *self._given.get(person.email, ())]
         if self._groups is None:
             return Scope.of(principals)
         found = await self._groups.of(person.entra_id or person.email)
         if found is None:
             return Scope.of(principals, checked=False)
         return Scope.of([*principals, *found])
+
+    def assume(self, email: str, groups: Sequence[str]) -> None:
+        """Treat ``email`` as a member of ``groups`` besides what the directory says
+        (``switchboard ask --as EMAIL --group NAME``: tests and demos)."""
+        self._given[email.strip().lower()] = group_principals(groups)
 
     async def forget(self, person: Person) -> None:
         await self._cache.delete(person_key(person))

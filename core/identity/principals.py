@@ -12,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from core.errors import SwitchboardError
 
@@ -85,3 +86,11 @@ class Scope:
 
 
 EVERYONE_SCOPE = Scope()
+
+
+class AudienceSetter(Protocol):
+    """Records who may read what is stored under a target (``store.audiences.PgAudiences``)."""
+
+    async def allow(
+        self, target: str, audience: Sequence[str] | None, *, set_by: str = "cli"
+    ) -> int: ...

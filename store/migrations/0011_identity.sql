@@ -24,12 +24,13 @@ CREATE TABLE document_audiences (
 );
 
 -- A document stored for the first time gets its target's audience before anyone can read it:
--- the most specific target it falls under.
+-- the most specific target it falls under (a folder, or a source's prefix ending in ':').
 CREATE FUNCTION document_audience(doc_uri text, doc_url text) RETURNS text[]
 LANGUAGE sql STABLE AS $$
     SELECT a.audience FROM document_audiences a
     WHERE doc_uri = a.target OR doc_url = a.target
        OR starts_with(doc_uri, rtrim(a.target, '/') || '/')
+       OR (right(a.target, 1) = ':' AND starts_with(doc_uri, a.target))
     ORDER BY length(a.target) DESC LIMIT 1
 $$;
 
