@@ -213,6 +213,7 @@ class Runtime:
                     ),
                     limits=PgLimitLog(db.pool),
                     audiences=audiences,
+                    people=people,
                 ),
                 options=CommandOptions.from_settings(settings),
             ),

@@ -9,12 +9,13 @@ others wait their turn in the background (``core.identity.People``).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 
 from bots.slack.calls import SlackCalls
-from core.events import ChatEvent
+from core.events import Person
 from core.identity import Identity, NotNow
 
 
@@ -34,8 +35,10 @@ class SlackIdentities:
         self._bot_token = bot_token
         self._keep = keep
 
-    async def resolve(self, event: ChatEvent, *, now: bool) -> Identity | None:
-        team, user = event.person.workspace_id, event.person.user_id
+    async def resolve(
+        self, person: Person, extras: Mapping[str, object], *, now: bool
+    ) -> Identity | None:
+        team, user = person.workspace_id, person.user_id
         if now:
             wait = await self._calls.reserve(team, "users.info", max_wait=0, keep=self._keep)
             if wait is None:
@@ -43,7 +46,7 @@ class SlackIdentities:
         else:
             wait = await self._calls.reserve(team, "users.info")
             await asyncio.sleep(wait or 0)
-        token = await self._token(team, event.extras.get("enterprise_id"))
+        token = await self._token(team, extras.get("enterprise_id"))
         response = await self._calls.api(
             team, "users.info", token=token, reserved=True, form=True, user=user
         )

@@ -4,11 +4,12 @@ their user id) and their email or user principal name from the Bot Connector's m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from botframework.connector.auth import ConnectorFactory
 
-from core.events import ChatEvent
+from core.events import Person
 from core.identity import Identity
 
 
@@ -22,8 +23,9 @@ class TeamsIdentities:
     def __init__(self, connectors: ConnectorFactory) -> None:
         self._connectors = connectors
 
-    async def resolve(self, event: ChatEvent, *, now: bool) -> Identity | None:
-        extras = event.extras
+    async def resolve(
+        self, person: Person, extras: Mapping[str, object], *, now: bool
+    ) -> Identity | None:
         service_url = str(extras.get("service_url") or "")
         conversation = str(extras.get("teams_conversation_id") or "")
         member = str(extras.get("teams_user_id") or "")
@@ -31,7 +33,7 @@ class TeamsIdentities:
             return None
         client = await self._connectors.create(service_url)
         account = await client.conversations.get_conversation_member(conversation, member)
-        return identity_of(account, event.person.user_id)
+        return identity_of(account, person.user_id)
 
 
 def identity_of(account: Any, user_id: str) -> Identity:

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.commands.reply import CommandRequest
-from core.identity.principals import AudienceSetter
+from core.identity.principals import AudienceSetter, PersonIdentifier
 from core.commands.stores import (
     AdminStore,
     AuditLog,
@@ -51,6 +51,8 @@ class CommandServices:
     limits: LimitHitReader | None = None
     # Who may read what is ingested (`ingest … --allow`).
     audiences: AudienceSetter | None = None
+    # Who is asking (``core.identity.People``): their confirmed email.
+    people: PersonIdentifier | None = None
     # The ingestor holds one ingest's state at a time: index commands take turns.
     index_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

@@ -9,6 +9,7 @@ as plain Markdown for adapters (or tests) that want one string.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -52,6 +53,8 @@ class CommandRequest:
     cursor: str | None = None
     mentions: tuple[str, ...] = ()
     timezone: str | None = None
+    # Platform leftovers for the platform's own identity lookup (``core.identity``).
+    extras: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
     def parse(

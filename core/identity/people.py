@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -52,14 +52,17 @@ class NotNow(Exception):
 
 
 class IdentityResolver(Protocol):
-    """A platform's way to learn who sent ``event``.
+    """A platform's way to learn who ``person`` is (``extras``: the platform's leftovers of
+    the event or command they sent).
 
     ``now``: answer at once or raise ``NotNow`` (the answer is waiting; never wait for the
     platform's budget). Otherwise wait for the budget. Returns None when the person cannot be
     looked up at all; raises on a failed call (tried again later).
     """
 
-    async def resolve(self, event: ChatEvent, *, now: bool) -> Identity | None: ...
+    async def resolve(
+        self, person: Person, extras: Mapping[str, object], *, now: bool
+    ) -> Identity | None: ...
 
 
 class TtlCache(Protocol):
@@ -110,25 +113,27 @@ class People:
 
     async def identify(self, event: ChatEvent) -> tuple[ChatEvent, Scope]:
         """``event`` with its person's email filled in (when known) and what they may read."""
-        identity = await self.identity(event)
-        person = event.person
+        person = await self.identified(event.person, event.extras)
+        return replace(event, person=person), await self.scope(person)
+
+    async def identified(self, person: Person, extras: Mapping[str, object]) -> Person:
+        """``person`` with their confirmed email and Entra id, when known."""
+        identity = await self.identity(person, extras)
         if identity is not None and identity.email:
             email = identity.email.strip().lower()
-            person = replace(
+            return replace(
                 person,
                 email=email,
                 entra_id=identity.entra_id or person.entra_id,
                 account=email if self._merge else None,
             )
-        elif identity is not None and identity.entra_id:
-            person = replace(person, entra_id=identity.entra_id)
-        event = replace(event, person=person)
-        return event, await self.scope(person)
+        if identity is not None and identity.entra_id:
+            return replace(person, entra_id=identity.entra_id)
+        return person
 
-    async def identity(self, event: ChatEvent) -> Identity | None:
+    async def identity(self, person: Person, extras: Mapping[str, object]) -> Identity | None:
         """The cached identity; else a quick lookup if the platform has room; else None now
         and a paced lookup in the background."""
-        person = event.person
         if person.email:
             return Identity(person.email, person.entra_id)  # the platform said already (CLI)
         resolver = self._resolvers.get(person.platform)
@@ -140,16 +145,17 @@ class People:
             return Identity.from_json(cached)
         if key in self._pending:
             return None
+        extras = dict(extras)  # kept by the background lookup after the event is gone
         try:
             identity = await asyncio.wait_for(
-                resolver.resolve(event, now=True), self._inline_timeout
+                resolver.resolve(person, extras, now=True), self._inline_timeout
             )
         except NotNow:
-            self._later(key, resolver, event)
+            self._later(key, resolver, person, extras)
             return None
         except Exception as exc:  # the platform is slow or failing: the answer goes on
             log.info("identity_deferred", platform=person.platform, error=repr(exc))
-            self._later(key, resolver, event)
+            self._later(key, resolver, person, extras)
             return None
         await self._remember(key, identity)
         return identity
@@ -186,17 +192,21 @@ class People:
         # "Not found" is remembered too, so an unknown person does not cost a call a question.
         await self._cache.set(key, (identity or Identity()).to_json(), self._ttl)
 
-    def _later(self, key: str, resolver: IdentityResolver, event: ChatEvent) -> None:
+    def _later(
+        self, key: str, resolver: IdentityResolver, person: Person, extras: Mapping[str, object]
+    ) -> None:
         if key not in self._pending:
-            self._pending[key] = asyncio.create_task(self._resolve_later(key, resolver, event))
+            self._pending[key] = asyncio.create_task(
+                self._resolve_later(key, resolver, person, extras)
+            )
 
     async def _resolve_later(
-        self, key: str, resolver: IdentityResolver, event: ChatEvent
+        self, key: str, resolver: IdentityResolver, person: Person, extras: Mapping[str, object]
     ) -> None:
         try:
             for _ in range(5):
                 try:
-                    await self._remember(key, await resolver.resolve(event, now=False))
+                    await self._remember(key, await resolver.resolve(person, extras, now=False))
                     return
                 except NotNow as wait:
                     await asyncio.sleep(wait.retry_after)

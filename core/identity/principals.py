@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from core.errors import SwitchboardError
+from core.events import Person
 
 EVERYONE = "everyone"
 GROUP = "group:"
@@ -94,3 +95,9 @@ class AudienceSetter(Protocol):
     async def allow(
         self, target: str, audience: Sequence[str] | None, *, set_by: str = "cli"
     ) -> int: ...
+
+
+class PersonIdentifier(Protocol):
+    """Fills in who a person is (``core.identity.People.identified``)."""
+
+    async def identified(self, person: Person, extras: Mapping[str, object]) -> Person: ...
