@@ -204,7 +204,7 @@ class People:
         self, key: str, resolver: IdentityResolver, person: Person, extras: Mapping[str, object]
     ) -> None:
         try:
-            for _ in range(5):
+            for attempt in range(5):
                 try:
                     await self._remember(key, await resolver.resolve(person, extras, now=False))
                     return
@@ -212,7 +212,8 @@ class People:
                     await asyncio.sleep(wait.retry_after)
                 except Exception as exc:
                     log.warning("identity_lookup_failed", error=repr(exc))
-                    await asyncio.sleep(self._retry_s)
+                    # 1, 4, 16 seconds…: a blip heals fast, an outage is not hammered.
+                    await asyncio.sleep(min(self._retry_s, 4.0**attempt))
         finally:
             self._pending.pop(key, None)
 

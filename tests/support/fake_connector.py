@@ -135,6 +135,7 @@ class FakeConnector:
     # by Teams user id; a member not listed is ``{name}@contoso.com`` from "29:{name}".
     member_emails: dict[str, str] = field(default_factory=dict)
     members_down: bool = False  # the member lookup answers 503
+    member_lookups: list[str] = field(default_factory=list)  # the member ids asked for
     _failures: list[int] = field(default_factory=list)
     _edits: dict[str, list[float]] = field(default_factory=dict)
     _changed: asyncio.Condition | None = None
@@ -154,9 +155,10 @@ class FakeConnector:
     async def _member(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return web.json_response(self._error("Unauthorized", "bad token"), status=401)
+        member = request.match_info["member_id"]
+        self.member_lookups.append(member)
         if self.members_down:
             return web.json_response(self._error("ServiceError", "down"), status=503)
-        member = request.match_info["member_id"]
         name = member.split(":", 1)[-1]
         email = self.member_emails.get(member, f"{name}@contoso.com")
         return web.json_response(
