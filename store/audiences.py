@@ -20,6 +20,19 @@ AUDIENCE_FILTER = """
                               AND NOT audience && %(principals)s::text[])
 """
 
+# For a question ``m``: the answer that followed it used no restricted document (weekly
+# prompts are shown to everyone, so only such questions become prompts).
+PUBLIC_ANSWER = """
+  AND NOT EXISTS (
+      SELECT 1 FROM messages a
+      CROSS JOIN LATERAL jsonb_array_elements(a.sources) s
+      JOIN documents d ON d.id = (s ->> 'document_id')::bigint
+      WHERE a.id = (SELECT n.id FROM messages n
+                    WHERE n.conversation_id = m.conversation_id AND n.id > m.id
+                      AND n.role = 'assistant' ORDER BY n.id LIMIT 1)
+        AND d.audience IS NOT NULL)
+"""
+
 _APPLY = """
 UPDATE documents d SET audience = document_audience(d.uri, d.url), updated_at = now()
 WHERE d.audience IS DISTINCT FROM document_audience(d.uri, d.url)

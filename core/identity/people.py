@@ -19,7 +19,7 @@ from typing import Protocol
 
 import structlog
 
-from core.events import ChatEvent, Person
+from core.events import ChatEvent, ConversationKind, Person
 from core.identity.groups import Groups
 from core.identity.principals import EVERYONE_SCOPE, Scope, group_principals
 
@@ -76,6 +76,9 @@ class TtlCache(Protocol):
     async def delete(self, key: str) -> None: ...
 
 
+_SHARED = frozenset({ConversationKind.CHANNEL, ConversationKind.GROUP})
+
+
 def person_key(person: Person) -> str:
     return f"identity:{person.platform}:{person.workspace_id}:{person.user_id}"
 
@@ -112,9 +115,16 @@ class People:
         self._resolvers[platform] = resolver
 
     async def identify(self, event: ChatEvent) -> tuple[ChatEvent, Scope]:
-        """``event`` with its person's email filled in (when known) and what they may read."""
+        """``event`` with its person's email filled in (when known) and what they may read.
+
+        An answer in a channel or group chat is read by everyone there, so it is drawn from
+        public documents only, whoever asks.
+        """
         person = await self.identified(event.person, event.extras)
-        return replace(event, person=person), await self.scope(person)
+        event = replace(event, person=person)
+        if event.thread.kind in _SHARED:
+            return event, EVERYONE_SCOPE
+        return event, await self.scope(person)
 
     async def identified(self, person: Person, extras: Mapping[str, object]) -> Person:
         """``person`` with their confirmed email and Entra id, when known."""

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from core.settings import Settings
-from tests.bots.slack.conftest import TEAM, SlackHarness, dm, running_slack
+from tests.bots.slack.conftest import BOT_USER, TEAM, SlackHarness, dm, running_slack
 from tests.bots.slack.test_commands_e2e import shown, slash
 from tests.core.identity.helpers import SALARY_QUESTION, knowledge
 from tests.support.fake_slack import FakeSlack
@@ -48,6 +48,20 @@ async def test_a_restricted_document_reaches_its_audience_on_slack(
         # Known now: asking again costs no lookup.
         await answer_to(slack, "UMARIA", "How many days of annual leave do I get?")
         assert len([c for c in slack.fake.calls if c.method == "users.info"]) == len(looked_up)
+
+
+async def test_an_answer_in_a_channel_uses_public_documents_only(
+    settings: Settings, tmp_path: Path
+):
+    async with restricted_slack(settings, tmp_path) as slack:
+        # Everyone in #general reads the answer, so Maria's access does not widen it.
+        event = dm(f"<@{BOT_USER}> {SALARY_QUESTION}", user="UMARIA", channel="CGENERAL",
+                   type="app_mention")
+        event.pop("channel_type")
+        await slack.event(event)
+        await slack.settle()
+        assert "104,000" not in (await slack.answers())[-1][1]
+        assert "104,000" in await answer_to(slack, "UMARIA", SALARY_QUESTION)
 
 
 async def test_a_new_person_is_looked_up_after_the_first_answer_when_slack_has_no_room(

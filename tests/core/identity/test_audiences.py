@@ -118,3 +118,20 @@ async def test_graph_down_leaves_restricted_documents_out_and_says_so(
     fake.fail_status = None
     again, shown = await ask_as(graph_runtime, SALARY_QUESTION, "frank@example.com", user="frank2")
     assert sees_salaries(again) and "could not be checked" not in shown
+
+
+async def test_weekly_prompts_come_only_from_questions_answered_from_public_documents(
+    runtime: Runtime, tmp_path: Path
+):
+    from datetime import UTC, datetime, timedelta
+
+    from store.prompts import PromptStore
+
+    rt = await restricted_runtime(runtime, tmp_path / "kb")
+    assert sees_salaries((await ask_as(rt, SALARY_QUESTION, "maria@example.com"))[0])
+    await ask_as(rt, "How many days of annual leave do I get?", "maria@example.com")
+    now = datetime.now(UTC)
+    asked = await PromptStore(rt.db.pool, defaults=()).questions(
+        now - timedelta(days=1), now + timedelta(minutes=1), limit=10
+    )
+    assert [q.text for q in asked] == ["How many days of annual leave do I get?"]
