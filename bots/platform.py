@@ -31,11 +31,20 @@ class Platform(Protocol):
     in ``store/migrations/`` that create its tables.
     """
 
-    name: str
-    label: str
-    settings: type[BaseSettings]
-    personal_data: PlatformData | None
-    migrations: tuple[str, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def settings(self) -> type[BaseSettings]: ...
+
+    @property
+    def personal_data(self) -> PlatformData | None: ...
+
+    @property
+    def migrations(self) -> tuple[str, ...]: ...
 
     def configured(self, settings: Settings) -> bool:
         """Whether to mount it with these settings."""

@@ -47,6 +47,18 @@ from store.retrieval import HybridRetriever, HybridWeights
 log = structlog.get_logger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class CoreServices:
+    """The core's stores a platform reaches people's data through: feedback on answers,
+    conversation history, suggested prompts, and forget-me / export (each platform registers
+    what its own tables hold about a person)."""
+
+    feedback: FeedbackStore
+    history: PgHistoryStore
+    prompts: PromptStore
+    privacy: PgPrivacyStore
+
+
 @dataclass(slots=True)
 class Runtime:
     """The assembled application. ``async with await Runtime.start(settings) as rt: ...``"""
@@ -62,12 +74,7 @@ class Runtime:
     inbox: EventInbox
     # A question's life on every platform: accept, answer, done / retry / failed.
     lifecycle: QuestionLifecycle
-    # The core's services a platform reaches its people's data through.
-    feedback: FeedbackStore
-    history: PgHistoryStore
-    prompts: PromptStore
-    # Forget-me and export; each platform registers what its own tables hold about a person.
-    privacy: PgPrivacyStore
+    services: CoreServices
     # Who is asking (each platform registers its resolver) and who may read what.
     people: People
     audiences: PgAudiences
@@ -219,10 +226,7 @@ class Runtime:
             ),
             inbox=inbox,
             lifecycle=QuestionLifecycle(inbox, assistant, max_answers=settings.max_answers),
-            feedback=FeedbackStore(db.pool),
-            history=history,
-            prompts=prompts,
-            privacy=privacy,
+            services=CoreServices(FeedbackStore(db.pool), history, prompts, privacy),
             people=people,
             audiences=audiences,
             redis=redis,

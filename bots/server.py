@@ -105,7 +105,7 @@ def build_app(runtime: Runtime, platforms: Sequence[Platform] = PLATFORMS) -> we
         if platform.configured(runtime.settings):
             platform.mount(app, runtime)
             if platform.personal_data is not None:
-                runtime.privacy.register(platform.name, platform.personal_data)
+                runtime.services.privacy.register(platform.name, platform.personal_data)
     # Events whose answering replica died are claimed again and answered (core/worker.py).
     mount_worker(app, runtime)
     return app

@@ -13,9 +13,10 @@ from bots.slack import escaping, events
 from bots.slack.calls import SlackCalls
 from bots.slack.events import Question as SlackQuestion
 from bots.slack.metrics import Delivery, SlackMetrics
-from bots.slack.stream import SlackReplyStream, StreamPacing
-from bots.slack.tasks import BackgroundTasks
+from bots.slack.stream import SlackReplyStream
+from bots.slack.target import StreamPacing
 from bots.slack.threads import AnsweredThreads
+from bots.tasks import BackgroundTasks
 from core.answers import Answer
 from core.events import ConversationKind
 from core.lifecycle import AnswerAgain, Question, Record, Reply
@@ -24,9 +25,10 @@ from core.worker import ClaimedEvent
 TITLE_CHARS = 60
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SlackAnswering:
-    """What a Slack answer needs, whichever attempt it is."""
+    """What a Slack answer needs, whichever attempt it is; Slack's door in the core's
+    lifecycle (``core.lifecycle.PlatformDoor``)."""
 
     calls: SlackCalls
     pacing: StreamPacing
@@ -35,7 +37,7 @@ class SlackAnswering:
     metrics: SlackMetrics
     installs: AsyncInstallationStore | None
     # The one workspace's token when there is no install store.
-    bot_token: str | None
+    bot_token: str | None = None
 
     def question(self, question: SlackQuestion) -> Question:
         return Question(event=question.event, place=SlackPlace(self, question))
@@ -144,13 +146,10 @@ class SlackPlace:
         if not text:
             return
         title = text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1].rstrip() + "…"
-        if await calls.reserve(target.team_id, "assistant.threads.setTitle", max_wait=0) is None:
-            return
-        await calls.try_api(
+        await calls.if_room(
             target.team_id,
             "assistant.threads.setTitle",
             token=target.token,
-            reserved=True,
             channel_id=target.channel,
             thread_ts=target.thread_ts,
             title=escaping.markdown(title),  # plain text, but never a ping

@@ -21,10 +21,10 @@ from bots.slack.identity import SlackIdentities
 from bots.slack.metrics import SlackMetrics
 from bots.slack.pacing import SlackPacer
 from bots.slack.settings import SlackSettings
-from bots.slack.stream import StreamPacing
-from bots.slack.tasks import BackgroundTasks
+from bots.slack.target import StreamPacing
 from bots.slack.threads import AnsweredThreads
 from bots.slack.timezones import Timezones
+from bots.tasks import BackgroundTasks
 from store.slack import PgSlackStore
 
 log = structlog.get_logger(__name__)
@@ -51,19 +51,14 @@ class SlackBot:
         self.calls = SlackCalls(self.client, self.pacer, metrics=self.metrics)
         self.tasks = BackgroundTasks()
         self.threads = AnsweredThreads(self.store)
+        pacing = StreamPacing(
+            streaming=settings.slack_streaming, append_interval_s=settings.slack_stream_interval_s
+        )
         token = settings.slack_bot_token
         self.answering = SlackAnswering(
-            calls=self.calls,
-            pacing=StreamPacing(
-                streaming=settings.slack_streaming,
-                append_interval_s=settings.slack_stream_interval_s,
-            ),
-            threads=self.threads,
-            tasks=self.tasks,
-            metrics=self.metrics,
-            installs=self.app.installation_store,
-            bot_token=token.get_secret_value() if token else None,
+            self.calls, pacing, self.threads, self.tasks, self.metrics, self.app.installation_store
         )
+        self.answering.bot_token = token.get_secret_value() if token else None
         runtime.lifecycle.register(events.PLATFORM, self.answering)
         runtime.people.register(
             events.PLATFORM,
@@ -86,7 +81,7 @@ class SlackBot:
         feedback.register(
             self.app,
             feedback.FeedbackContext(
-                users=runtime.conversations, feedback=runtime.feedback, calls=self.calls
+                users=runtime.conversations, feedback=runtime.services.feedback, calls=self.calls
             ),
         )
         home.register(
@@ -95,8 +90,8 @@ class SlackBot:
                 calls=self.calls,
                 tasks=self.tasks,
                 users=runtime.conversations,
-                history=runtime.history,
-                prompts=runtime.prompts,
+                history=runtime.services.history,
+                prompts=runtime.services.prompts,
                 timezones=timezones,
             ),
         )

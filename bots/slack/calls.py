@@ -178,6 +178,15 @@ class SlackCalls:
             log.warning("slack_call_failed", method=method, error=describe(exc))
             return None
 
+    async def if_room(
+        self, team_id: str, method: str, **kwargs: Any
+    ) -> AsyncSlackResponse | None:
+        """``try_api`` for a nicety (a status, a title, a time zone): made only when the
+        workspace's budget has room right now, never queued for; None when skipped or failed."""
+        if await self.reserve(team_id, method, max_wait=0) is None:
+            return None
+        return await self.try_api(team_id, method, reserved=True, **kwargs)
+
 
 def retry_after_of(exc: SlackApiError) -> float:
     headers = exc.response.headers or {}

@@ -24,8 +24,8 @@ from bots.slack.blocks import MAX_BLOCKS, SECTION_CHARS, Block, notification, sp
 from bots.slack.calls import SlackCalls, describe
 from bots.slack.events import PLATFORM, plain_text
 from bots.slack.home import thread_link
-from bots.slack.tasks import BackgroundTasks
 from bots.slack.timezones import Timezones
+from bots.tasks import BackgroundTasks
 from core.commands import CommandHandler, CommandReply, CommandRequest
 from core.events import ConversationKind, Person, ThreadRef
 

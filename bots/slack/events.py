@@ -19,7 +19,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bots.slack.stream import ReplyTarget
+from bots.slack.target import ReplyTarget
 from bots.slack.threads import AnsweredThreads
 from core.events import Attachment, ChatEvent, ConversationKind, Person, ThreadRef
 

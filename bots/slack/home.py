@@ -22,8 +22,8 @@ from bots.slack import escaping
 from bots.slack.blocks import SECTION_CHARS, Block
 from bots.slack.calls import SlackCalls
 from bots.slack.events import PLATFORM, team_of
-from bots.slack.tasks import BackgroundTasks
 from bots.slack.timezones import Timezones
+from bots.tasks import BackgroundTasks
 from core.commands.history import group_of, when_text
 from core.commands.stores import HistoryScope, PastConversation
 from core.events import Person

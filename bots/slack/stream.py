@@ -20,6 +20,9 @@ posted) reuses those messages in order — their streams stopped, their text rep
 ``chat.update`` — so the thread ends up with one answer, not a half one and a whole one.
 ``on_progress`` hears of every message the answer posts and of the stored answer's id, so a
 later attempt can do the same.
+
+The Web API calls themselves are ``bots.slack.messages``; the "is thinking…" status is
+``bots.slack.status``; where the answer goes and how fast, ``bots.slack.target``.
 """
 
 from __future__ import annotations
@@ -28,73 +31,23 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import structlog
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.messages.chunk import MarkdownTextChunk
 from slack_sdk.web.async_chat_stream import AsyncChatStream
 
-from bots.slack import escaping
-from bots.slack.blocks import (
-    MESSAGE_CHARS,
-    Block,
-    answer_blocks,
-    markdown,
-    notification,
-    split,
-    take,
-)
+from bots.slack.blocks import MESSAGE_CHARS, Block, answer_blocks, split, take
 from bots.slack.calls import SlackCalls, describe, slack_error
+from bots.slack.messages import LOST, ThreadMessages
 from bots.slack.pacing import TIER
+from bots.slack.status import ThinkingStatus
+from bots.slack.target import DEFAULT_PACING, ReplyTarget, StreamPacing
 from core.answers import Answer
 
 log = structlog.get_logger(__name__)
 
-EXPIRED = "message_not_in_streaming_state"
 KEEP_FOR_FINAL_UPDATES = TIER[3] // 2
-# startStream errors that mean "no streaming in this workspace", not "this one call failed".
-UNAVAILABLE = {
-    "unknown_method",
-    "not_allowed",
-    "feature_not_enabled",
-    "method_not_supported",
-    "missing_scope",
-    "not_allowed_token_type",
-    "access_denied",
-}
-
-# chat.update errors that mean an earlier attempt's message cannot be reused.
-LOST = {"message_not_found", "cant_update_message", "edit_window_closed", "channel_not_found"}
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyTarget:
-    """Where an answer goes: a thread in a channel of a workspace, for one person.
-
-    ``assistant_thread`` is true in the app's own DM (the agent pane), where
-    ``assistant.threads.setStatus`` can show "is thinking…".
-    """
-
-    team_id: str
-    token: str | None
-    channel: str
-    thread_ts: str
-    user_id: str
-    user_team_id: str
-    assistant_thread: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class StreamPacing:
-    """How often one answer may call Slack, on top of the workspace's budget."""
-
-    streaming: bool = True
-    append_interval_s: float = 1.0
-    update_interval_s: float = 1.5
-    final_update_wait_s: float = 2.0
-    status_interval_s: float = 2.0
-
 
 @dataclass(slots=True)
 class _Part:
@@ -115,7 +68,7 @@ class SlackReplyStream:
         self,
         calls: SlackCalls,
         target: ReplyTarget,
-        pacing: StreamPacing = StreamPacing(),
+        pacing: StreamPacing = DEFAULT_PACING,
         *,
         resume: Sequence[str] = (),
         on_progress: Callable[[Mapping[str, object]], None] | None = None,
@@ -133,9 +86,8 @@ class SlackReplyStream:
         self._answer: Answer | None = None
         self._failure: str | None = None
         self._worker: asyncio.Task[None] | None = None
-        self._status_task: asyncio.Task[None] | None = None
-        self._status_at: float | None = None
-        self._status_at_slack: float | None = None  # when Slack confirmed the status
+        self._slack = ThreadMessages(calls, target)
+        self._status = ThinkingStatus(calls, target, interval_s=pacing.status_interval_s)
         #: When the first text arrived from the core, and when it left for Slack (monotonic).
         self.first_text_in: float | None = None
         self.first_text_out: float | None = None
@@ -167,14 +119,7 @@ class SlackReplyStream:
     async def status(self, text: str) -> None:
         if not self._target.assistant_thread or self._parts or self._closing.is_set():
             return
-        now = time.monotonic()
-        if self._status_at is not None and now - self._status_at < self._pacing.status_interval_s:
-            return
-        if self._status_task is not None and not self._status_task.done():
-            return
-        self._status_at = now
-        # Off the core's path: the status is a nicety, the answer must not wait for it.
-        self._status_task = asyncio.create_task(self._set_status(text))
+        self._status.show(text)
 
     async def append(self, delta: str) -> None:
         if self._closing.is_set() or not delta:
@@ -278,14 +223,12 @@ class SlackReplyStream:
 
     async def _close(self) -> None:
         """Everything that is left, the sources and the feedback buttons; streams stopped."""
-        await self._status_settled()
-        if (
-            self._status_at_slack is not None
-            and self.first_text_out is not None
-            and (self._status_at_slack > self.first_text_out)
-        ):
+        await self._status.settled()
+        shown_at = self._status.shown_at
+        first = self.first_text_out
+        if shown_at is not None and first is not None and shown_at > first:
             # The status landed after the answer began, so Slack did not clear it for us.
-            await self._clear_status()
+            await self._status.clear()
         extra: list[Block] = []
         if self._failure is not None:
             shown = bool(self._pending or any(p.text for p in self._parts))
@@ -381,33 +324,11 @@ class SlackReplyStream:
         part.full = bool(rest)
 
     async def _start_stream(self, head: str) -> _Part | None:
-        t = self._target
-        streamer = await self._calls.client.chat_stream(
-            channel=t.channel,
-            thread_ts=t.thread_ts,
-            recipient_team_id=t.user_team_id,
-            recipient_user_id=t.user_id,
-            buffer_size=1,
-            token=t.token,
-        )
         self._first_text()
-        try:
-            # Text goes as chunks, never through the helper's own buffer: a retried call must
-            # not send the same words twice.
-            await self._calls.paced(
-                t.team_id,
-                "chat.startStream",
-                lambda: streamer.append(chunks=[MarkdownTextChunk(text=escaping.markdown(head))]),
-                reserved=True,
-            )
-        except SlackApiError as exc:
-            error = slack_error(exc)
-            log.warning("slack_stream_unavailable", error=error, team_id=t.team_id)
-            if error in UNAVAILABLE:
-                self._calls.streaming_unavailable.add(t.team_id)
+        streamer = await self._slack.start_stream(head)
+        if streamer is None:
             return None
-        if not streamer.ts:
-            return None
+        assert streamer.ts is not None
         part = _Part(ts=streamer.ts, mode="stream", streamer=streamer)
         self._parts.append(part)
         self._posted()
@@ -416,17 +337,7 @@ class SlackReplyStream:
 
     async def _append(self, part: _Part, head: str) -> None:
         assert part.streamer is not None
-        streamer = part.streamer
-        try:
-            await self._calls.paced(
-                self._target.team_id,
-                "chat.appendStream",
-                lambda: streamer.append(chunks=[MarkdownTextChunk(text=escaping.markdown(head))]),
-                reserved=True,
-            )
-        except SlackApiError as exc:
-            if slack_error(exc) != EXPIRED:
-                raise
+        if not await self._slack.append(part.streamer, head):
             self._expired(part)
             return
         self._commit(part, head)
@@ -437,18 +348,7 @@ class SlackReplyStream:
         """Stop ``part``'s stream with ``head`` (and ``extra`` blocks under it). False when
         Slack had already closed the stream; ``part`` is then a posted message to update."""
         assert part.streamer is not None
-        streamer = part.streamer
-        chunks = [MarkdownTextChunk(text=escaping.markdown(head))] if head else None
-        try:
-            await self._calls.paced(
-                self._target.team_id,
-                "chat.stopStream",
-                lambda: streamer.stop(chunks=chunks, blocks=extra or None),
-                reserved=reserved,
-            )
-        except SlackApiError as exc:
-            if slack_error(exc) != EXPIRED:
-                raise
+        if not await self._slack.stop(part.streamer, head, extra, reserved=reserved):
             self._expired(part)
             return False
         self._commit(part, head)
@@ -460,13 +360,12 @@ class SlackReplyStream:
         part.mode, part.streamer = "post", None
 
     async def _post(self, text: str, extra: list[Block] | None, *, commit: bool = True) -> str:
-        t = self._target
         self._first_text()
         ts = ""
         while self._reuse and not ts:
             old = self._reuse.pop(0)
             try:
-                ts = await self._replace(old, text, extra)
+                ts = await self._slack.replace(old, text, extra)
             except SlackApiError as exc:
                 if slack_error(exc) not in LOST:
                     self._reuse.insert(0, old)  # a passing failure: try this message again
@@ -474,16 +373,7 @@ class SlackReplyStream:
                 # Deleted meanwhile, or no longer ours to edit: a new message takes its place.
                 log.info("slack_resume_message_lost", ts=old, error=describe(exc))
         if not ts:
-            response = await self._calls.api(
-                t.team_id,
-                "chat.postMessage",
-                token=t.token,
-                channel=t.channel,
-                thread_ts=t.thread_ts,
-                text=notification(text) or "Sources",
-                blocks=_body(text, extra),
-            )
-            ts = str(response["ts"])
+            ts = await self._slack.post(text, extra)
         if commit:
             part = _Part(ts=ts, mode="post", full=True)
             self._parts.append(part)
@@ -491,35 +381,10 @@ class SlackReplyStream:
             self._commit(part, text)
         return ts
 
-    async def _replace(self, ts: str, text: str, extra: list[Block] | None) -> str:
-        """Show ``text`` in a message an earlier attempt posted: its stream (if Slack has not
-        closed it yet) is stopped first, since a streaming message cannot be updated."""
-        t = self._target
-        await self._calls.try_api(
-            t.team_id, "chat.stopStream", token=t.token, channel=t.channel, ts=ts
-        )
-        await self._calls.api(
-            t.team_id,
-            "chat.update",
-            token=t.token,
-            channel=t.channel,
-            ts=ts,
-            text=notification(text) or "Sources",
-            blocks=_body(text, extra),
-        )
-        return ts
-
     async def _drop_unused(self) -> None:
         """Messages of an earlier attempt this answer did not need (it came out shorter)."""
-        t = self._target
         while self._reuse:
-            ts = self._reuse.pop(0)
-            await self._calls.try_api(
-                t.team_id, "chat.stopStream", token=t.token, channel=t.channel, ts=ts
-            )
-            await self._calls.try_api(
-                t.team_id, "chat.delete", token=t.token, channel=t.channel, ts=ts
-            )
+            await self._slack.delete(self._reuse.pop(0))
 
     def _posted(self) -> None:
         self._progress({"ts": self.shown_ts})
@@ -531,62 +396,4 @@ class SlackReplyStream:
     async def _update(
         self, part: _Part, text: str, extra: list[Block] | None, *, reserved: bool
     ) -> None:
-        t = self._target
-        await self._calls.api(
-            t.team_id,
-            "chat.update",
-            token=t.token,
-            reserved=reserved,
-            channel=t.channel,
-            ts=part.ts,
-            text=notification(text) or "Sources",
-            blocks=_body(text, extra),
-        )
-
-    async def _set_status(self, text: str) -> None:
-        t = self._target
-        wait = await self._calls.reserve(t.team_id, "assistant.threads.setStatus", max_wait=0)
-        if wait is None:
-            return  # a busy workspace skips the nicety rather than queue for it
-        done = await self._calls.try_api(
-            t.team_id,
-            "assistant.threads.setStatus",
-            token=t.token,
-            reserved=True,
-            channel_id=t.channel,
-            thread_ts=t.thread_ts,
-            status="is thinking…",
-            loading_messages=[text],
-        )
-        if done is not None:
-            self._status_at_slack = time.monotonic()
-
-    async def _clear_status(self) -> None:
-        t = self._target
-        await self._calls.try_api(
-            t.team_id,
-            "assistant.threads.setStatus",
-            token=t.token,
-            channel_id=t.channel,
-            thread_ts=t.thread_ts,
-            status="",
-        )
-
-    async def _status_settled(self) -> None:
-        # The first text never waits for the status; the end of the answer does, so a status
-        # that lands late can be cleared rather than left showing "is thinking…".
-        if self._status_task is not None and not self._status_task.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(self._status_task), 5)
-            except TimeoutError:
-                self._status_task.cancel()
-
-
-def _body(text: str, extra: list[Block] | None) -> list[Block]:
-    blocks: list[Block] = [markdown(text)] if text else []
-    return blocks + list(extra or [])
-
-
-def describe_target(target: ReplyTarget) -> dict[str, Any]:
-    """Log fields for a target, without its token."""
-    return {"team_id": target.team_id, "channel": target.channel, "thread_ts": target.thread_ts}
+        await self._slack.update(part.ts, text, extra, reserved=reserved)

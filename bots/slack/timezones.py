@@ -22,14 +22,12 @@ class Timezones:
     async def of(self, team: str, token: str | None, user: str) -> ZoneInfo:
         name = self._names.get((team, user))
         if name is None:
-            wait = await self._calls.reserve(team, "users.info", max_wait=0)
-            if wait is not None:
-                response = await self._calls.try_api(
-                    team, "users.info", token=token, reserved=True, form=True, user=user
-                )
-                if response is not None:
-                    name = str((response.get("user") or {}).get("tz") or "UTC")
-                    self._names[(team, user)] = name
+            response = await self._calls.if_room(
+                team, "users.info", token=token, form=True, user=user
+            )
+            if response is not None:
+                name = str((response.get("user") or {}).get("tz") or "UTC")
+                self._names[(team, user)] = name
         try:
             return ZoneInfo(name or "UTC")
         except (ZoneInfoNotFoundError, ValueError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from botbuilder.core import TurnContext
@@ -29,33 +29,29 @@ class StreamPace:
     max_chars: int
 
 
+@dataclass(slots=True)
 class TeamsPlace:
     """One Teams question's chat: its reply (streamed in a personal chat, edited elsewhere and
     on every later attempt), and which Teams messages show the stored answer."""
 
-    def __init__(
-        self,
-        turn_context: TurnContext,
-        *,
-        conversations: TeamsConversations,
-        pace: StreamPace,
-        again: bool,
-    ) -> None:
-        self._turn = turn_context
-        self._conversations = conversations
-        self._pace = pace
-        self._again = again
-        self._outbox = Outbox(turn_context)
+    turn: TurnContext
+    conversations: TeamsConversations
+    pace: StreamPace
+    again: bool
+    outbox: Outbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.turn)
 
     @property
     def conversation(self) -> str:
-        return f"teams:{self._turn.activity.conversation.id}"
+        return f"teams:{self.turn.activity.conversation.id}"
 
     async def open(self, claim: ClaimedEvent | None, record: Record | None) -> Reply:
-        pace = self._pace
-        if conversation_type(self._turn.activity) == PERSONAL and not self._again:
+        pace = self.pace
+        if conversation_type(self.turn.activity) == PERSONAL and not self.again:
             return TeamsStreamingReply(
-                self._outbox,
+                self.outbox,
                 interval_s=pace.stream_interval_s,
                 max_seconds=pace.stream_max_s,
                 max_chars=pace.max_chars,
@@ -64,7 +60,7 @@ class TeamsPlace:
         # earlier attempt posted (a stream cannot be continued from another process).
         resume = claim.progress.get("activity_id") if claim is not None else None
         return TeamsEditingReply(
-            self._outbox,
+            self.outbox,
             interval_s=pace.edit_interval_s,
             max_chars=pace.max_chars,
             resume_id=resume if isinstance(resume, str) else None,
@@ -78,13 +74,13 @@ class TeamsPlace:
     async def answered(self, answer: Answer, reply: Reply) -> None:
         assert isinstance(reply, TeamsStreamingReply | TeamsEditingReply)
         if answer.message_id is not None:
-            await self._conversations.record_messages(
-                self._turn.activity.conversation.id, reply.activity_ids, answer.message_id
+            await self.conversations.record_messages(
+                self.turn.activity.conversation.id, reply.activity_ids, answer.message_id
             )
         log.info(
             "teams_answered",
             message_id=answer.message_id,
-            connector_calls=self._outbox.calls,
+            connector_calls=self.outbox.calls,
             outcome=getattr(reply, "outcome", "edited"),
         )
 

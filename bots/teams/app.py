@@ -21,6 +21,7 @@ from botbuilder.schema import Activity
 from msrest.exceptions import DeserializationError
 
 from bots.runtime import Runtime
+from bots.tasks import BackgroundTasks
 from bots.teams.answers import StreamPace
 from bots.teams.auth import BotConnectorAuthentication, ConnectorTokenValidator, OpenIdKeys
 from bots.teams.bot import PLATFORM, TeamsBot, TeamsServices, is_personal_command
@@ -57,7 +58,7 @@ class TeamsApp:
         self._session: aiohttp.ClientSession | None = None
         self._adapter: CloudAdapter | None = None
         self._bot: TeamsBot | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.tasks = BackgroundTasks()
         self.auth: BotConnectorAuthentication | None = None
         self.notifier: TeamsNotifier | None = None
         self.store = PgTeamsStore(runtime.db.pool)
@@ -65,7 +66,7 @@ class TeamsApp:
 
     async def start(self, app: web.Application) -> None:
         settings = self.settings
-        source = token_source(settings)  # raises ConfigurationError on a half-done setup
+        source = token_source(self.runtime.settings)  # raises ConfigurationError on a half-done setup
         self._session = aiohttp.ClientSession()
         credentials = BearerTokenPolicy(BotToken(source)) if source is not None else NoCredentials()
         connectors = TeamsConnectorFactory(
@@ -98,8 +99,8 @@ class TeamsApp:
             self.runtime.lifecycle,
             services=TeamsServices(
                 users=self.runtime.conversations,
-                feedback=self.runtime.feedback,
-                prompts=self.runtime.prompts,
+                feedback=self.runtime.services.feedback,
+                prompts=self.runtime.services.prompts,
                 commands=self.runtime.commands,
             ),
             conversations=conversations,
@@ -114,31 +115,17 @@ class TeamsApp:
 
     async def stop(self, app: web.Application) -> None:
         """Let answers in progress finish (up to 30 s), then close the session."""
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=_DRAIN_S)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+        await self.tasks.drain(_DRAIN_S)
         if self._session is not None:
             await self._session.close()
 
     def spawn(self, work: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
         """Run ``work`` after the request that asked for it has been answered."""
-        task = asyncio.create_task(work, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-        return task
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("teams_background_work_failed", exc_info=task.exception())
+        return self.tasks.spawn(work, name=name)
 
     async def idle(self) -> None:
         """Wait until no answer is being written (for tests and benchmarks)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.tasks.idle()
 
     async def again(self, claim: ClaimedEvent, answer: AnswerAgain) -> bool:
         activity = self._activity_of(claim)

@@ -55,7 +55,7 @@ from store.prompts import PromptStore
 
 log = structlog.get_logger(__name__)
 
-Spawn = Callable[[Coroutine[Any, Any, None]], None]
+Spawn = Callable[[Coroutine[Any, Any, None]], object]
 PLATFORM = "teams"
 
 
@@ -121,9 +121,7 @@ class TeamsBot(ActivityHandler):
         """``activity`` as the core's question, answered in its chat; ``again`` when an
         earlier attempt died and this one runs in a conversation continued by the inbox
         worker."""
-        place = TeamsPlace(
-            turn_context, conversations=self._conversations, pace=self._pace, again=again
-        )
+        place = TeamsPlace(turn_context, self._conversations, self._pace, again)
         return Question(event=chat_event(activity), place=place)
 
     async def run_command(

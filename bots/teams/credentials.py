@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from msrest.pipeline import AsyncHTTPPolicy, Request, Response, SansIOHTTPPolicy
 
 from bots.teams.settings import TeamsSettings
+from core.settings import Settings
 from core.errors import ConfigurationError
 
 SCOPE = "https://api.botframework.com/.default"
@@ -101,8 +102,9 @@ def certificate_credential(pem: bytes) -> dict[str, str]:
     }
 
 
-def token_source(settings: TeamsSettings) -> TokenSource | None:
+def token_source(core: Settings) -> TokenSource | None:
     """The token source the settings describe; None in anonymous local mode (no app id)."""
+    settings = TeamsSettings.of(core)
     app_id = settings.microsoft_app_id
     if not app_id:
         return None
@@ -117,7 +119,7 @@ def token_source(settings: TeamsSettings) -> TokenSource | None:
         tenant = settings.microsoft_app_tenant_id
     else:
         tenant = settings.microsoft_app_tenant_id or MULTI_TENANT
-    authority = f"{settings.entra_authority_host.rstrip('/')}/{tenant}"
+    authority = f"{core.entra_authority_host.rstrip('/')}/{tenant}"
     credential: str | dict[str, str]
     if settings.microsoft_app_certificate is not None:
         try:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
-from bots.slack.stream import ReplyTarget, SlackReplyStream, StreamPacing
+from bots.slack.stream import SlackReplyStream
+from bots.slack.target import ReplyTarget, StreamPacing
 from core.answers import Answer
 from core.settings import Settings
 from tests.bots.slack.conftest import BOT_TOKEN, TEAM, SlackHarness, dm, new_ts

@@ -38,6 +38,11 @@ class BackgroundTasks:
         if not task.cancelled() and task.exception() is not None:
             log.error("background_task_failed", task=task.get_name(), error=repr(task.exception()))
 
+    async def idle(self) -> None:
+        """Wait until no work is in flight (tests and benchmarks)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     async def drain(self, grace_s: float) -> None:
         """Wait up to ``grace_s`` for the work in flight, then cancel the rest."""
         if not self._tasks:
