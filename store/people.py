@@ -36,7 +36,7 @@ async def one_person(conn: AsyncConnection, own: UserRecord, account: str | None
         async with conn.transaction():
             for table in ("messages", "conversations"):
                 await conn.execute(
-                    f"UPDATE {table} SET user_id = %s WHERE user_id = %s",  # noqa: S608
+                    f"UPDATE {table} SET user_id = %s WHERE user_id = %s",
                     (person_id, own.id),
                 )
             await conn.execute(

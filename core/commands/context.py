@@ -10,7 +10,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.commands.reply import CommandRequest
-from core.identity.principals import AudienceSetter, PersonIdentifier
 from core.commands.stores import (
     AdminStore,
     AuditLog,
@@ -28,6 +27,7 @@ from core.commands.stores import (
 )
 from core.conversations import UserRecord
 from core.events import ConversationKind, Person
+from core.identity.principals import AudienceSetter, PersonIdentifier
 from core.limits import LimitHitReader
 from core.settings import Settings
 

@@ -10,8 +10,8 @@ from typing import Protocol, Self
 
 import structlog
 
-from core.commands.context import CommandContext
 from core.commands.audience import restrict, split_allow
+from core.commands.context import CommandContext
 from core.commands.help import CommandSpec
 from core.commands.reply import CommandReply, Fact, unwrap
 from core.commands.stores import UrlIngest

@@ -59,7 +59,7 @@ class Groups:
             return tuple(entry["groups"])
         try:
             return await asyncio.wait_for(self._fetch(key, who), self._timeout)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 — any directory trouble closes, never opens
             log.warning("groups_unavailable", error=repr(exc))
             return None
 
@@ -71,7 +71,7 @@ class Groups:
     async def _refresh(self, key: str, who: str) -> None:
         try:
             await self._fetch(key, who)
-        except Exception as exc:  # the kept groups stay until their TTL runs out
+        except Exception as exc:  # noqa: BLE001 — the kept groups stay until their TTL ends
             log.warning("groups_refresh_failed", error=repr(exc))
         finally:
             self._refreshing.pop(key, None)

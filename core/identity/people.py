@@ -163,7 +163,7 @@ class People:
         except NotNow:
             self._later(key, resolver, person, extras)
             return None
-        except Exception as exc:  # the platform is slow or failing: the answer goes on
+        except Exception as exc:  # noqa: BLE001 — a slow or failing platform: the answer goes on
             log.info("identity_deferred", platform=person.platform, error=repr(exc))
             self._later(key, resolver, person, extras)
             return None
@@ -220,7 +220,7 @@ class People:
                     return
                 except NotNow as wait:
                     await asyncio.sleep(wait.retry_after)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 — tried again, paced
                     log.warning("identity_lookup_failed", error=repr(exc))
                     # 1, 4, 16 seconds…: a blip heals fast, an outage is not hammered.
                     await asyncio.sleep(min(self._retry_s, 4.0**attempt))

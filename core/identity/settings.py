@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Self, cast
 
 from pydantic import Field
+
 from core.settings import Settings, SettingsPart
 
 

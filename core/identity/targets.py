@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from core.ingest.sources import is_remote_target
 from core.ingest.connectors.web import is_web_address
+from core.ingest.sources import is_remote_target
 from core.settings import Settings
 
 

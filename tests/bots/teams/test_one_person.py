@@ -3,7 +3,6 @@ forget-me, one pace. A setting keeps them apart."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,9 +15,15 @@ from bots.server import build_app
 from bots.settings import AppSettings as Settings
 from bots.slack.http import SLACK
 from bots.teams import TEAMS
-from tests.bots.slack.conftest import SlackHarness, dm, serve_fake_slack, slack_settings
+from tests.bots.slack.conftest import (
+    BOT_TOKEN,
+    BOT_USER,
+    SlackHarness,
+    dm,
+    serve_fake_slack,
+    slack_settings,
+)
 from tests.bots.slack.conftest import TEAM as SLACK_TEAM
-from tests.bots.slack.conftest import BOT_TOKEN, BOT_USER
 from tests.bots.slack.test_commands_e2e import shown, slash
 from tests.bots.teams.conftest import BotServer
 from tests.support.conversations import rows
@@ -46,19 +51,23 @@ async def both(
     fake.add_workspace(SLACK_TEAM, BOT_TOKEN, bot_user_id=BOT_USER)
     fake.user_emails["UMARIA"] = "maria@example.com"
     connector.member_emails["29:maria"] = "Maria@example.com"
-    async with serve_fake_slack(fake) as api_url:
-        async with await Runtime.start(slack_settings(settings, api_url, **overrides)) as rt:
-            app = build_app(rt)
-            async with TestClient(TestServer(app, host="127.0.0.1")) as http:
-                async with aiohttp.ClientSession() as session:
-                    yield Both(
-                        slack=SlackHarness(http=http, fake=fake, bot=app[SLACK], runtime=rt),
-                        teams=BotServer(
-                            url=str(http.make_url("/api/messages")), session=session,
-                            teams=app[TEAMS], runtime=rt, connector=connector, openid=openid,
-                        ),
-                        runtime=rt,
-                    )
+    async with (
+        serve_fake_slack(fake) as api_url,
+        await Runtime.start(slack_settings(settings, api_url, **overrides)) as rt,
+    ):
+        app = build_app(rt)
+        async with (
+            TestClient(TestServer(app, host="127.0.0.1")) as http,
+            aiohttp.ClientSession() as session,
+        ):
+            yield Both(
+                slack=SlackHarness(http=http, fake=fake, bot=app[SLACK], runtime=rt),
+                teams=BotServer(
+                    url=str(http.make_url("/api/messages")), session=session,
+                    teams=app[TEAMS], runtime=rt, connector=connector, openid=openid,
+                ),
+                runtime=rt,
+            )
 
 
 async def ask_on_both(world: Both) -> None:
@@ -83,7 +92,7 @@ async def test_the_same_email_on_both_platforms_is_one_history(
         on_slack = shown(await slash(world.slack, "UMARIA", "history"))
         assert "annual leave" in on_slack and "VPN" in on_slack
         # Export from Teams holds both platforms' questions.
-        status, _ = await world.teams.post(world.teams.connector.activity("export", **TEAMS_MARIA))
+        await world.teams.post(world.teams.connector.activity("export", **TEAMS_MARIA))
         await world.teams.settle()
         [(exported,)] = await rows(
             world.runtime.db.pool,
