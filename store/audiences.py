@@ -3,8 +3,8 @@ applied to its documents (store/migrations/0011_identity.sql).
 
 Retrieval keeps a chunk when its document is public (``audience IS NULL``) or its audience
 shares a principal with the asker's (``AUDIENCE_FILTER``). The restricted documents a person
-may not read are found through the partial GIN index on ``documents.audience`` and left out
-with a hashed sub-plan: a few percent of documents restricted cost the walk next to nothing.
+may not read are read from a partial index that holds the restricted documents only, and left
+out with a hashed sub-plan: a few percent of documents restricted cost the walk next to nothing.
 """
 
 from __future__ import annotations

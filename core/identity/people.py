@@ -127,7 +127,13 @@ class People:
         return event, await self.scope(person)
 
     async def identified(self, person: Person, extras: Mapping[str, object]) -> Person:
-        """``person`` with their confirmed email and Entra id, when known."""
+        """``person`` with their confirmed email and Entra id, when known.
+
+        An email the caller gave itself (``switchboard ask --as``) decides what they may read
+        but never joins them to that person's record on the platforms.
+        """
+        if person.email:
+            return person
         identity = await self.identity(person, extras)
         if identity is not None and identity.email:
             email = identity.email.strip().lower()
@@ -144,8 +150,6 @@ class People:
     async def identity(self, person: Person, extras: Mapping[str, object]) -> Identity | None:
         """The cached identity; else a quick lookup if the platform has room; else None now
         and a paced lookup in the background."""
-        if person.email:
-            return Identity(person.email, person.entra_id)  # the platform said already (CLI)
         resolver = self._resolvers.get(person.platform)
         if resolver is None:
             return None

@@ -9,9 +9,12 @@ CREATE INDEX users_same_as_idx ON users (same_as) WHERE same_as IS NOT NULL;
 
 -- documents.audience: NULL is everyone; otherwise the principals who may read it (lower-case
 -- emails and 'group:<id or name>'). Retrieval leaves out the restricted documents whose
--- audience shares nothing with the asker's principals (store/audiences.py).
+-- audience shares nothing with the asker's principals (store/audiences.py): this index holds
+-- the restricted documents only, with their audiences, so a question reads just those (an
+-- index-only scan), however many public documents there are.
 ALTER TABLE documents ADD COLUMN audience text[];
-CREATE INDEX documents_audience_idx ON documents USING gin (audience) WHERE audience IS NOT NULL;
+CREATE INDEX documents_restricted_idx ON documents (id) INCLUDE (audience)
+    WHERE audience IS NOT NULL;
 
 -- What `ingest TARGET --allow ...` set: a target (a folder, a file, a URL, a source) and its
 -- audience, applied to the documents under it when they are stored, and again by
