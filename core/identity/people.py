@@ -179,10 +179,11 @@ class People:
         that cannot be checked close restricted documents to them (``Scope.checked``)."""
         if not person.email:
             return EVERYONE_SCOPE
-        principals = [person.email, *self._given.get(person.email, ())]
+        email = person.email.strip().lower()
+        principals = [email, *self._given.get(email, ())]
         if self._groups is None:
             return Scope.of(principals)
-        found = await self._groups.of(person.entra_id or person.email)
+        found = await self._groups.of(person.entra_id or email)
         if found is None:
             return Scope.of(principals, checked=False)
         return Scope.of([*principals, *found])
