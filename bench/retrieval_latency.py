@@ -561,6 +561,17 @@ async def measure(url: str, args: argparse.Namespace, form: VectorIndex) -> dict
         result["hybrid"] = await timed(hybrid, queries)
         result["filtered"] = await timed(hybrid, filtered, domains=["it"])
         result["rare"] = await timed(hybrid, rare, sources=[RARE_SOURCE])
+        # 1 % of documents restricted, asked by a person in 20 groups (some of them
+        # audiences), on questions not asked before (the sweep's, when there is no sweep).
+        async with db.pool.connection() as conn:
+            await restrict(conn)
+        try:
+            result["restricted"] = await timed(
+                hybrid, swept if not args.sweep else queries, principals=PRINCIPALS
+            )
+        finally:
+            async with db.pool.connection() as conn:
+                await restrict(conn, undo=True)
         result["text"] = await timed(retriever(HybridWeights(vector=0)), alone)
         result["vector"] = await timed(retriever(HybridWeights(text=0)), alone)
         await asyncio.to_thread(exact_neighbours, url, args.recall_queries)
@@ -587,6 +598,21 @@ async def measure(url: str, args: argparse.Namespace, form: VectorIndex) -> dict
     finally:
         await db.aclose()
     return result
+
+
+# The asker of the restricted timing: an email and 20 groups, 20 of the 500 audiences.
+PRINCIPALS = ["someone@example.com", *(f"group:g{i}" for i in range(20))]
+
+
+async def restrict(conn, *, undo: bool = False) -> None:
+    """Restrict 1 % of the documents (not the rare source's) to one of 500 groups, or undo."""
+    if undo:
+        await conn.execute("UPDATE documents SET audience = NULL WHERE audience IS NOT NULL")
+    else:
+        await conn.execute(
+            "UPDATE documents SET audience = ARRAY['group:g' || (id % 500)] WHERE id % 100 = 50"
+        )
+    await conn.execute("ANALYZE documents")
 
 
 EXACT = "SELECT id FROM chunks ORDER BY embedding <=> %s::vector LIMIT 10"
@@ -694,6 +720,7 @@ def row(size: int, prepared: Prepared, r: dict) -> tuple:
         " / ".join(f"{recall:.3f}" + (f" ({short:.0%} short)" if short else "")
                    for recall, short in r["filtered_recall"]),
         f"{statistics.median(r['text']):.1f} / {statistics.median(r['vector']):.1f}",
+        f"{statistics.median(r['restricted']):.1f}",
         r["breadth"],
         f"{r['recall']:.3f}",
         f"{r['nearest'][0]:.2f} / {r['nearest'][1]:.2f}",
@@ -708,7 +735,7 @@ SWEEP_HEADERS = (
 HEADERS = (
     "chunks", "p50 ms", "p99 ms", "p50 ms filtered: domain / 1 % source",
     "recall@10 filtered: domain / 1 % source", "p50 ms text / vectors alone",
-    "ef_search", "HNSW recall@10", "question → 1st / 10th cosine", "load s", "index s",
+    "p50 ms 1 % restricted, 20 groups", "ef_search", "HNSW recall@10", "question → 1st / 10th cosine", "load s", "index s",
 )
 
 

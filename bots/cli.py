@@ -20,6 +20,7 @@ from core.answers import Answer
 from core.console import CollectingReplyStream, ConsoleReplyStream
 from core.errors import InvalidQuestion, RateLimited, SwitchboardError
 from core.events import ChatEvent, ConversationKind, Person, ThreadRef
+from core.identity.principals import UnknownPrincipal
 from core.ingest.pipeline import IngestReport
 from core.observability import configure_logging, new_request_id
 from core.settings import Settings, explain
@@ -40,15 +41,28 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print one JSON object instead")
     ask.add_argument("--user", default=None, help="ask as this user id (default: you)")
     ask.add_argument("--thread", default=None, help="continue this thread (default: a new one)")
+    ask.add_argument("--as", dest="as_email", metavar="EMAIL", default=None,
+                     help="ask as this person: their documents and groups, as the server sees them")
+    ask.add_argument("--group", action="append", default=[], metavar="NAME",
+                     help="with --as: count them in this group too (tests and demos; repeatable)")
 
     ingest = commands.add_parser(
         "ingest", help="index files, folders, web pages, SharePoint or Confluence"
     )
     ingest.add_argument(
         "paths",
-        nargs="+",
+        nargs="*",
         metavar="PATH|URL|SOURCE",
         help="a file or folder, a web address, 'sharepoint', or 'confluence[:SPACE]'",
+    )
+    ingest.add_argument(
+        "--allow", action="append", default=[], metavar="PRINCIPAL",
+        help="only these may read what is ingested: an email, group:<Entra group id or name>, "
+        "or everyone (repeatable; default: as set before, else everyone)",
+    )
+    ingest.add_argument(
+        "--permissions-only", action="store_true",
+        help="apply the audiences set with --allow again, without reading any content",
     )
 
     commands.add_parser("migrate", help="apply database migrations")
@@ -123,10 +137,13 @@ def _ms(value: float | None) -> float | None:
 
 async def _ask(settings: Settings, args: argparse.Namespace) -> int:
     question = " ".join(args.question)
-    user = args.user or getpass.getuser()
+    user = args.as_email or args.user or getpass.getuser()
     thread_id = args.thread or uuid.uuid4().hex
     event = ChatEvent(
-        person=Person(platform="cli", workspace_id="local", user_id=user, display_name=user),
+        person=Person(
+            platform="cli", workspace_id="local", user_id=user, display_name=user,
+            email=args.as_email.strip().lower() if args.as_email else None,
+        ),
         thread=ThreadRef(
             platform="cli",
             workspace_id="local",
@@ -139,6 +156,8 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
     )
     new_request_id()
     async with await Runtime.start(settings) as runtime:
+        if args.as_email and args.group:
+            runtime.people.assume(args.as_email, args.group)
         if args.json:
             collected = CollectingReplyStream()
             try:
@@ -226,6 +245,25 @@ async def _ingest(settings: Settings, targets: Sequence[str]) -> int:
     return 1 if report.failed else 0
 
 
+async def _ingest_command(settings: Settings, args: argparse.Namespace) -> int:
+    """``ingest``: with ``--allow``, the audience is set before anything is stored (a new
+    document is never public for a moment); ``--permissions-only`` reads no content."""
+    from bots.audiences import set_audiences
+
+    if not args.paths and not args.permissions_only:
+        print("error: name what to ingest (a path, a URL or a source)", file=sys.stderr)
+        return 2
+    try:
+        changed = await set_audiences(settings, args.paths, args.allow, args.permissions_only)
+    except UnknownPrincipal as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.permissions_only:
+        print(f"Permissions: {changed} document(s) changed audience")
+        return 0
+    return await _ingest(settings, args.paths)  # paths, URLs or sources
+
+
 async def _migrate(settings: Settings) -> int:
     from store.database import Database
     from store.migrate import apply_migrations
@@ -291,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "ask":
             return asyncio.run(_ask(settings, args))
         if args.command == "ingest":
-            return asyncio.run(_ingest(settings, args.paths))  # paths, URLs or sources
+            return asyncio.run(_ingest_command(settings, args))
         if args.command == "jobs":
             return asyncio.run(_jobs(settings, args))
         if args.command == "teams-package":

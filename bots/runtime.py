@@ -18,6 +18,8 @@ from core.embeddings import OpenAIEmbedder
 from core.errors import ModelError
 from core.extractive import ExtractiveAnswerer
 from core.grounding import GroundingPolicy
+from core.identity.people import People
+from core.identity.wiring import build_people
 from core.ingest import Ingestor
 from core.ingest.chunking import Chunker
 from core.lifecycle import QuestionLifecycle
@@ -33,9 +35,10 @@ from jobs.reingest import WholeCacheInvalidation
 from jobs.scheduler import JobScheduler
 from store.admin import PgAdminStore, PgAuditLog
 from store.answer_cache import RedisAnswerCache
+from store.audiences import PgAudiences
 from store.conversations import PgConversationStore
-from store.daily_report import PgDailyReport
 from store.coverage import PgCoverageJudge
+from store.daily_report import PgDailyReport
 from store.database import Database
 from store.feedback import FeedbackStore
 from store.history import PgHistoryStore
@@ -81,6 +84,9 @@ class Runtime:
     # A question's life on every platform: accept, answer, done / retry / failed.
     lifecycle: QuestionLifecycle
     services: CoreServices
+    # Who is asking (each platform registers its resolver) and who may read what.
+    people: People
+    audiences: PgAudiences
     redis: Redis | None = None
     embedder: OpenAIEmbedder | None = None
     reranker: HttpReranker | None = None
@@ -146,8 +152,12 @@ class Runtime:
                 embedding=settings.verified_similarity, text=settings.verified_text_similarity
             ),
         )
+        people = build_people(settings, redis)
+        audiences = PgAudiences(db.pool)
         assistant = Assistant(
             conversations=conversations,
+            people=people,
+            restricted=audiences,
             router=model.router or LexicalRouter(domains),
             retriever=retriever,
             generator=model.generator or ExtractiveAnswerer(),
@@ -255,12 +265,16 @@ class Runtime:
                     verified=verified,
                     unanswered=PgUnanswered(db.pool, embedder=embedder),
                     daily_report=PgDailyReport(db.pool),
+                    audiences=audiences,
+                    people=people,
                 ),
                 options=CommandOptions.from_settings(settings),
             ),
             inbox=inbox,
             lifecycle=QuestionLifecycle(inbox, assistant, max_answers=settings.max_answers),
             services=CoreServices(FeedbackStore(db.pool), history, prompts, privacy),
+            people=people,
+            audiences=audiences,
             redis=redis,
             embedder=embedder,
             reranker=reranker,
@@ -273,6 +287,7 @@ class Runtime:
     async def aclose(self) -> None:
         if self.jobs is not None:
             await self.jobs.aclose()  # first: running jobs still need the pool to record
+        await self.people.aclose()
         if self.model is not None:
             await self.model.aclose()
         if self.embedder is not None:

@@ -7,13 +7,14 @@ from collections.abc import Sequence
 
 from bots.platform import Platform
 from bots.platforms import PLATFORMS
+from core.identity.settings import IdentitySettings
 from core.settings import Settings
 
 
 def compose(platforms: Sequence[Platform]) -> type[Settings]:
     """One settings class made of the platforms' parts and the core's: each part's fields and
     checks, every missing setting named at once (platforms first, in registry order)."""
-    parts = tuple(dict.fromkeys(p.settings for p in platforms))
+    parts = (*dict.fromkeys(p.settings for p in platforms), IdentitySettings)
     return type(
         "AppSettings",
         (*parts, Settings),

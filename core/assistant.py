@@ -19,6 +19,9 @@ from core.generation import GenerationRequest, Generator
 from core.grounded_writer import INTERRUPTED, MODEL_DOWN, UNCHECKED, GroundedWriter, Written
 from core.grounding import GroundingPolicy
 from core.guard import check_question
+from core.identity.people import People
+from core.identity.principals import EVERYONE_SCOPE
+from core.identity.scoped_cache import RestrictedDocuments, ScopedAnswerCache
 from core.language import language_of
 from core.limits import QuestionGate
 from core.llm.cache import AnswerCache, CachedAnswer
@@ -35,6 +38,11 @@ log = structlog.get_logger(__name__)
 __all__ = ["FAILED", "INTERRUPTED", "MODEL_DOWN", "UNCHECKED", "Assistant", "AssistantLimits"]
 
 FAILED = "Sorry — something went wrong while I was answering. Please try again in a moment."
+# Under an answer given without the restricted documents the person may be allowed to read.
+ACCESS_UNCHECKED = (
+    "\n\n_Some sources could not be checked for your access just now, so documents shared "
+    "with only some people were left out of this answer._"
+)
 _CONFIDENT = 0.5
 
 
@@ -82,6 +90,8 @@ class Assistant:
         coverage: CoverageJudge | None = None,
         decline: DeclinePolicy | None = None,
         contacts: HelpContacts | None = None,
+        people: People | None = None,
+        restricted: RestrictedDocuments | None = None,
     ) -> None:
         self._conversations = conversations
         self._router = router
@@ -94,7 +104,10 @@ class Assistant:
         # Answers when the generator gives nothing at all (the model is down).
         self._fallback = fallback
         self._moderator = moderator
-        self._cache = cache
+        # Answers are cached per audience: restricted text never reaches an outsider.
+        self._cache = ScopedAnswerCache(cache, restricted) if cache is not None else None
+        # Who is asking and what they may read (core.identity); public documents without it.
+        self._people = people
         # Pace and daily budgets: refused before anything is stored or generated.
         self._gate = gate
         # "I couldn't find that": without a judge every question that retrieved something
@@ -118,6 +131,9 @@ class Assistant:
         ``stream.fail``) when the question cannot be taken; nothing is stored then.
         """
         started = time.perf_counter()
+        scope = EVERYONE_SCOPE
+        if self._people is not None:
+            event, scope = await self._people.identify(event)
         try:
             question = check_question(event.text, max_chars=self._limits.max_question_chars)
             if self._gate is not None:
@@ -160,7 +176,7 @@ class Assistant:
         cacheable = self._cache is not None and not history
         if cacheable:
             assert self._cache is not None
-            hit = await self._cache.get(route.primary or "", question)
+            hit = await self._cache.get(route.primary or "", question, scope)
             if hit is not None:
                 return await self._answer_directly(
                     event, user.id, conversation_id, route, hit.text, stream, started,
@@ -171,10 +187,14 @@ class Assistant:
         # 4. retrieve
         retrieval_started = time.perf_counter()
         query = _search_query(question, history)
-        scope = search_scope(self._domains, route) if route.confidence >= _CONFIDENT else ()
-        passages = await self._retriever.search(query, k=self._limits.retrieval_k, domains=scope)
-        if not passages and scope:
-            passages = await self._retriever.search(query, k=self._limits.retrieval_k)
+        domains = search_scope(self._domains, route) if route.confidence >= _CONFIDENT else ()
+        passages = await self._retriever.search(
+            query, k=self._limits.retrieval_k, domains=domains, principals=scope.principals
+        )
+        if not passages and domains:
+            passages = await self._retriever.search(
+                query, k=self._limits.retrieval_k, principals=scope.principals
+            )
         retrieval_ms = (time.perf_counter() - retrieval_started) * 1000
         language = language_of(question, event.locale)
         if await self._uncovered(query, passages, language):
@@ -201,6 +221,9 @@ class Assistant:
             await stream.status(f"Reading {len(passages)} passage{'s' if len(passages) != 1 else ''}…")
         written = await self._generate(request, stream, parts, started)
         status, fell_back, ttft_ms = written.status, written.fell_back, written.ttft_ms
+        if not scope.checked and status != "failed":
+            parts.append(ACCESS_UNCHECKED)
+            await stream.append(ACCESS_UNCHECKED)
 
         # 7. finish (citations are checked against the passages the generator actually used)
         text, citations = cite(question, "".join(parts), request.passages)
@@ -228,11 +251,18 @@ class Assistant:
             await stream.finish(answer)
         else:
             await stream.fail(FAILED)
-        if cacheable and status == "complete" and not fell_back and written.grounding.grounded:
+        if (
+            cacheable
+            and status == "complete"
+            and not fell_back
+            and written.grounding.grounded
+            and scope.checked
+        ):
             assert self._cache is not None
             await self._cache.put(
                 route.primary or "",
                 question,
+                scope,
                 CachedAnswer(
                     text=answer.text, citations=tuple(citations),
                     sources=tuple(answer.sources), model=usage.model,

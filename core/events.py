@@ -19,13 +19,20 @@ class ConversationKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Person:
-    """Who asked: the platform's user id, scoped by workspace or tenant."""
+    """Who asked: the platform's user id, scoped by workspace or tenant.
+
+    ``email`` is the confirmed email once known (``core.identity``), ``entra_id`` the
+    Microsoft Entra object id. ``account`` is set when the same email on every platform is
+    one person: limits and the user record follow it rather than the platform id.
+    """
 
     platform: str
     workspace_id: str
     user_id: str
     display_name: str | None = None
     email: str | None = None
+    entra_id: str | None = None
+    account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

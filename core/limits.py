@@ -101,6 +101,9 @@ class LimitHitReader(Protocol):
 
 
 def bucket_key(person: Person) -> str:
+    # One person on several platforms (``Person.account``) has one pace.
+    if person.account:
+        return f"account:{person.account}"
     return f"{person.platform}:{person.workspace_id}:{person.user_id}"
 
 

@@ -12,8 +12,10 @@ class Retriever(Protocol):
     """Returns the best ``k`` passages for ``query``, best first.
 
     ``domains`` restricts the search to documents of those domains; empty searches all.
+    ``principals`` are the asker's (``core.identity``): restricted documents are searched only
+    when their audience names one of them; without any, public documents only.
     """
 
     async def search(
-        self, query: str, *, k: int, domains: Sequence[str] = ()
+        self, query: str, *, k: int, domains: Sequence[str] = (), principals: Sequence[str] = ()
     ) -> list[Passage]: ...

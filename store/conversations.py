@@ -9,6 +9,7 @@ from psycopg_pool import AsyncConnectionPool
 from core.answers import Answer
 from core.conversations import Turn, UserRecord
 from core.events import Person, ThreadRef
+from store.people import one_person
 
 
 class PgConversationStore:
@@ -18,21 +19,26 @@ class PgConversationStore:
         self._pool = pool
 
     async def upsert_user(self, person: Person) -> UserRecord:
+        """The person's user record; with ``Person.account``, the one record of everyone with
+        that confirmed email on any platform (store/people.py)."""
         async with self._pool.connection() as conn:
             cur = conn.cursor(row_factory=class_row(UserRecord))
             await cur.execute(
-                """INSERT INTO users (platform, workspace_id, platform_user_id, display_name, email)
-                   VALUES (%s, %s, %s, %s, %s)
+                """INSERT INTO users (platform, workspace_id, platform_user_id, display_name, email,
+                                      entra_id)
+                   VALUES (%s, %s, %s, %s, %s, %s)
                    ON CONFLICT (platform, workspace_id, platform_user_id) DO UPDATE SET
                        display_name = coalesce(EXCLUDED.display_name, users.display_name),
                        email = coalesce(EXCLUDED.email, users.email),
+                       entra_id = coalesce(EXCLUDED.entra_id, users.entra_id),
                        updated_at = now()
                    RETURNING id, role""",
-                (person.platform, person.workspace_id, person.user_id, person.display_name, person.email),
+                (person.platform, person.workspace_id, person.user_id, person.display_name,
+                 person.email, person.entra_id),
             )
             row = await cur.fetchone()
-        assert row is not None
-        return row
+            assert row is not None
+            return await one_person(conn, row, person.account)
 
     async def open_conversation(self, thread: ThreadRef, user_id: int, title: str) -> int:
         async with self._pool.connection() as conn:

@@ -21,13 +21,16 @@ from core.commands.stores import HistoryScope, PastConversation
 PREVIEW_CHARS = 120
 _MARKUP = re.compile(r"\[\d+\]|[*_`~#>|]+")
 
-# Conversations the person took part in and may see from where they are asking.
+# Conversations the person took part in and may see from where they are asking: their
+# private ones on any platform (one person across platforms, store/people.py), a shared one
+# only from its own channel.
 _VISIBLE = """
     visible AS (
         SELECT c.* FROM conversations c
         WHERE c.id IN (SELECT conversation_id FROM messages WHERE user_id = %(user)s)
-          AND c.platform = %(platform)s AND c.workspace_id = %(workspace)s
-          AND (c.kind IN ('dm', 'assistant') OR c.channel_id = %(channel)s)
+          AND (c.kind IN ('dm', 'assistant')
+               OR (c.platform = %(platform)s AND c.workspace_id = %(workspace)s
+                   AND c.channel_id = %(channel)s))
     )"""
 
 # Who a message belongs to: the asker of a question, and for an answer the asker of the

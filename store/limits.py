@@ -121,7 +121,7 @@ class PgSpendLedger:
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 """SELECT coalesce(sum(m.cost_usd), 0)
-                   FROM users u JOIN messages m ON m.user_id = u.id
+                   FROM users u JOIN messages m ON m.user_id = coalesce(u.same_as, u.id)
                    WHERE u.platform = %s AND u.workspace_id = %s AND u.platform_user_id = %s
                      AND m.created_at >= %s AND m.role = 'assistant'""",
                 (person.platform, person.workspace_id, person.user_id, since),

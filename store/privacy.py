@@ -167,7 +167,7 @@ class PgPrivacyStore:
             )
             await conn.execute(
                 """UPDATE users SET display_name = NULL, email = NULL, updated_at = now()
-                   WHERE id = %(user)s""",
+                   WHERE id = %(user)s OR same_as = %(user)s""",  # and their other platforms' accounts
                 params,
             )
             # Verified answers they wrote are the company's word and stay, no longer signed

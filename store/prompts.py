@@ -15,6 +15,8 @@ from typing import Literal
 from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 
+from store.audiences import PUBLIC_ANSWER
+
 Origin = Literal["stored", "defaults"]
 
 
@@ -132,7 +134,8 @@ class PromptStore:
 
     async def questions(self, since: datetime, until: datetime, *, limit: int) -> list[AskedQuestion]:
         """Up to ``limit`` user questions asked in [since, until), a repeatable sample when
-        there are more; each with the primary domain of the answer that followed it."""
+        there are more; each with the primary domain of the answer that followed it. Only
+        questions answered from public documents: a prompt is shown to everyone."""
         async with self._pool.connection() as conn:
             cur = conn.cursor(row_factory=class_row(AskedQuestion))
             await cur.execute(
@@ -142,7 +145,9 @@ class PromptStore:
                              AND a.role = 'assistant'
                            ORDER BY a.id LIMIT 1) AS domain
                    FROM messages m
-                   WHERE m.role = 'user' AND m.created_at >= %s AND m.created_at < %s
+                   WHERE m.role = 'user' AND m.created_at >= %s AND m.created_at < %s"""
+                + PUBLIC_ANSWER
+                + """
                    ORDER BY hashtext(m.id::text), m.id
                    LIMIT %s""",
                 (since, until, limit),

@@ -20,6 +20,7 @@ from core.errors import ModelError
 from core.ingest.pipeline import Embedder, embedding_input
 from core.rerank import Reranker
 from core.text import STOPWORDS
+from store.audiences import AUDIENCE_FILTER
 from store.knowledge import vector_literal
 from store.vector_index import IndexForms, VectorIndex
 
@@ -34,7 +35,7 @@ _FILTERS = """
   AND (cardinality(%(domains)s::text[]) = 0 OR c.domain = ANY(%(domains)s::text[]))
   AND (cardinality(%(sources)s::text[]) = 0 OR c.document_id IN
        (SELECT id FROM documents WHERE source = ANY(%(sources)s::text[])))
-"""
+""" + AUDIENCE_FILTER
 
 _SEARCH = """
 SELECT c.id AS chunk_id, c.document_id, c.title, c.text, c.domain,
@@ -168,7 +169,7 @@ FROM unnest(ARRAY(
     FROM documents d JOIN chunks c ON c.document_id = d.id
     WHERE c.embedding IS NOT NULL""" + _IN_SPACE + """
       AND (cardinality(%(domains)s::text[]) = 0 OR c.domain = ANY(%(domains)s::text[]))
-      AND (cardinality(%(sources)s::text[]) = 0 OR d.source = ANY(%(sources)s::text[]))
+      AND (cardinality(%(sources)s::text[]) = 0 OR d.source = ANY(%(sources)s::text[]))""" + AUDIENCE_FILTER + """
     ORDER BY cosine_distance(c.embedding, %(vector)s::vector) LIMIT %(pool)s
 )) WITH ORDINALITY AS v(id, rank)
 """
@@ -244,8 +245,10 @@ class FullTextRetriever:
         self._candidates = candidates
 
     async def search(
-        self, query: str, *, k: int, domains: Sequence[str] = (), sources: Sequence[str] = ()
+        self, query: str, *, k: int, domains: Sequence[str] = (), sources: Sequence[str] = (),
+        principals: Sequence[str] = (),
     ) -> list[Passage]:
+        """``principals``: the asker's (store/audiences.py); public documents only without."""
         text = any_word_query(query)
         if not text:
             return []
@@ -257,6 +260,7 @@ class FullTextRetriever:
                     "query": text,
                     "domains": list(domains),
                     "sources": list(sources),
+                    "principals": list(principals),
                     "limit": max(k, self._candidates),
                 },
             )
@@ -337,8 +341,10 @@ class HybridRetriever:
         self._vector_sql: dict[tuple[VectorIndex, bool], str] = {}
 
     async def search(
-        self, query: str, *, k: int, domains: Sequence[str] = (), sources: Sequence[str] = ()
+        self, query: str, *, k: int, domains: Sequence[str] = (), sources: Sequence[str] = (),
+        principals: Sequence[str] = (),
     ) -> list[Passage]:
+        """``principals``: the asker's (store/audiences.py); public documents only without."""
         pool = max(k * 2, self._candidates)
         words = any_word_query(query).replace(" or ", " ")
         params: dict[str, object] = {
@@ -346,6 +352,7 @@ class HybridRetriever:
             "phrases": adjacent_pairs(query),
             "domains": list(domains),
             "sources": list(sources),
+            "principals": list(principals),
             "pool": pool,
             "budget": self._text_budget,
         }
@@ -384,14 +391,14 @@ class HybridRetriever:
 
     async def vector_ranking(
         self, vector: Sequence[float], *, pool: int, domains: Sequence[str] = (),
-        sources: Sequence[str] = (),
+        sources: Sequence[str] = (), principals: Sequence[str] = (),
     ) -> list[int]:
         """The vector ranking's chunk ids, nearest first, for a precomputed ``vector`` (for
         benchmarks: recall against an exact search)."""
         assert self._embedder is not None
         params: dict[str, object] = {
             "domains": list(domains), "sources": list(sources), "pool": pool,
-            "vector": vector_literal(vector), "model": self._embedder.model,
+            "principals": list(principals), "vector": vector_literal(vector), "model": self._embedder.model,
             "dimensions": len(vector),
         }
         hits = await self._run(params, self._walk(domains, sources))

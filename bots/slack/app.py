@@ -32,6 +32,7 @@ BOT_SCOPES = (
     "im:write",
     "mpim:history",
     "users:read",
+    "users:read.email",
 )
 OAUTH_STATE_TTL_S = 600
 

@@ -17,6 +17,7 @@ from bots.slack.answers import SlackAnswering, inbox_payload
 from bots.slack.app import build_bolt_app, web_client
 from bots.slack.calls import SlackCalls
 from bots.slack.events import Question
+from bots.slack.identity import SlackIdentities
 from bots.slack.metrics import SlackMetrics
 from bots.slack.pacing import SlackPacer
 from bots.slack.settings import SlackSettings
@@ -59,6 +60,14 @@ class SlackBot:
         )
         self.answering.bot_token = token.get_secret_value() if token else None
         runtime.lifecycle.register(events.PLATFORM, self.answering)
+        runtime.people.register(
+            events.PLATFORM,
+            SlackIdentities(
+                self.calls,
+                installs=self.app.installation_store,
+                bot_token=token.get_secret_value() if token else None,
+            ),
+        )
         timezones = Timezones(self.calls)
         self._drain_s = drain_s
         self._session: aiohttp.ClientSession | None = None

@@ -80,8 +80,12 @@ def reply_blocks(reply: CommandReply) -> list[Block]:
         title = (" ".join(entry.title.split()) or "Untitled")[:80]
         title = title.replace("[", "(").replace("]", ")")  # it is a link's label below
         detail = entry.snippet or entry.preview
-        link = thread_link(entry.thread.channel_id, entry.thread.thread_id)
         suffix = f" — {detail}" if detail else ""
+        if entry.thread.platform != PLATFORM:
+            # Asked on another platform (one person across platforms): no Slack link to it.
+            lines.append(f"• {title} ({entry.thread.platform}) _{entry.when}_{suffix}")
+            continue
+        link = thread_link(entry.thread.channel_id, entry.thread.thread_id)
         # Written as Markdown: _section escapes the words, then makes the link Slack's.
         lines.append(f"• [{title}]({link}) _{entry.when}_{suffix}")
     if lines:

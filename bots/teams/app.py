@@ -27,6 +27,7 @@ from bots.teams.auth import BotConnectorAuthentication, ConnectorTokenValidator,
 from bots.teams.bot import PLATFORM, TeamsBot, TeamsServices, is_personal_command
 from bots.teams.connector import SessionSender, TeamsConnectorFactory
 from bots.teams.credentials import BearerTokenPolicy, BotToken, NoCredentials, token_source
+from bots.teams.identity import TeamsIdentities
 from bots.teams.payloads import MalformedActivity, check_activity
 from bots.teams.proactive import TeamsNotifier
 from bots.teams.references import TeamsConversations
@@ -89,6 +90,7 @@ class TeamsApp:
             validator=validator, connectors=connectors, app_id=settings.microsoft_app_id
         )
         self._adapter = CloudAdapter(self.auth)
+        self.runtime.people.register(PLATFORM, TeamsIdentities(connectors))
         conversations = TeamsConversations(self.store)
         self.notifier = TeamsNotifier(
             self._adapter, conversations, app_id=settings.microsoft_app_id

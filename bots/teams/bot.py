@@ -11,7 +11,7 @@ stored reference, so jobs can post later without being asked.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any
 
@@ -243,10 +243,12 @@ def is_personal_command(activity: Activity) -> bool:
 
 
 def _command_request(activity: Any, text: str) -> CommandRequest:
-    return CommandRequest.parse(
+    request = CommandRequest.parse(
         person_of(activity),
         thread_of(activity),
         text,
         mentions=other_mentions(activity),
         timezone=client_timezone(activity),
     )
+    # Where the person's member record is read, if they are not known yet.
+    return replace(request, extras=chat_event(activity).extras)

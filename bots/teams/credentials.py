@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from msrest.pipeline import AsyncHTTPPolicy, Request, Response, SansIOHTTPPolicy
 
 from bots.teams.settings import TeamsSettings
-from core.settings import Settings
 from core.errors import ConfigurationError
+from core.settings import Settings
 
 SCOPE = "https://api.botframework.com/.default"
 MULTI_TENANT = "botframework.com"

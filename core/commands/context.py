@@ -27,6 +27,7 @@ from core.commands.stores import (
 )
 from core.conversations import UserRecord
 from core.events import ConversationKind, Person
+from core.identity.principals import AudienceSetter, PersonIdentifier
 from core.limits import LimitHitReader
 from core.settings import Settings
 from core.verified import VerifiedAnswers
@@ -57,6 +58,10 @@ class CommandServices:
     verified: VerifiedAnswers | None = None
     unanswered: UnansweredReader | None = None
     daily_report: DailyReport | None = None
+    # Who may read what is ingested (`ingest … --allow`).
+    audiences: AudienceSetter | None = None
+    # Who is asking (``core.identity.People``): their confirmed email.
+    people: PersonIdentifier | None = None
     # The ingestor holds one ingest's state at a time: index commands take turns.
     index_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import structlog
@@ -126,6 +126,10 @@ class CommandHandler:
                 request.name, COMMANDS, is_admin=is_admin, exists=request.name in _SPECS
             )
 
+        if services.people is not None:
+            # Admins by email, `role` by email, one person across platforms: who is this?
+            person = await services.people.identified(request.person, request.extras)
+            request = replace(request, person=person)
         user = await services.users.upsert_user(request.person)
         is_admin = user.role == "admin" or is_configured_admin(request.person, self._options.admins)
         spec = _SPECS.get(request.name)

@@ -10,6 +10,7 @@ from typing import Protocol, Self
 
 import structlog
 
+from core.commands.audience import restrict, split_allow
 from core.commands.context import CommandContext
 from core.commands.help import CommandSpec
 from core.commands.reply import CommandReply, Fact, unwrap
@@ -130,7 +131,8 @@ async def _result(title: str, report: IngestReport, ctx: CommandContext) -> Comm
 
 
 async def run_ingest(ctx: CommandContext) -> CommandReply:
-    target = unwrap(" ".join(ctx.request.args))
+    words, allow = split_allow(" ".join(ctx.request.args))
+    target = unwrap(words)
     if not target:
         return CommandReply(
             title="What should I read?",
@@ -145,6 +147,8 @@ async def run_ingest(ctx: CommandContext) -> CommandReply:
                 sections=["Web ingestion is not set up in this deployment."],
                 ok=False,
             )
+        if (refused := await restrict(ctx, target, allow)) is not None:
+            return refused
         async with _index_turn(ctx):
             await ctx.report(f"Reading {target}…")
             report = await ctx.services.url_ingest(target)
@@ -176,6 +180,8 @@ async def run_ingest(ctx: CommandContext) -> CommandReply:
         )
     if not path.exists():
         return CommandReply(title="Nothing there", sections=[f"{path} does not exist."], ok=False)
+    if (refused := await restrict(ctx, str(path), allow)) is not None:
+        return refused
     async with _index_turn(ctx), _ProgressLines(ctx) as lines:
         report = await ctx.services.ingestor.ingest(
             [path], on_file=lines.file_done, total=lines.total
@@ -235,8 +241,9 @@ def _merge(into: IngestReport, other: IngestReport) -> None:
 COMMANDS = (
     CommandSpec(
         "ingest",
-        "ingest <url|path>",
-        "read a web page or a server folder into the index",
+        "ingest <url|path> [--allow PRINCIPAL]",
+        "read a web page or a server folder into the index (only for PRINCIPAL: an email or "
+        "group:<name>)",
         run_ingest,
         admin=True,
         args=r"\S+",

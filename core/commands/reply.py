@@ -9,6 +9,7 @@ as plain Markdown for adapters (or tests) that want one string.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -56,6 +57,8 @@ class CommandRequest:
     mentions: tuple[str, ...] = ()
     timezone: str | None = None
     text: str = ""
+    # Platform leftovers for the platform's own identity lookup (``core.identity``).
+    extras: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
     def parse(

@@ -22,8 +22,8 @@ from core.errors import IngestError, ModelError
 from core.ingest.chunking import Chunker
 from core.ingest.connectors.base import RemoteItem, Source
 from core.ingest.documents import ChunkDraft, LoadedDocument
-from core.ingest.locations import mapped_url, shown_path
 from core.ingest.loaders import content_hash, is_supported, load_file
+from core.ingest.locations import mapped_url, shown_path
 
 log = structlog.get_logger(__name__)
 

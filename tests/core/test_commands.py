@@ -59,7 +59,7 @@ async def test_help_lists_admin_commands_only_for_admins(runtime: Runtime):
     for usage in (
         "stats [7d|30d]",
         "sources",
-        "ingest <url|path>",
+        "ingest <url|path> [--allow PRINCIPAL]",
         "reindex",
         "prompts [refresh]",
         "feedback [n]",

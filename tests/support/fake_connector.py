@@ -132,6 +132,11 @@ class FakeConnector:
     files: dict[str, bytes] = field(default_factory=dict)
     offers: dict[str, dict[str, Any]] = field(default_factory=dict)  # uniqueId → uploadInfo
     onedrive_down: bool = False  # OneDrive answers every upload with 503
+    # The member records Teams keeps (``GET /v3/conversations/{id}/members/{member}``): email
+    # by Teams user id; a member not listed is ``{name}@contoso.com`` from "29:{name}".
+    member_emails: dict[str, str] = field(default_factory=dict)
+    members_down: bool = False  # the member lookup answers 503
+    member_lookups: list[str] = field(default_factory=list)  # the member ids asked for
     _failures: list[int] = field(default_factory=list)
     _edits: dict[str, list[float]] = field(default_factory=dict)
     _changed: asyncio.Condition | None = None
@@ -145,7 +150,29 @@ class FakeConnector:
         app.router.add_post(base + "/{activity_id}", self._send)
         app.router.add_put(base + "/{activity_id}", self._update)
         app.router.add_put("/onedrive/upload/{unique_id}", self._upload)
+        app.router.add_get("/v3/conversations/{conversation_id}/members/{member_id}", self._member)
         return app
+
+    async def _member(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response(self._error("Unauthorized", "bad token"), status=401)
+        member = request.match_info["member_id"]
+        self.member_lookups.append(member)
+        if self.members_down:
+            return web.json_response(self._error("ServiceError", "down"), status=503)
+        name = member.split(":", 1)[-1]
+        email = self.member_emails.get(member, f"{name}@contoso.com")
+        return web.json_response(
+            {
+                "id": member,
+                "name": name.title(),
+                "aadObjectId": f"aad-{name}",
+                "email": email,
+                "userPrincipalName": email,
+                "tenantId": "tenant-1",
+                "userRole": "user",
+            }
+        )
 
     def fail_next(self, status: int, times: int = 1) -> None:
         self._failures.extend([status] * times)

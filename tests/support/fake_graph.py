@@ -87,6 +87,11 @@ class FakeGraph:
     page_size: int = 2
     fail_status: int | None = None  # every Graph call answers this status
     garbage: bool = False  # Graph listings answer HTML instead of JSON
+    # Entra groups: group id -> display name, and user (object id or UPN) -> the group ids
+    # they belong to directly; nesting: group id -> the group ids it belongs to.
+    groups: dict[str, str] = field(default_factory=dict)
+    members: dict[str, list[str]] = field(default_factory=dict)
+    nested: dict[str, list[str]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
     base_url: str = ""
@@ -118,6 +123,9 @@ class FakeGraph:
         app.router.add_get("/v1.0/drives/{drive}/items/{item}/children", self._item_children)
         app.router.add_get("/v1.0/drives/{drive}/items/{item}/content", self._content)
         app.router.add_get("/download/{drive}/{item}", self._download)
+        app.router.add_get(
+            "/v1.0/users/{who}/transitiveMemberOf/microsoft.graph.group", self._member_of
+        )
         app.middlewares.append(self._record)
         return app
 
@@ -172,6 +180,41 @@ class FakeGraph:
                 status=self.fail_status,
             )
         return None
+
+    def join(self, who: str, *names: str) -> None:
+        """Put ``who`` (object id or UPN) in groups named ``names`` (made as needed)."""
+        for name in names:
+            group_id = next((i for i, n in self.groups.items() if n == name), None)
+            if group_id is None:
+                group_id = str(uuid.uuid5(uuid.NAMESPACE_DNS, name))
+                self.groups[group_id] = name
+            self.members.setdefault(who.lower(), []).append(group_id)
+
+    async def _member_of(self, request: web.Request) -> web.Response:
+        """Transitive memberships, paged like Graph (``page_size`` a page)."""
+        if (refused := self._refuse(request)) is not None:
+            return refused
+        who = request.match_info["who"].lower()
+        found: list[str] = []
+        todo = list(self.members.get(who, ()))
+        while todo:
+            group_id = todo.pop()
+            if group_id not in found:
+                found.append(group_id)
+                todo.extend(self.nested.get(group_id, ()))
+        start = int(request.query.get("$skiptoken", "0"))
+        page = found[start:start + self.page_size]
+        body: dict[str, Any] = {
+            "value": [
+                {"@odata.type": "#microsoft.graph.group", "id": g, "displayName": self.groups[g]}
+                for g in page
+            ]
+        }
+        if start + self.page_size < len(found):
+            body["@odata.nextLink"] = (
+                f"{self.base_url}{request.path}?$skiptoken={start + self.page_size}"
+            )
+        return web.json_response(body)
 
     async def _sites(self, request: web.Request) -> web.Response:
         if (refused := self._refuse(request)) is not None:

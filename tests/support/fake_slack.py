@@ -164,6 +164,10 @@ class FakeSlack:
         self.responses: list[dict[str, Any]] = []  # posts to response_url
         self.uploads: list[dict[str, Any]] = []
         self.user_timezones: dict[str, str] = {}  # users.info ``tz`` by user id (else UTC)
+        # users.info ``profile.email`` by user id (else ``{id}@example.com``), and the ids whose
+        # email Slack has not confirmed (``is_email_confirmed`` false).
+        self.user_emails: dict[str, str] = {}
+        self.unconfirmed: set[str] = set()
         self.oauth_grants: dict[str, dict[str, Any]] = {}
         self.socket_acks: list[dict[str, Any]] = []
         self._sockets: list[web.WebSocketResponse] = []
@@ -656,11 +660,13 @@ class FakeSlack:
 
     def _m_users_info(self, ws: Workspace, args: dict) -> dict[str, Any]:
         user = str(args.get("user"))
+        email = self.user_emails.get(user, f"{user.lower()}@example.com")
         return {
             "user": {
                 "id": user,
                 "name": user.lower(),
                 "tz": self.user_timezones.get(user, "UTC"),
-                "profile": {"real_name": f"User {user}", "email": f"{user.lower()}@example.com"},
+                "is_email_confirmed": user not in self.unconfirmed,
+                "profile": {"real_name": f"User {user}", "email": email},
             }
         }

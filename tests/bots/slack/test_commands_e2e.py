@@ -203,6 +203,8 @@ async def test_history_groups_sixty_conversations_by_day_and_more_pages_through_
 async def two_people(slack: SlackHarness) -> dict[str, Any]:
     """Alice and Bob with private conversations, one shared #general thread, and ratings."""
     pool = slack.runtime.db.pool
+    # Slack's profiles say the same emails (users.info, confirmed).
+    slack.fake.user_emails.update({"UALICE": "alice@example.com", "UBOB": "bob@example.com"})
     alice = await person(slack, "UALICE", email="alice@example.com", name="Alice")
     bob = await person(slack, "UBOB", email="bob@example.com", name="Bob")
     now = datetime.now(UTC) - timedelta(minutes=10)

@@ -1,0 +1,83 @@
+"""A person's groups (Microsoft Entra, through Graph), remembered for a while.
+
+A person's groups are fetched once and kept for ``ttl`` seconds; past half of it they are
+still used, and fetched again in the background. When they cannot be fetched and nothing
+fresh enough is kept, ``Groups.of`` says so (None): the caller closes restricted documents to
+that person rather than guess (fail closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Protocol
+
+import structlog
+
+from core.identity.principals import group_principals
+
+log = structlog.get_logger(__name__)
+
+
+class GroupDirectory(Protocol):
+    """Where groups come from: the ids and display names of every group ``who`` (an Entra
+    object id or user principal name) belongs to, directly or through other groups. Raises
+    when the directory cannot answer."""
+
+    async def groups(self, who: str) -> list[str]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class _Cache(Protocol):
+    async def get(self, key: str) -> str | None: ...
+
+    async def set(self, key: str, value: str, ttl: float) -> None: ...
+
+
+class Groups:
+    """Cached group principals (``group:<id>`` and ``group:<name>``) per person."""
+
+    def __init__(
+        self, directory: GroupDirectory, cache: _Cache, *, ttl: float = 3600.0,
+        timeout: float = 5.0,
+    ) -> None:
+        self._directory = directory
+        self._cache = cache
+        self._ttl = ttl
+        self._timeout = timeout
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
+
+    async def of(self, who: str) -> tuple[str, ...] | None:
+        key = f"groups:{who.lower()}"
+        raw = await self._cache.get(key)
+        if raw is not None:
+            entry = json.loads(raw)
+            if time.time() - entry["at"] > self._ttl / 2 and key not in self._refreshing:
+                self._refreshing[key] = asyncio.create_task(self._refresh(key, who))
+            return tuple(entry["groups"])
+        try:
+            return await asyncio.wait_for(self._fetch(key, who), self._timeout)
+        except Exception as exc:  # noqa: BLE001 — any directory trouble closes, never opens
+            log.warning("groups_unavailable", error=repr(exc))
+            return None
+
+    async def _fetch(self, key: str, who: str) -> tuple[str, ...]:
+        found = group_principals(await self._directory.groups(who))
+        await self._cache.set(key, json.dumps({"at": time.time(), "groups": found}), self._ttl)
+        return found
+
+    async def _refresh(self, key: str, who: str) -> None:
+        try:
+            await self._fetch(key, who)
+        except Exception as exc:  # noqa: BLE001 — the kept groups stay until their TTL ends
+            log.warning("groups_refresh_failed", error=repr(exc))
+        finally:
+            self._refreshing.pop(key, None)
+
+    async def aclose(self) -> None:
+        for task in self._refreshing.values():
+            task.cancel()
+        await asyncio.gather(*self._refreshing.values(), return_exceptions=True)
+        await self._directory.aclose()
