@@ -35,7 +35,10 @@ from core.verified import VerifiedAnswers
 
 log = structlog.get_logger(__name__)
 
-__all__ = ["FAILED", "INTERRUPTED", "MODEL_DOWN", "UNCHECKED", "Assistant", "AssistantLimits"]
+__all__ = [
+    "ACCESS_UNCHECKED", "FAILED", "INTERRUPTED", "MODEL_DOWN", "UNCHECKED", "Assistant",
+    "AssistantLimits",
+]
 
 FAILED = "Sorry — something went wrong while I was answering. Please try again in a moment."
 # Under an answer given without the restricted documents the person may be allowed to read.
@@ -201,6 +204,9 @@ class Assistant:
             # Nothing retrieved is about the question: say so and where to ask, show no
             # passages, call no model; stored as not_found for the admins' list.
             text = not_found_text(self._contacts.for_domain(route.primary), language)
+            if not scope.checked:
+                # Maybe it is in a document this person may read that could not be checked.
+                text += ACCESS_UNCHECKED
             return await self._answer_directly(
                 event, user.id, conversation_id, route, text, stream, started,
                 status="not_found", retrieval_ms=retrieval_ms,

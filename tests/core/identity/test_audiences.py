@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from bots.runtime import Runtime
-from core.assistant import UNCHECKED
+from core.assistant import ACCESS_UNCHECKED as UNCHECKED
 from core.settings import Settings
 from tests.core.identity.helpers import SALARY_QUESTION, ask_as, knowledge, sees_salaries
 from tests.support.fake_graph import FakeGraph, running
