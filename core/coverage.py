@@ -46,7 +46,7 @@ class DeclinePolicy:
     cannot be found in English passages that its meaning may well have found.
     """
 
-    min_share: float = 0.6
+    min_share: float = 0.65
     top: int = 5
     by_meaning: bool = False
 

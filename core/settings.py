@@ -186,7 +186,7 @@ class Settings(SettingsPart):
     # "I couldn't find that": a question is declined (no passages shown, no model call) when
     # the best retrieved passage holds less than this IDF-weighted share of its content words
     # (core/coverage.py; chosen on two document sets, docs/benchmarks.md). 0 never declines.
-    decline_min_coverage: float = Field(0.6, alias="SWITCHBOARD_DECLINE_MIN_COVERAGE", ge=0, le=1)
+    decline_min_coverage: float = Field(0.65, alias="SWITCHBOARD_DECLINE_MIN_COVERAGE", ge=0, le=1)
     # Who a declined question is sent to, per domain (JSON in the env); a domain not listed
     # uses its `contact` in the domains file, else SWITCHBOARD_HELP_CONTACT.
     help_contacts: dict[str, str] = Field(
