@@ -7,20 +7,14 @@ with admin consent (docs/knowledge.md).
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import ssl
-from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-import msal
-import requests
 
-from core.errors import SourceUnavailable
 from core.ingest.connectors.base import get_json
+from core.ingest.connectors.graph_token import GraphAppToken
 
-_SCOPE = "https://graph.microsoft.com/.default"
 _HINT = (
     "Check SHAREPOINT_TENANT_ID, SHAREPOINT_CLIENT_ID and SHAREPOINT_CLIENT_SECRET, and that the "
     "app has the GroupMember.Read.All application permission with admin consent."
@@ -43,37 +37,13 @@ class GraphGroups:
         ca_file: str | None = None,
     ) -> None:
         self._graph = graph_url.rstrip("/")
-        self._credentials = (client_id, client_secret, f"{authority_host.rstrip('/')}/{tenant_id}")
+        self._token = GraphAppToken(
+            tenant_id=tenant_id, client_id=client_id, client_secret=client_secret,
+            authority_host=authority_host, timeout=timeout, ca_file=ca_file, hint=_HINT,
+        ).get
         self._timeout = timeout
         self._ca_file = ca_file
-        self._app: msal.ConfidentialClientApplication | None = None
         self._session: aiohttp.ClientSession | None = None
-
-    def _acquire(self) -> dict[str, Any]:
-        if self._app is None:
-            client_id, secret, authority = self._credentials
-            http = requests.Session()
-            http.request = functools.partial(  # type: ignore[method-assign]
-                http.request, timeout=self._timeout, verify=self._ca_file or True
-            )
-            self._app = msal.ConfidentialClientApplication(
-                client_id, client_credential=secret, authority=authority,
-                instance_discovery=False, http_client=http,
-            )
-        return self._app.acquire_token_for_client(scopes=[_SCOPE])
-
-    async def _token(self) -> str:
-        # msal blocks (HTTP through requests): off the event loop. It caches the app token.
-        try:
-            result = await asyncio.to_thread(self._acquire)
-        except Exception as exc:
-            self._app = None  # the metadata fetch may have failed: try afresh next time
-            raise SourceUnavailable(f"Cannot sign in to Microsoft Entra: {exc!r}") from exc
-        token = result.get("access_token")
-        if not token:
-            reason = result.get("error_description") or result.get("error") or "no token"
-            raise SourceUnavailable(f"Microsoft Entra refused the app's sign-in: {reason}")
-        return str(token)
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:

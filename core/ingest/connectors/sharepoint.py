@@ -9,23 +9,19 @@ numbers are kept.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import ssl
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-import msal
-import requests
 
 from core.errors import SourceUnavailable
 from core.ingest.connectors.base import RemoteItem, get_json, request
+from core.ingest.connectors.graph_token import GraphAppToken
 from core.ingest.documents import LoadedDocument
 from core.ingest.loaders import LOADERS, load_bytes
 
-_SCOPE = "https://graph.microsoft.com/.default"
 _SELECT = "id,name,file,folder,eTag,cTag,lastModifiedDateTime,webUrl,size"
 # Graph converts these to PDF on download (``?format=pdf``).
 _CONVERTIBLE = frozenset({".docx", ".doc", ".pptx", ".ppt", ".odt", ".odp", ".rtf", ".xlsx"})
@@ -66,10 +62,10 @@ class SharePointLibrary:
         self._folder = "/" + folder.strip("/") if folder.strip("/") else "/"
         self._domain = domain
         self._graph = graph_url.rstrip("/")
-        self._credentials = (client_id, client_secret, f"{authority_host.rstrip('/')}/{tenant_id}")
-        self._ca_file = ca_file
-        self._timeout = timeout
-        self._app: msal.ConfidentialClientApplication | None = None
+        self._token = GraphAppToken(
+            tenant_id=tenant_id, client_id=client_id, client_secret=client_secret,
+            authority_host=authority_host, timeout=timeout, ca_file=ca_file, hint=_HINT,
+        ).get
         context = ssl.create_default_context(cafile=ca_file) if ca_file else None
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeout),
@@ -79,41 +75,6 @@ class SharePointLibrary:
         self.scope: str | None = None
         self.gone: list[str] = []
         self.failed: list[tuple[str, str]] = []
-
-    def _acquire(self) -> dict[str, Any]:
-        if self._app is None:
-            client_id, secret, authority = self._credentials
-            http = requests.Session()
-            # Per request, because requests lets REQUESTS_CA_BUNDLE override a session's verify.
-            http.request = functools.partial(  # type: ignore[method-assign]
-                http.request, timeout=self._timeout, verify=self._ca_file or True
-            )
-            # The constructor already fetches the tenant's metadata over HTTP.
-            self._app = msal.ConfidentialClientApplication(
-                client_id,
-                client_credential=secret,
-                authority=authority,
-                # Discovery asks the public cloud's host; the tenant's own metadata suffices.
-                instance_discovery=False,
-                http_client=http,
-            )
-        return self._app.acquire_token_for_client(scopes=[_SCOPE])
-
-    async def _token(self) -> str:
-        # msal blocks (HTTP through requests) and caches the app token until it expires.
-        try:
-            result = await asyncio.to_thread(self._acquire)
-        except Exception as exc:  # msal raises ValueError, requests errors, RuntimeError
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise SourceUnavailable(f"Cannot sign in to Microsoft Entra: {reason}") from exc
-        token = result.get("access_token")
-        if not token:
-            reason = result.get("error_description") or result.get("error") or "no token"
-            raise SourceUnavailable(
-                f"Microsoft Entra refused the app's sign-in: {str(reason).splitlines()[0]} {_HINT}",
-                status=401,
-            )
-        return str(token)
 
     async def _get(
         self, url: str, what: str, params: dict[str, str] | None = None
