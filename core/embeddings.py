@@ -15,7 +15,7 @@ import asyncio
 import base64
 import sys
 from array import array
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Self
@@ -40,6 +40,8 @@ DEFAULT_BATCH = 128
 DEFAULT_CONCURRENCY = 8
 # How long one ingest request may spend waiting out 429s before the ingest reports a failure.
 DEFAULT_RATE_LIMIT_WAIT = 300.0
+# Questions whose vectors are remembered (a few hundred KB at 384 dimensions).
+_RECENT_QUERIES = 256
 # 429s in a row for one request before giving up, however short the waits they asked for.
 _MAX_THROTTLES = 50
 _BACKOFF_BASE = 0.5
@@ -129,6 +131,9 @@ class OpenAIEmbedder:
         self._timeout = timeout
         self._rate_limit_wait = rate_limit_wait
         self._window = RequestWindow(self.concurrency)
+        # The last questions' vectors: one question is embedded for the verified-answer match
+        # and again for retrieval; the second asks no endpoint (core/verified, store/retrieval).
+        self._recent: OrderedDict[str, list[float]] = OrderedDict()
         if client is None:
             # Only the endpoint's fields matter here; nothing is read from the environment.
             endpoint = Settings.model_construct(
@@ -158,13 +163,24 @@ class OpenAIEmbedder:
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One vector per text, in order, one request at a time: for a question or a few
         texts. Raises ``ModelError`` when the endpoint fails."""
+        if len(texts) == 1:
+            return [await self.embed_query(texts[0])]
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self._batch_size):
             vectors.extend(await self._batch(list(texts[start:start + self._batch_size])))
         return vectors
 
     async def embed_query(self, text: str) -> list[float]:
-        return (await self._batch([text]))[0]
+        """One question's vector; the last few questions' are remembered."""
+        vector = self._recent.get(text)
+        if vector is None:
+            vector = (await self._batch([text]))[0]
+            self._recent[text] = vector
+            if len(self._recent) > _RECENT_QUERIES:
+                self._recent.popitem(last=False)
+        else:
+            self._recent.move_to_end(text)
+        return vector
 
     async def embed_many(self, texts: Sequence[str]) -> list[list[float]]:
         """One vector per text, in order, for ingestion: batches go out together through the
