@@ -3,62 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import NoneType
-from typing import Annotated, Literal, Self, get_args
+from typing import Literal
 
-from pydantic import (
-    Field,
-    SecretStr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
 
-CommaList = Annotated[tuple[str, ...], NoDecode]
+from core.ingest.connectors.settings import ConnectorSettings
+from core.settings_part import CommaList, SettingsPart, explain
+
+__all__ = ["READINESS_CHECKS", "CommaList", "Settings", "SettingsPart", "explain"]
+
 # What /readyz can check; the ones listed in SWITCHBOARD_READINESS_REQUIRES take a replica out of
 # rotation when they fail, the others only report "degraded".
 READINESS_CHECKS = ("database", "redis", "model")
 
 
-class SettingsPart(BaseSettings):
-    """What every part of the settings shares: read from the environment and ``.env``, frozen,
-    an empty value is unset, and combinations that cannot work stop the start.
-
-    Each part names what it is missing (``_missing``); one object made of several parts
-    (``bots.settings.AppSettings``: the core's and each platform's) names it all at once.
-    """
-
-    model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", populate_by_name=True, frozen=True
-    )
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: object, info: ValidationInfo) -> object:
-        # `FOO=` in a .env or a manifest means "not set", not an empty token or the path ".".
-        field = cls.model_fields.get(info.field_name or "")
-        if value == "" and field is not None and NoneType in get_args(field.annotation):
-            return None
-        return value
-
-    def _missing(self) -> list[str]:
-        """What this part lacks; a part adds its own before its bases' (``super()``)."""
-        return []
-
-    @model_validator(mode="after")
-    def _complete_combinations(self) -> Self:
-        """Settings that only work together: name every missing partner at once, at start."""
-        missing = self._missing()
-        if missing:
-            raise ValueError("\n".join(missing))
-        return self
-
-
-class Settings(SettingsPart):
-    """Every knob of the core. Each has a default, so a fresh checkout runs as it is; each
-    platform's own knobs are in its folder (``bots/<platform>/settings.py``).
+class Settings(ConnectorSettings, SettingsPart):
+    """Every knob of the core. Each has a default, so a fresh checkout runs as it is. The
+    connectors' knobs sit beside them (``ConnectorSettings``, composed in); each platform's
+    are in its folder (``bots/<platform>/settings.py``).
 
     Environment names are the aliases (``DATABASE_URL``, ``SWITCHBOARD_DATA_DIR``…); code and
     tests may pass the field names instead.
@@ -140,34 +102,10 @@ class Settings(SettingsPart):
     rerank_candidates: int = Field(20, alias="SWITCHBOARD_RERANK_CANDIDATES", ge=1, le=200)
     rerank_timeout: float = Field(5.0, alias="SWITCHBOARD_RERANK_TIMEOUT", gt=0)
 
-    # Knowledge sources beside folders (each used only when configured)
-    web_timeout: float = Field(20.0, alias="SWITCHBOARD_WEB_TIMEOUT", gt=0)
-    # Hosts inside the network (loopback, private, link-local, unique-local) that web pages
-    # may be read from: names, addresses or networks, comma-separated. Empty: public only.
     # Sources show a file by its path inside the ingested folder; with this set (e.g.
-    # https://intranet.example.com/handbook) they link to base + that path instead.
+    # https://intranet.example.com/handbook) they link to base + that path instead. The
+    # connectors' own settings: core/ingest/connectors/settings.py.
     source_url_base: str | None = Field(None, alias="SWITCHBOARD_SOURCE_URL_BASE")
-    ingest_allowed_hosts: CommaList = Field((), alias="SWITCHBOARD_INGEST_ALLOWED_HOSTS")
-    sharepoint_tenant_id: str | None = Field(None, alias="SHAREPOINT_TENANT_ID")
-    sharepoint_client_id: str | None = Field(None, alias="SHAREPOINT_CLIENT_ID")
-    sharepoint_client_secret: SecretStr | None = Field(None, alias="SHAREPOINT_CLIENT_SECRET")
-    # SHAREPOINT_SITE is "contoso.sharepoint.com:/sites/HR" or a site id; SHAREPOINT_DRIVE the
-    # document library's name (unset: the site's default library).
-    sharepoint_site: str | None = Field(None, alias="SHAREPOINT_SITE")
-    sharepoint_drive: str | None = Field(None, alias="SHAREPOINT_DRIVE")
-    sharepoint_folder: str = Field("/", alias="SHAREPOINT_FOLDER")
-    sharepoint_domain: str | None = Field(None, alias="SHAREPOINT_DOMAIN")
-    graph_url: str = Field("https://graph.microsoft.com/v1.0", alias="GRAPH_URL")
-    entra_authority_host: str = Field(
-        "https://login.microsoftonline.com", alias="ENTRA_AUTHORITY_HOST"
-    )
-    # CONFLUENCE_URL is the base, e.g. https://x.atlassian.net/wiki; with CONFLUENCE_EMAIL the
-    # token is a Cloud API token (basic auth), without it a Data Center personal access token.
-    confluence_url: str | None = Field(None, alias="CONFLUENCE_URL")
-    confluence_token: SecretStr | None = Field(None, alias="CONFLUENCE_TOKEN")
-    confluence_email: str | None = Field(None, alias="CONFLUENCE_EMAIL")
-    confluence_spaces: CommaList = Field((), alias="CONFLUENCE_SPACES")
-    confluence_domain: str | None = Field(None, alias="CONFLUENCE_DOMAIN")
 
     # Questions
     max_question_chars: int = Field(4000, alias="SWITCHBOARD_MAX_QUESTION_CHARS", ge=10)
@@ -334,16 +272,6 @@ class Settings(SettingsPart):
     # A conversation quiet this long gets a summary (and an embedding when configured).
     summary_quiet_minutes: int = Field(30, alias="SWITCHBOARD_SUMMARY_QUIET_MINUTES", ge=1)
 
-    @field_validator(
-        "admins", "confluence_spaces", "readiness_requires", "reingest_sources",
-        "moderation_blocklist", "ingest_roots", "ingest_allowed_hosts", mode="before",
-    )
-    @classmethod
-    def _split_commas(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
     @field_validator("readiness_requires")
     @classmethod
     def _known_checks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -393,26 +321,3 @@ class Settings(SettingsPart):
     @property
     def embeddings_configured(self) -> bool:
         return bool(self.openai_base_url or self.openai_api_key) and bool(self.embedding_model)
-
-
-def _parts(cls: type[SettingsPart]) -> list[type[SettingsPart]]:
-    return [cls, *(part for sub in cls.__subclasses__() for part in _parts(sub))]
-
-
-def explain(exc: ValidationError) -> str:
-    """One line per problem, naming the environment variable, never echoing a value.
-
-    Pydantic's own message repeats the input, which would print tokens and passwords. The
-    names come from every settings part loaded (the core's and each platform's).
-    """
-    aliases = {
-        name: field.alias or name.upper()
-        for part in _parts(SettingsPart)
-        for name, field in part.model_fields.items()
-    }
-    lines = []
-    for error in exc.errors(include_input=False, include_url=False):
-        where = ".".join(aliases.get(str(part), str(part)) for part in error["loc"])
-        for message in error["msg"].removeprefix("Value error, ").splitlines():
-            lines.append(f"  - {where}: {message}" if where else f"  - {message}")
-    return "\n".join(lines)

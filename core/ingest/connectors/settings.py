@@ -1,0 +1,63 @@
+"""The connectors' part of the one settings object: web pages, SharePoint/OneDrive through
+Microsoft Graph, Confluence. ``core.settings.Settings`` is composed with ``ConnectorSettings``,
+so ``settings.sharepoint_site`` and the other names keep working wherever settings go.
+
+The environment names are the ones deployments already set (``SHAREPOINT_…``,
+``CONFLUENCE_…``, ``GRAPH_URL``…).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from core.settings_part import CommaList, SettingsPart
+
+
+class WebSettings(SettingsPart):
+    """Web pages given by address."""
+
+    web_timeout: float = Field(20.0, alias="SWITCHBOARD_WEB_TIMEOUT", gt=0)
+    # Hosts inside the network (loopback, private, link-local, unique-local) that web pages
+    # may be read from: names, addresses or networks, comma-separated. Empty: public only.
+    ingest_allowed_hosts: CommaList = Field((), alias="SWITCHBOARD_INGEST_ALLOWED_HOSTS")
+
+
+class GraphSettings(SettingsPart):
+    """Microsoft Graph and the Entra sign-in: the SharePoint connector, Entra groups
+    (``core/identity``) and the Bot Framework token (Teams) reach them here."""
+
+    graph_url: str = Field("https://graph.microsoft.com/v1.0", alias="GRAPH_URL")
+    entra_authority_host: str = Field(
+        "https://login.microsoftonline.com", alias="ENTRA_AUTHORITY_HOST"
+    )
+
+
+class SharePointSettings(GraphSettings):
+    """A SharePoint document library or a OneDrive, read with an app registration (msal
+    client credentials); its tenant, id and secret also read Entra groups."""
+
+    sharepoint_tenant_id: str | None = Field(None, alias="SHAREPOINT_TENANT_ID")
+    sharepoint_client_id: str | None = Field(None, alias="SHAREPOINT_CLIENT_ID")
+    sharepoint_client_secret: SecretStr | None = Field(None, alias="SHAREPOINT_CLIENT_SECRET")
+    # SHAREPOINT_SITE is "contoso.sharepoint.com:/sites/HR" or a site id; SHAREPOINT_DRIVE the
+    # document library's name (unset: the site's default library).
+    sharepoint_site: str | None = Field(None, alias="SHAREPOINT_SITE")
+    sharepoint_drive: str | None = Field(None, alias="SHAREPOINT_DRIVE")
+    sharepoint_folder: str = Field("/", alias="SHAREPOINT_FOLDER")
+    sharepoint_domain: str | None = Field(None, alias="SHAREPOINT_DOMAIN")
+
+
+class ConfluenceSettings(SettingsPart):
+    """Confluence Cloud or Data Center spaces."""
+
+    # CONFLUENCE_URL is the base, e.g. https://x.atlassian.net/wiki; with CONFLUENCE_EMAIL the
+    # token is a Cloud API token (basic auth), without it a Data Center personal access token.
+    confluence_url: str | None = Field(None, alias="CONFLUENCE_URL")
+    confluence_token: SecretStr | None = Field(None, alias="CONFLUENCE_TOKEN")
+    confluence_email: str | None = Field(None, alias="CONFLUENCE_EMAIL")
+    confluence_spaces: CommaList = Field((), alias="CONFLUENCE_SPACES")
+    confluence_domain: str | None = Field(None, alias="CONFLUENCE_DOMAIN")
+
+
+class ConnectorSettings(SharePointSettings, ConfluenceSettings, WebSettings):
+    """Every connector's settings, one group the core's settings are made with."""
