@@ -153,6 +153,7 @@ class Runtime:
             ),
         )
         people = build_people(settings, redis)
+        gate = question_gate(settings, db.pool, redis)
         audiences = PgAudiences(db.pool)
         assistant = Assistant(
             conversations=conversations,
@@ -164,7 +165,7 @@ class Runtime:
             fallback=ExtractiveAnswerer() if model.generator is not None else None,
             moderator=model.moderator,
             cache=answer_cache,
-            gate=question_gate(settings, db.pool, redis),
+            gate=gate,
             verified=verified,
             domains=domains,
             limits=AssistantLimits(
@@ -233,7 +234,7 @@ class Runtime:
             retry_delay_s=settings.inbox_retry_delay_s,
         )
         history = PgHistoryStore(db.pool)
-        privacy = PgPrivacyStore(db.pool)
+        privacy = PgPrivacyStore(db.pool, caches=(people, gate))
         return cls(
             settings=settings,
             db=db,

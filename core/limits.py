@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
@@ -78,6 +78,10 @@ class TokenBucket(Protocol):
     async def take(self, key: str) -> float:
         """Take one question from ``key``'s bucket: 0.0 when allowed, else the seconds until
         one is free (nothing is taken then)."""
+        ...
+
+    async def forget(self, key: str) -> None:
+        """Drop ``key``'s bucket (its key may name the person: forget-me)."""
         ...
 
 
@@ -147,6 +151,9 @@ class MemoryTokenBucket:
     async def take(self, key: str) -> float:
         return self.take_now(key)
 
+    async def forget(self, key: str) -> None:
+        self._buckets.pop(key, None)
+
     def _forget_full(self, now: float) -> None:
         refill = self._capacity / self._rate
         for key, (_, at) in list(self._buckets.items()):
@@ -209,6 +216,21 @@ class QuestionGate:
         self._user_budget = user_budget_usd
         self._workspace_budget = workspace_budget_usd
         self._now = now
+
+    async def forget_accounts(
+        self,
+        accounts: Sequence[tuple[str, str, str]],
+        *,
+        emails: Sequence[str] = (),
+        entra_ids: Sequence[str] = (),
+    ) -> None:
+        """forget-me: the person's pace, kept under their platform ids and their email."""
+        if self._bucket is None:
+            return
+        for platform, workspace_id, user_id in accounts:
+            await self._bucket.forget(f"{platform}:{workspace_id}:{user_id}")
+        for email in emails:
+            await self._bucket.forget(f"account:{email.strip().lower()}")
 
     async def admit(self, person: Person, *, attempt: int = 1) -> None:
         """Let the question through or raise; ``attempt`` > 1 (the same event answered again)

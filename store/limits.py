@@ -87,6 +87,13 @@ class RedisTokenBucket:
             self._degraded = False
         return float(wait)
 
+    async def forget(self, key: str) -> None:
+        await self._fallback.forget(key)
+        try:
+            await self._redis.delete(self._prefix + key)
+        except (RedisError, OSError) as exc:
+            log.warning("rate_limit_forget_failed", error=str(exc))
+
 
 class PgSpendLedger:
     """Today's model cost from the stored answers.

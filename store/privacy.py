@@ -7,7 +7,9 @@ shared thread other people's questions and answers are theirs, and stay.
 Forgetting also clears what is kept *about* the person: the inbox payloads of the events they
 sent (questions, refused questions, commands), their limit refusals, this week's suggested
 prompts that quote one of their questions, and what each platform's own tables hold about
-them (``PlatformData``, registered by the platform: Teams' conversation references). Two things
+them (``PlatformData``, registered by the platform: Teams' conversation references), and what
+is remembered about them outside Postgres (``PeopleCache``: the email, Entra id, locale and
+groups their platform and Graph said, in Redis and in each process). Two things
 stay on purpose: the ``users`` row with platform ids and role only (no name or email), so an
 admin stays an admin and a new question starts clean; and ``audit_log``, the record of who did
 what (the forget-me itself included), which holds ids and counts, never content.
@@ -15,7 +17,7 @@ what (the forget-me itself included), which holds ids and counts, never content.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -80,13 +82,29 @@ class PlatformData(Protocol):
     ) -> Mapping[str, Any] | None: ...
 
 
+class PeopleCache(Protocol):
+    """What is remembered about people outside Postgres (``core.identity.People``: their
+    resolved identity and groups, in Redis and in each process): forgotten with them."""
+
+    async def forget_accounts(
+        self,
+        accounts: Sequence[tuple[str, str, str]],
+        *,
+        emails: Sequence[str] = (),
+        entra_ids: Sequence[str] = (),
+    ) -> None: ...
+
+
 class PgPrivacyStore:
     """``core.commands.stores.PrivacyStore`` in Postgres, with each registered platform's
-    ``PlatformData``."""
+    ``PlatformData`` and the caches that remember people (``caches``)."""
 
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool, *, caches: Sequence[PeopleCache] = ()
+    ) -> None:
         self._pool = pool
         self._platforms: dict[str, PlatformData] = {}
+        self._caches = tuple(caches)
 
     def register(self, platform: str, data: PlatformData) -> None:
         self._platforms[platform] = data
@@ -165,8 +183,16 @@ class PgPrivacyStore:
                    WHERE c.id = ANY(%(touched)s) AND c.user_id = %(user)s""",
                 params,
             )
+            # Every platform account of theirs (merged by email), before the email goes.
+            cur = await conn.execute(
+                """SELECT platform, workspace_id, platform_user_id, email, entra_id FROM users
+                   WHERE id = %(user)s OR same_as = %(user)s""",
+                params,
+            )
+            accounts = await cur.fetchall()
             await conn.execute(
-                """UPDATE users SET display_name = NULL, email = NULL, updated_at = now()
+                """UPDATE users SET display_name = NULL, email = NULL, entra_id = NULL,
+                       updated_at = now()
                    WHERE id = %(user)s OR same_as = %(user)s""",  # and their other platforms' accounts
                 params,
             )
@@ -178,6 +204,13 @@ class PgPrivacyStore:
                 params,
             )
             await conn.execute("DELETE FROM handoffs WHERE user_id = %(user)s", params)
+        # After the commit: a question arriving meanwhile finds them in neither place.
+        for cache in self._caches:
+            await cache.forget_accounts(
+                [(str(a[0]), str(a[1]), str(a[2])) for a in accounts],
+                emails=sorted({str(a[3]) for a in accounts if a[3]}),
+                entra_ids=sorted({str(a[4]) for a in accounts if a[4]}),
+            )
         return PersonalData(conversations=conversations, messages=messages, feedback=feedback)
 
     @staticmethod

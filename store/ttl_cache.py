@@ -49,6 +49,11 @@ class RedisTtlCache:
         except (RedisError, OSError) as exc:
             log.warning("ttl_cache_read_failed", error=str(exc))
             return await self._local.get(key)
+        if raw is None:
+            # Gone from Redis (expired, or deleted by another replica: forget-me): this
+            # replica's fallback copy goes too, so it is never served while Redis is away.
+            await self._local.delete(key)
+            return None
         return raw.decode() if isinstance(raw, bytes) else raw
 
     async def set(self, key: str, value: str, ttl: float) -> None:

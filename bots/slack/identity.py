@@ -1,4 +1,6 @@
-"""Who a Slack person is: their confirmed email from ``users.info`` (``users:read.email``).
+"""Who a Slack person is: their confirmed email from ``users.info`` (``users:read.email``), and
+their locale (``include_locale=true``; Slack's events carry none), so answers can be written
+in their language.
 
 Only the email Slack marks confirmed (``is_email_confirmed``) counts; display names never do.
 ``users.info`` is Tier 4 and shares the workspace's budget with time zones: a lookup on the
@@ -48,7 +50,8 @@ class SlackIdentities:
             await asyncio.sleep(wait or 0)
         token = await self._token(team, extras.get("enterprise_id"))
         response = await self._calls.api(
-            team, "users.info", token=token, reserved=True, form=True, user=user
+            team, "users.info", token=token, reserved=True, form=True, user=user,
+            include_locale="true",
         )
         return identity_of(response.get("user") or {})
 
@@ -65,7 +68,9 @@ def identity_of(user: dict[str, Any]) -> Identity | None:
     """A ``users.info`` user as an identity: None for bots and deleted users."""
     if user.get("is_bot") or user.get("deleted"):
         return None
+    locale = user.get("locale")
+    locale = str(locale) if isinstance(locale, str) and locale.strip() else None
     email = (user.get("profile") or {}).get("email")
     if not email or user.get("is_email_confirmed") is not True:
-        return Identity()
-    return Identity(email=str(email).strip().lower())
+        return Identity(locale=locale)
+    return Identity(email=str(email).strip().lower(), locale=locale)

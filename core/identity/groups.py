@@ -36,6 +36,11 @@ class _Cache(Protocol):
     async def set(self, key: str, value: str, ttl: float) -> None: ...
 
 
+def groups_key(who: str) -> str:
+    """Where a person's groups are kept (``who``: their Entra object id or email)."""
+    return f"groups:{who.strip().lower()}"
+
+
 class Groups:
     """Cached group principals (``group:<id>`` and ``group:<name>``) per person."""
 
@@ -50,7 +55,7 @@ class Groups:
         self._refreshing: dict[str, asyncio.Task[None]] = {}
 
     async def of(self, who: str) -> tuple[str, ...] | None:
-        key = f"groups:{who.lower()}"
+        key = groups_key(who)
         raw = await self._cache.get(key)
         if raw is not None:
             entry = json.loads(raw)

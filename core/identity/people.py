@@ -20,7 +20,7 @@ from typing import Protocol
 import structlog
 
 from core.events import ChatEvent, ConversationKind, Person
-from core.identity.groups import Groups
+from core.identity.groups import Groups, groups_key
 from core.identity.principals import EVERYONE_SCOPE, Scope, group_principals
 
 log = structlog.get_logger(__name__)
@@ -29,18 +29,23 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True, slots=True)
 class Identity:
     """What a platform says about a person: their confirmed email (None when the platform has
-    none it vouches for) and their Entra object id (Teams)."""
+    none it vouches for), their Entra object id (Teams) and their locale (``fr-FR``; Slack's
+    ``users.info`` with ``include_locale``), kept with the person so answers are written in
+    their language."""
 
     email: str | None = None
     entra_id: str | None = None
+    locale: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"email": self.email, "entra_id": self.entra_id})
+        return json.dumps({"email": self.email, "entra_id": self.entra_id, "locale": self.locale})
 
     @classmethod
     def from_json(cls, raw: str) -> Identity:
         data = json.loads(raw)
-        return cls(email=data.get("email"), entra_id=data.get("entra_id"))
+        return cls(
+            email=data.get("email"), entra_id=data.get("entra_id"), locale=data.get("locale")
+        )
 
 
 class NotNow(Exception):
@@ -80,7 +85,11 @@ _SHARED = frozenset({ConversationKind.CHANNEL, ConversationKind.GROUP})
 
 
 def person_key(person: Person) -> str:
-    return f"identity:{person.platform}:{person.workspace_id}:{person.user_id}"
+    return account_key(person.platform, person.workspace_id, person.user_id)
+
+
+def account_key(platform: str, workspace_id: str, user_id: str) -> str:
+    return f"identity:{platform}:{workspace_id}:{user_id}"
 
 
 class People:
@@ -115,13 +124,17 @@ class People:
         self._resolvers[platform] = resolver
 
     async def identify(self, event: ChatEvent) -> tuple[ChatEvent, Scope]:
-        """``event`` with its person's email filled in (when known) and what they may read.
+        """``event`` with its person's email filled in (when known), their locale when the
+        platform did not send one, and what they may read.
 
         An answer in a channel or group chat is read by everyone there, so it is drawn from
         public documents only, whoever asks.
         """
-        person = await self.identified(event.person, event.extras)
-        event = replace(event, person=person)
+        identity = None
+        if not event.person.email or not event.locale:
+            identity = await self.identity(event.person, event.extras)
+        person = self._identified(event.person, identity)
+        event = replace(event, person=person, locale=event.locale or _locale(identity))
         if event.thread.kind in _SHARED:
             return event, EVERYONE_SCOPE
         return event, await self.scope(person)
@@ -134,7 +147,11 @@ class People:
         """
         if person.email:
             return person
-        identity = await self.identity(person, extras)
+        return self._identified(person, await self.identity(person, extras))
+
+    def _identified(self, person: Person, identity: Identity | None) -> Person:
+        if person.email:
+            return person
         if identity is not None and identity.email:
             email = identity.email.strip().lower()
             return replace(
@@ -194,7 +211,32 @@ class People:
         self._given[email.strip().lower()] = group_principals(groups)
 
     async def forget(self, person: Person) -> None:
-        await self._cache.delete(person_key(person))
+        await self.forget_accounts(
+            [(person.platform, person.workspace_id, person.user_id)],
+            emails=[person.email] if person.email else [],
+            entra_ids=[person.entra_id] if person.entra_id else [],
+        )
+
+    async def forget_accounts(
+        self,
+        accounts: Sequence[tuple[str, str, str]],
+        *,
+        emails: Sequence[str] = (),
+        entra_ids: Sequence[str] = (),
+    ) -> None:
+        """Forget what is remembered about a person (``forget-me``): the identity each of
+        their platform accounts (platform, workspace, user id) resolved to, their groups, and
+        groups given to their email (``assume``). Lookups still running for them are stopped,
+        so none writes the identity back afterwards."""
+        keys = [account_key(*account) for account in accounts]
+        for key in keys:
+            task = self._pending.pop(key, None)
+            if task is not None:
+                task.cancel()
+        for email in emails:
+            self._given.pop(email.strip().lower(), None)
+        for key in [*keys, *(groups_key(who) for who in (*emails, *entra_ids) if who)]:
+            await self._cache.delete(key)
 
     async def aclose(self) -> None:
         for task in list(self._pending.values()):
@@ -230,9 +272,14 @@ class People:
                     # 1, 4, 16 seconds…: a blip heals fast, an outage is not hammered.
                     await asyncio.sleep(min(self._retry_s, 4.0**attempt))
         finally:
-            self._pending.pop(key, None)
+            if self._pending.get(key) is asyncio.current_task():
+                self._pending.pop(key, None)
 
     async def settled(self) -> None:
         """Wait for the lookups in the background (tests, shutdown)."""
         tasks: list[Awaitable[None]] = list(self._pending.values())
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _locale(identity: Identity | None) -> str | None:
+    return identity.locale if identity is not None else None

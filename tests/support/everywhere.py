@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import Redis
 
 from tests.support.conversations import rows
 
@@ -80,3 +81,15 @@ async def assert_forgotten(pool: AsyncConnectionPool, user_id: int, needles: lis
     assert await rows(pool, "SELECT display_name, email FROM users WHERE id = %s", user_id) == [
         (None, None)
     ]
+
+
+async def redis_mentioning(redis: Redis, needle: str) -> list[str]:
+    """The Redis keys whose name or string value contains ``needle``."""
+    found = []
+    async for key in redis.scan_iter(count=500):
+        name = key.decode() if isinstance(key, bytes) else str(key)
+        value = await redis.get(key) if await redis.type(key) in (b"string", "string") else None
+        text = value.decode(errors="replace") if isinstance(value, bytes) else str(value or "")
+        if needle in name or needle in text:
+            found.append(name)
+    return found

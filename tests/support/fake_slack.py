@@ -167,6 +167,8 @@ class FakeSlack:
         # users.info ``profile.email`` by user id (else ``{id}@example.com``), and the ids whose
         # email Slack has not confirmed (``is_email_confirmed`` false).
         self.user_emails: dict[str, str] = {}
+        # users.info ``locale`` by user id (else en-US), sent only with ``include_locale``.
+        self.user_locales: dict[str, str] = {}
         self.unconfirmed: set[str] = set()
         self.oauth_grants: dict[str, dict[str, Any]] = {}
         self.socket_acks: list[dict[str, Any]] = []
@@ -668,5 +670,11 @@ class FakeSlack:
                 "tz": self.user_timezones.get(user, "UTC"),
                 "is_email_confirmed": user not in self.unconfirmed,
                 "profile": {"real_name": f"User {user}", "email": email},
+                # Slack sends the locale only when asked for it.
+                **(
+                    {"locale": self.user_locales.get(user, "en-US")}
+                    if str(args.get("include_locale")).lower() in ("true", "1")
+                    else {}
+                ),
             }
         }

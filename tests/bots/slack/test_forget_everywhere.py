@@ -4,11 +4,16 @@ of them, their limit refusals (tests/support/everywhere.py reads every table).""
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
+from pydantic import SecretStr
+
 from core.settings import Settings
 from tests.bots.slack.conftest import BOT_USER, TEAM, dm, new_ts, running_slack
 from tests.bots.slack.test_commands_e2e import buttons, press, shown, slash
 from tests.support.conversations import rows
-from tests.support.everywhere import assert_forgotten, tables_mentioning
+from tests.support.everywhere import assert_forgotten, redis_mentioning, tables_mentioning
 from tests.support.fake_slack import FakeSlack
 
 ALICE, BOB = "UALICEF0RGET", "UBOBK33P"
@@ -50,3 +55,42 @@ async def test_forget_me_leaves_nothing_of_the_person_in_any_table(settings: Set
         assert await rows(
             pool, "SELECT count(*) FROM conversations WHERE workspace_id = %s", TEAM
         ) == [(1,)]
+
+
+def _lookups(fake: FakeSlack, user: str) -> int:
+    """Identity lookups of ``user`` (the time-zone lookup of commands asks no locale)."""
+    return len([
+        c for c in fake.calls
+        if c.method == "users.info" and c.args.get("user") == user
+        and c.args.get("include_locale") == "true"
+    ])
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "in-process"])
+async def test_forget_me_forgets_who_the_person_is_in_every_cache(
+    settings: Settings, redis_url: str, shared: bool
+):
+    """Their email and locale, learned from users.info, are remembered outside Postgres too
+    (Redis shared by the replicas, or the process): forget-me clears them there, so nothing
+    keeps their address and their next question asks Slack afresh."""
+    fake = FakeSlack()
+    email = f"alice.{uuid.uuid4().hex[:8]}@example.com"
+    fake.user_emails[ALICE] = email
+    overrides = {"redis_url": SecretStr(redis_url)} if shared else {}
+    async with running_slack(settings, fake, **overrides) as slack:
+        await slack.event(dm(HERS[0], user=ALICE, channel="DALICE"))
+        await slack.settle()
+        assert _lookups(fake, ALICE) == 1
+        redis = slack.runtime.redis
+        if shared:
+            assert redis is not None and await redis_mentioning(redis, email)
+
+        ask = await slash(slack, ALICE, "forget-me")
+        done = await press(slack, ALICE, buttons(ask)["Yes, delete my data"], "D" + ALICE)
+        assert "forgotten you" in shown(done)
+
+        if shared:
+            assert redis is not None and await redis_mentioning(redis, email) == []
+        await slack.event(dm(HERS[1], user=ALICE, channel="DALICE"))
+        await slack.settle()
+        assert _lookups(fake, ALICE) == 2  # not remembered: looked up again

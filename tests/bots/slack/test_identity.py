@@ -86,3 +86,21 @@ async def test_admins_by_email_on_slack(settings: Settings, tmp_path: Path):
         made = await slash(slack, "UMARIA", "role bob@example.com admin")
         assert "admin" in shown(made).lower()
         assert "admins only" not in shown(await slash(slack, "UBOB", "stats"))
+
+
+async def test_a_person_s_slack_locale_reaches_the_answer(settings: Settings, tmp_path: Path):
+    """Slack events carry no locale: users.info with include_locale gives it, and an answer to
+    a question that names no language speaks the asker's (offline: the passages are quoted in
+    English, and a French asker is told so in French)."""
+    async with restricted_slack(settings, tmp_path) as slack:
+        slack.fake.user_locales["UMARIA"] = "fr-FR"
+        french = await answer_to(slack, "UMARIA", "Annual leave?")
+        english = await answer_to(slack, "UBOB", "Annual leave?")
+        assert "25 days" in french and "25 days" in english
+        assert "Les documents de l'entreprise sont en anglais" in french
+        assert "Les documents" not in english
+        looked_up = [c for c in slack.fake.calls if c.method == "users.info"]
+        assert looked_up and all(c.args.get("include_locale") == "true" for c in looked_up)
+        # Kept with the person: the next answer knows it without asking Slack again.
+        assert "Les documents de l'entreprise" in await answer_to(slack, "UMARIA", "Leave days?")
+        assert len([c for c in slack.fake.calls if c.method == "users.info"]) == len(looked_up)
