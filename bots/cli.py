@@ -200,6 +200,7 @@ class _Progress:
 
 
 async def _ingest(settings: Settings, targets: Sequence[str]) -> int:
+    from core.ingest.connectors.permissions import mirror_into
     from core.ingest.sources import is_remote_target, sources_for
     from store.sources import KnowledgeSources
 
@@ -220,6 +221,7 @@ async def _ingest(settings: Settings, targets: Sequence[str]) -> int:
                 progress.close()
         for target in remote:
             for source in sources_for(target, settings):
+                mirror_into([source], runtime.audiences)
                 try:
                     part = await runtime.ingestor.ingest_source(source)
                 except SwitchboardError as exc:

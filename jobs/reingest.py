@@ -19,11 +19,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from core.errors import IngestError, SwitchboardError
 from core.ingest.connectors.base import Source
+from core.ingest.connectors.permissions import mirror_into
 from core.ingest.connectors.web import WebPages, is_web_address
 from core.ingest.pipeline import IngestReport
 from core.ingest.sources import configured_sources, is_remote_target, sources_for
 from core.settings import Settings
 from jobs.registry import JobResult
+from store.audiences import PgAudiences
 from store.sources import KnowledgeSources
 
 log = structlog.get_logger(__name__)
@@ -126,6 +128,7 @@ class Reingest:
         self._answer_cache = answer_cache
         self._web_timeout = web_timeout
         self._allowed_hosts = tuple(allowed_hosts)
+        self._permissions = PgAudiences(pool)
 
     async def __call__(self) -> JobResult:
         uris = list(dict.fromkeys([*self._configured, *(s.uri for s in await self._sources.all())]))
@@ -169,6 +172,7 @@ class Reingest:
         for source in remote:
             scanned += 1
             web = isinstance(source, WebPages)
+            mirror_into([source], self._permissions)  # who may read each item, at each listing
             try:
                 await self._scan(
                     "web pages" if web else source.kind,
@@ -233,7 +237,10 @@ class Reingest:
 
     async def _versions(self) -> dict[int, _Version]:
         async with self._pool.connection() as conn:
-            cur = await conn.execute("SELECT id, uri, content_hash FROM documents")
+            # A changed audience counts as a change: cached answers citing it are dropped.
+            cur = await conn.execute(
+                """SELECT id, uri, content_hash || coalesce(audience::text, '') FROM documents"""
+            )
             return {int(i): _Version(u, h) for i, u, h in await cur.fetchall()}
 
     async def _invalidate(self, document_ids: list[int]) -> bool:

@@ -1,5 +1,6 @@
-"""Who may read each document: the audiences ``ingest --allow`` sets, kept per target and
-applied to its documents (store/migrations/0013_identity.sql).
+"""Who may read each document: the audiences ``ingest --allow`` sets, kept per target, and
+the permissions SharePoint and Confluence listings mirror, kept per document; applied to the
+documents (store/migrations/0013_identity.sql, 0017_source_permissions.sql).
 
 Retrieval keeps a chunk when its document is public (``audience IS NULL``) or its audience
 shares a principal with the asker's (``AUDIENCE_FILTER``). The restricted documents a person
@@ -9,9 +10,11 @@ out with a hashed sub-plan: a few percent of documents restricted cost the walk 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from psycopg_pool import AsyncConnectionPool
+
+from core.ingest.connectors.permissions import Mirrored
 
 # %(principals)s: the asker's principals (empty: public documents only).
 AUDIENCE_FILTER = """
@@ -60,6 +63,41 @@ class PgAudiences:
                 (target, list(audience) if audience is not None else None, set_by),
             )
             cur = await conn.execute(_APPLY)
+            return cur.rowcount
+
+    async def mirror(self, scope: str, permissions: Mapping[str, Mirrored]) -> int:
+        """Record who may read each document a source listed under ``scope`` (its uri prefix)
+        and apply it to the stored documents there, in one transaction: a document the
+        ingestor writes next takes its audience as it is inserted. Returns how many stored
+        documents changed audience."""
+        rows = [
+            (uri, list(m.principals), m.everyone, m.via_target)
+            for uri, m in permissions.items()
+        ]
+        async with self._pool.connection() as conn, conn.transaction():
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    """INSERT INTO document_permissions (uri, principals, everyone, via_target)
+                       VALUES (%s, %s, %s, %s)
+                       ON CONFLICT (uri) DO UPDATE SET principals = EXCLUDED.principals,
+                           everyone = EXCLUDED.everyone, via_target = EXCLUDED.via_target,
+                           updated_at = now()
+                       WHERE (document_permissions.principals, document_permissions.everyone,
+                              document_permissions.via_target)
+                             IS DISTINCT FROM (EXCLUDED.principals, EXCLUDED.everyone,
+                                               EXCLUDED.via_target)""",
+                    rows,
+                )
+            # Rows of documents that are gone and were not listed now.
+            await conn.execute(
+                """DELETE FROM document_permissions p
+                   WHERE starts_with(p.uri, %(scope)s) AND NOT p.uri = ANY(%(listed)s)
+                     AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.uri = p.uri)""",
+                {"scope": scope, "listed": list(permissions)},
+            )
+            cur = await conn.execute(
+                _APPLY + " AND starts_with(d.uri, %(scope)s)", {"scope": scope}
+            )
             return cur.rowcount
 
     async def reapply(self) -> int:

@@ -2,7 +2,9 @@
 
 Enforces a bearer token (Data Center personal access token) or basic auth with an email
 and API token (Cloud), pages listings with ``start``/``limit`` and ``_links.next``, and
-answers the body only when ``expand=body.storage`` is asked for. Records every request.
+answers the body only when ``expand=body.storage`` is asked for, a page's read restrictions
+(``restrictions.read.restrictions.user/group``) and ancestors only when asked for too.
+Records every request.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ class Page:
     title: str
     body: str
     version: int = 1
+    parent: str | None = None  # the page it sits under
+    # Its own read restriction: the people (emails; None: an email the profile hides) and
+    # groups (names) that may view it; both empty: not restricted.
+    readers: list[str | None] = field(default_factory=list)
+    reader_groups: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -49,6 +56,20 @@ class FakeConfluence:
         self._next_id += 1
         page = Page(str(self._next_id), space, title, body)
         self.pages[page.id] = page
+        return page
+
+    def restrict(
+        self, space: str, title: str, *, people: tuple[str | None, ...] = (),
+        groups: tuple[str, ...] = (), under: str | None = None,
+    ) -> Page:
+        """Restrict viewing the page to ``people`` and ``groups`` (none: lift it); ``under``:
+        the title of the page it sits under."""
+        page = next(p for p in self.pages.values() if p.space == space and p.title == title)
+        page.readers, page.reader_groups = list(people), list(groups)
+        if under is not None:
+            page.parent = next(
+                p.id for p in self.pages.values() if p.space == space and p.title == under
+            )
         return page
 
     def delete(self, space: str, title: str) -> None:
@@ -93,6 +114,27 @@ class FakeConfluence:
         }
         if "version" in expand:
             data["version"] = {"number": page.version, "when": "2025-01-01T00:00:00.000Z"}
+        if "restrictions.read" in expand:
+            users = [
+                {"type": "known", "accountId": f"acc-{n}", "displayName": f"Person {n}",
+                 **({"email": e} if e else {})}
+                for n, e in enumerate(page.readers)
+            ]
+            groups = [{"type": "group", "name": g, "id": f"gid-{g}"} for g in page.reader_groups]
+            data["restrictions"] = {"read": {
+                "operation": "read",
+                "restrictions": {
+                    "user": {"results": users, "start": 0, "limit": 200, "size": len(users)},
+                    "group": {"results": groups, "start": 0, "limit": 200, "size": len(groups)},
+                },
+            }}
+        if "ancestors" in expand:
+            chain: list[dict[str, Any]] = []
+            parent = page.parent
+            while parent is not None:
+                chain.insert(0, {"id": parent, "type": "page", "title": self.pages[parent].title})
+                parent = self.pages[parent].parent
+            data["ancestors"] = chain
         if "body.storage" in expand:
             data["body"] = {"storage": {"value": page.body, "representation": "storage"}}
         return data

@@ -94,6 +94,10 @@ class FakeGraph:
     nested: dict[str, list[str]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
+    # Item id -> its effective permissions as Graph lists them; an item not here is shared
+    # with the whole organisation by a view link. Item ids whose permissions answer 403.
+    permissions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    permissions_refused: bool = False
     base_url: str = ""
 
     def put(self, path: str, content: bytes | str, *, drive: str = "drive-docs") -> None:
@@ -103,6 +107,10 @@ class FakeGraph:
         item_id = old.id if old else "item-" + hashlib.sha1(path.encode()).hexdigest()[:10]
         ctag = '"c:{' + item_id + "}," + hashlib.sha1(data).hexdigest()[:8] + '"'
         files[path] = DriveFile(item_id, data, ctag)
+
+    def share(self, path: str, *permissions: dict[str, Any], drive: str = "drive-docs") -> None:
+        """Set the effective permissions of the file at ``path`` (see the builders below)."""
+        self.permissions[self.files[drive][path].id] = list(permissions)
 
     def delete(self, path: str, *, drive: str = "drive-docs") -> None:
         del self.files[drive][path]
@@ -123,6 +131,7 @@ class FakeGraph:
         app.router.add_get("/v1.0/drives/{drive}/items/{item}/children", self._item_children)
         app.router.add_get("/v1.0/drives/{drive}/items/{item}/content", self._content)
         app.router.add_get("/download/{drive}/{item}", self._download)
+        app.router.add_get("/v1.0/drives/{drive}/items/{item}/permissions", self._permissions)
         app.router.add_get(
             "/v1.0/users/{who}/transitiveMemberOf/microsoft.graph.group", self._member_of
         )
@@ -296,6 +305,26 @@ class FakeGraph:
             return web.json_response({"error": {"code": "itemNotFound"}}, status=404)
         raise web.HTTPFound(f"{self.base_url}/download/{drive}/{item}?tempauth=signed")
 
+    async def _permissions(self, request: web.Request) -> web.Response:
+        """An item's effective permissions, paged like Graph (``page_size`` a page)."""
+        if (refused := self._refuse(request)) is not None:
+            return refused
+        if self.permissions_refused:
+            return web.json_response(
+                {"error": {"code": "accessDenied", "message": "Access denied"}}, status=403
+            )
+        drive, item = request.match_info["drive"], request.match_info["item"]
+        if not any(f.id == item for f in self.files.get(drive, {}).values()):
+            return web.json_response({"error": {"code": "itemNotFound"}}, status=404)
+        granted = self.permissions.get(item, [organization_link()])
+        start = int(request.query.get("$skiptoken", "0"))
+        body: dict[str, Any] = {"value": granted[start:start + self.page_size]}
+        if start + self.page_size < len(granted):
+            body["@odata.nextLink"] = (
+                f"{self.base_url}{request.path}?$skiptoken={start + self.page_size}"
+            )
+        return web.json_response(body)
+
     async def _download(self, request: web.Request) -> web.Response:
         # Pre-authenticated: a bearer token must not be needed (nor sent) here.
         if request.query.get("tempauth") != "signed" or "Authorization" in request.headers:
@@ -323,3 +352,47 @@ async def running(fake: FakeGraph, folder: Path) -> AsyncIterator[str]:
         yield str(cert)
     finally:
         await runner.cleanup()
+
+
+# -- permissions as Graph lists them (driveItem permissions, v1.0) ------------------------
+
+
+def organization_link(permission_id: str = "link-org") -> dict[str, Any]:
+    return {"id": permission_id, "roles": ["read"],
+            "link": {"scope": "organization", "type": "view"}}
+
+
+def people_link(*emails: str, permission_id: str = "link-people") -> dict[str, Any]:
+    return {
+        "id": permission_id, "roles": ["read"], "link": {"scope": "users", "type": "view"},
+        "grantedToIdentitiesV2": [
+            {"user": {"id": f"id-{e}", "displayName": e.split("@")[0], "email": e}}
+            for e in emails
+        ],
+    }
+
+
+def user_grant(email: str, *, inherited: bool = False, role: str = "read") -> dict[str, Any]:
+    grant: dict[str, Any] = {
+        "id": f"grant-{email}", "roles": [role],
+        "grantedToV2": {"user": {"id": f"id-{email}", "displayName": email, "email": email}},
+    }
+    if inherited:
+        grant["inheritedFrom"] = {"driveId": "drive-docs", "id": "folder"}
+    return grant
+
+
+def group_grant(group_id: str, name: str, *, inherited: bool = True) -> dict[str, Any]:
+    grant: dict[str, Any] = {
+        "id": f"grant-{group_id}", "roles": ["read"],
+        "grantedToV2": {"group": {"id": group_id, "displayName": name}},
+    }
+    if inherited:
+        grant["inheritedFrom"] = {"driveId": "drive-docs", "id": "folder"}
+    return grant
+
+
+def site_group_grant(name: str) -> dict[str, Any]:
+    return {"id": f"grant-site-{name}", "roles": ["write"],
+            "grantedToV2": {"siteGroup": {"id": "5", "displayName": name, "loginName": name}},
+            "inheritedFrom": {"driveId": "drive-docs", "id": "root"}}

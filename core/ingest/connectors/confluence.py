@@ -1,7 +1,9 @@
 """Confluence spaces through the REST API (``/rest/api/content``), Cloud and Data Center.
 
 Pages are listed with their version numbers only; a page whose version is already indexed
-is not downloaded again. The page's body (storage format, XHTML) is read as HTML.
+is not downloaded again. The page's body (storage format, XHTML) is read as HTML. Each listing
+also records who may read each page, from its and its ancestors' read restrictions
+(``confluence_permissions``).
 """
 
 from __future__ import annotations
@@ -11,11 +13,16 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+import structlog
 
 from core.errors import SourceUnavailable
 from core.ingest.connectors.base import RemoteItem, get_json
+from core.ingest.connectors.confluence_permissions import EXPAND, own_readers, page_readers
+from core.ingest.connectors.permissions import PermissionSink, record
 from core.ingest.documents import LoadedDocument
 from core.ingest.loaders import KNOWN_DOMAINS, load_bytes
+
+log = structlog.get_logger(__name__)
 
 _PAGE = 50
 _MAX_PAGES = 20_000
@@ -57,9 +64,13 @@ class ConfluenceSpace:
         self.scope = f"confluence:{urlsplit(self._base).netloc}:{space}:"
         self.gone: list[str] = []
         self.failed: list[tuple[str, str]] = []
+        # Where each listing records who may read each page (``permissions.mirror_into``).
+        self.permissions: PermissionSink | None = None
 
     async def list(self) -> list[RemoteItem]:
         items: list[RemoteItem] = []
+        own: dict[str, frozenset[str] | None] = {}
+        ancestors: dict[str, list[str]] = {}
         start = 0
         while True:
             page = await get_json(
@@ -71,7 +82,7 @@ class ConfluenceSpace:
                     "spaceKey": self._space,
                     "type": "page",
                     "status": "current",
-                    "expand": "version",
+                    "expand": f"version,{EXPAND}",
                     "limit": str(_PAGE),
                     "start": str(start),
                 },
@@ -83,13 +94,28 @@ class ConfluenceSpace:
                     "nothing was changed."
                 )
             for entry in results:
-                items.append(self._item(entry))
+                item = self._item(entry)
+                items.append(item)
+                page_id = item.uri.rsplit(":", 1)[1]
+                own[page_id], left_out = own_readers(entry, self._space)
+                if left_out:
+                    log.warning("confluence_restrictions_left_out", page=item.name, left_out=left_out)
+                ancestors[page_id] = [
+                    str(a.get("id")) for a in entry.get("ancestors") or () if isinstance(a, dict)
+                ]
             if len(items) > _MAX_PAGES:
                 raise SourceUnavailable(f"Space {self._space} holds over {_MAX_PAGES} pages.")
             links = page.get("_links") or {}
             if not results or not links.get("next"):
-                return items
+                break
             start += len(results)
+        found = {
+            item.uri: page_readers(pid, ancestors[pid], own)
+            for item in items
+            for pid in [item.uri.rsplit(":", 1)[1]]
+        }
+        await record(self.permissions, self.scope, found, f"Confluence space {self._space}")
+        return items
 
     def _item(self, entry: Any) -> RemoteItem:
         try:

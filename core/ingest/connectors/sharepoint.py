@@ -5,22 +5,32 @@ application permission) signs in with msal's client-credentials flow. A folder i
 recursively; each file's ``cTag`` (which changes only when its content does) decides whether
 it is downloaded again. Office files are downloaded converted to PDF by Graph, so their page
 numbers are kept.
+
+Every listing also reads each file's permissions (the same application permission suffices)
+and records who may read it (``sharepoint_permissions``; fail closed: a file whose permissions
+cannot be read is readable by no one here until the next listing reads them).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import structlog
 
 from core.errors import SourceUnavailable
 from core.ingest.connectors.base import RemoteItem, get_json, request
 from core.ingest.connectors.graph_token import GraphAppToken
+from core.ingest.connectors.permissions import NO_ONE, Mirrored, PermissionSink, record
+from core.ingest.connectors.sharepoint_permissions import readers
 from core.ingest.documents import LoadedDocument
 from core.ingest.loaders import LOADERS, load_bytes
+
+log = structlog.get_logger(__name__)
 
 _SELECT = "id,name,file,folder,eTag,cTag,lastModifiedDateTime,webUrl,size"
 # Graph converts these to PDF on download (``?format=pdf``).
@@ -30,6 +40,9 @@ _HINT = (
     "app has the Sites.Read.All application permission with admin consent."
 )
 _MAX_FILES = 20_000
+# Permission reads in flight: Graph throttles per app and tenant; a few at once list a large
+# library in minutes without tripping it.
+_PERMISSION_READS = 8
 
 
 class SharePointLibrary:
@@ -75,6 +88,8 @@ class SharePointLibrary:
         self.scope: str | None = None
         self.gone: list[str] = []
         self.failed: list[tuple[str, str]] = []
+        # Where each listing records who may read each file (``permissions.mirror_into``).
+        self.permissions: PermissionSink | None = None
 
     async def _get(
         self, url: str, what: str, params: dict[str, str] | None = None
@@ -157,7 +172,39 @@ class SharePointLibrary:
                         raise SourceUnavailable(f"{self._folder} holds over {_MAX_FILES} files.")
                 next_link = page.get("@odata.nextLink")
                 url = str(next_link) if next_link else ""
+        assert self.scope is not None
+        found = await self._readers(base, items)
+        await record(self.permissions, self.scope, found, f"SharePoint {self._folder}")
         return items
+
+    async def _readers(self, base: str, items: list[RemoteItem]) -> dict[str, Mirrored]:
+        lanes = asyncio.Semaphore(_PERMISSION_READS)
+
+        async def one(item: RemoteItem) -> tuple[str, Mirrored]:
+            async with lanes:
+                return item.uri, await self._item_readers(base, item)
+
+        return dict(await asyncio.gather(*(one(item) for item in items)))
+
+    async def _item_readers(self, base: str, item: RemoteItem) -> Mirrored:
+        item_id = item.uri.rsplit(":", 1)[1]
+        url = f"{base}/items/{item_id}/permissions"
+        granted: list[Any] = []
+        try:
+            while url:
+                page = await self._get(url, f"Graph permissions of {item.name}")
+                granted.extend(_values(page, "permission list"))
+                url = str(page.get("@odata.nextLink") or "")
+        except SourceUnavailable as exc:
+            if exc.status in (401, 403):
+                raise  # the app may not read permissions at all: nothing is changed
+            why = f"{exc} No one can read it here until its permissions are read again."
+            self.failed.append((item.url or item.uri, why))
+            return NO_ONE
+        found, unknown = readers(granted)
+        if unknown:
+            log.warning("sharepoint_permissions_left_out", item=item.name, left_out=unknown)
+        return found
 
     async def fetch(self, item: RemoteItem, *, salt: str) -> LoadedDocument:
         assert self._drive_id is not None, "list() first"

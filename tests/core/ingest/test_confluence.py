@@ -36,6 +36,7 @@ async def ingest(runtime: Runtime, fake: FakeConfluence, base: str, **overrides:
     options = {"base_url": base, "space": "HR", "token": fake.token}
     options.update(overrides)
     source = ConfluenceSpace(**options)  # type: ignore[arg-type]
+    source.permissions = runtime.audiences
     try:
         return await runtime.ingestor.ingest_source(source)
     finally:

@@ -50,6 +50,7 @@ def library(fake: FakeGraph, ca_file: str, **overrides: str) -> SharePointLibrar
 
 
 async def ingest(runtime: Runtime, source: SharePointLibrary):
+    source.permissions = runtime.audiences
     try:
         return await runtime.ingestor.ingest_source(source)
     finally:

@@ -1,0 +1,116 @@
+"""A SharePoint/OneDrive item's Graph permissions (``GET /drives/{d}/items/{i}/permissions``:
+the effective ones, inherited and unique) as the item's readers.
+
+- a sharing link whose scope is ``organization`` or ``anonymous``: everyone;
+- a link for specific people (scope ``users``): the people and groups it names;
+- a person: their email (``grantedToV2.user.email``, a site user's email or login name);
+- an Entra group: ``group:<object id>``;
+- "Everyone" / "Everyone except external users": everyone;
+- a SharePoint site group ("HR Members"): ``via_target`` (the directory cannot list it);
+- applications and devices read nothing for a person. Anything else is left out (noted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from core.ingest.connectors.permissions import EVERYONE, Mirrored
+
+_EVERYONE_LINKS = frozenset({"organization", "anonymous"})
+# SharePoint's claims for "Everyone" and "Everyone except external users".
+_EVERYONE_CLAIMS = ("spo-grid-all-users", "c:0(.s|true")
+
+
+def readers(permissions: Iterable[Any]) -> tuple[Mirrored, list[str]]:
+    """The readers the permissions grant, and what could not be understood (left out)."""
+    principals: set[str] = set()
+    via_target = False
+    unknown: list[str] = []
+    for permission in permissions:
+        if not isinstance(permission, dict):
+            unknown.append("a permission that is not an object")
+            continue
+        roles = permission.get("roles")
+        if not isinstance(roles, list) or not roles:
+            unknown.append(f"permission {permission.get('id')!r} without roles")
+            continue
+        link = permission.get("link")
+        if isinstance(link, dict):
+            scope = link.get("scope")
+            if scope in _EVERYONE_LINKS:
+                return EVERYONE, unknown
+            if scope == "existingAccess":
+                continue  # grants nothing beyond what other permissions say
+            if scope != "users":
+                unknown.append(f"a sharing link with scope {scope!r}")
+                continue
+            grantees = permission.get("grantedToIdentitiesV2") or permission.get(
+                "grantedToIdentities"
+            )
+        else:
+            grantee = permission.get("grantedToV2") or permission.get("grantedTo")
+            grantees = [grantee] if grantee else None
+        if not isinstance(grantees, list) or not grantees:
+            unknown.append(f"permission {permission.get('id')!r} granted to no one it names")
+            continue
+        for grantee in grantees:
+            found = _principal(grantee)
+            if found == "everyone":
+                return EVERYONE, unknown
+            if found == "site":
+                via_target = True
+            elif found is not None:
+                principals.add(found)
+            elif not _not_a_person(grantee):
+                unknown.append(f"a grant to {_describe(grantee)}")
+    return Mirrored.of(principals, via_target=via_target), unknown
+
+
+def _principal(grantee: Any) -> str | None:
+    """An email, ``group:<id>``, ``everyone``, ``site`` (a site group), or None."""
+    if not isinstance(grantee, dict):
+        return None
+    for kind in ("user", "siteUser"):
+        who = grantee.get(kind)
+        if isinstance(who, dict):
+            login = str(who.get("loginName") or "")
+            if any(claim in login for claim in _EVERYONE_CLAIMS):
+                return "everyone"
+            email = who.get("email") or who.get("userPrincipalName") or _login_email(login)
+            if isinstance(email, str) and "@" in email:
+                return email.strip().lower()
+            return None
+    group = grantee.get("group")
+    if isinstance(group, dict):
+        login = str(group.get("loginName") or "")
+        if any(claim in login for claim in _EVERYONE_CLAIMS):
+            return "everyone"
+        if isinstance(group.get("id"), str) and group["id"]:
+            return "group:" + group["id"].strip().lower()
+        return None
+    if isinstance(grantee.get("siteGroup"), dict):
+        return "site"
+    return None
+
+
+def _login_email(login: str) -> str | None:
+    # "i:0#.f|membership|alice@contoso.com"
+    tail = login.rsplit("|", 1)[-1]
+    return tail if "@" in tail else None
+
+
+def _not_a_person(grantee: Any) -> bool:
+    return isinstance(grantee, dict) and bool(
+        set(grantee) & {"application", "device"}
+        and not set(grantee) & {"user", "siteUser", "group", "siteGroup"}
+    )
+
+
+def _describe(grantee: Any) -> str:
+    if isinstance(grantee, dict):
+        for value in grantee.values():
+            if isinstance(value, dict) and value.get("displayName"):
+                return repr(str(value["displayName"]))
+        return "something of kind " + ", ".join(sorted(map(str, grantee))) if grantee else "no one"
+    return "something unknown"

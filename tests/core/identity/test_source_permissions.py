@@ -1,0 +1,259 @@
+"""SharePoint permissions and Confluence restrictions decide who reads each document: mirrored
+at every listing through local Graph and Confluence fakes, into real Postgres, and asked
+about as the people they name."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from bots.audiences import mirror_sources
+from bots.runtime import Runtime
+from core.errors import ConfigurationError, IngestError
+from core.ingest.connectors.confluence import ConfluenceSpace
+from core.ingest.connectors.sharepoint import SharePointLibrary
+from core.settings import Settings
+from tests.core.identity.helpers import LEAVE, SALARY, SALARY_QUESTION, ask_as, sees_salaries
+from tests.support import fake_confluence
+from tests.support.fake_confluence import FakeConfluence
+from tests.support.fake_graph import (
+    FakeGraph,
+    group_grant,
+    people_link,
+    running,
+    site_group_grant,
+    user_grant,
+)
+
+SALARIES = "Policies/HR/salary-bands.md"
+LEAVE_QUESTION = "How many days of annual leave do I get?"
+
+
+@pytest.fixture
+async def graph(tmp_path: Path) -> AsyncIterator[tuple[FakeGraph, str]]:
+    fake = FakeGraph()
+    fake.put(SALARIES, SALARY)
+    fake.put("Policies/annual-leave.md", LEAVE)
+    fake.join("dave@example.com", "HR Managers")
+    fake.join("erin@example.com", "Finance")
+    async with running(fake, tmp_path) as ca_file:
+        yield fake, ca_file
+
+
+@pytest.fixture
+def configured(settings: Settings, graph: tuple[FakeGraph, str]) -> Settings:
+    fake, ca_file = graph
+    return settings.model_copy(
+        update={
+            "groups_from_graph": True,
+            "sharepoint_tenant_id": fake.tenant_id,
+            "sharepoint_client_id": fake.client_id,
+            "sharepoint_client_secret": SecretStr(fake.client_secret),
+            "sharepoint_site": f"{fake.hostname}:{fake.site_path}",
+            "sharepoint_drive": "Documents",
+            "sharepoint_folder": "/Policies",
+            "graph_url": f"{fake.base_url}/v1.0",
+            "entra_authority_host": fake.base_url,
+            "graph_ca_file": Path(ca_file),
+        }
+    )
+
+
+@pytest.fixture
+async def rt(configured: Settings) -> AsyncIterator[Runtime]:
+    async with await Runtime.start(configured) as runtime:
+        yield runtime
+
+
+def library(graph: tuple[FakeGraph, str]) -> SharePointLibrary:
+    fake, ca_file = graph
+    return SharePointLibrary(
+        tenant_id=fake.tenant_id, client_id=fake.client_id, client_secret=fake.client_secret,
+        site=f"{fake.hostname}:{fake.site_path}", drive="Documents", folder="/Policies",
+        graph_url=f"{fake.base_url}/v1.0", authority_host=fake.base_url, ca_file=ca_file,
+    )
+
+
+async def ingest_library(rt: Runtime, graph: tuple[FakeGraph, str]):
+    source = library(graph)
+    source.permissions = rt.audiences
+    try:
+        return await rt.ingestor.ingest_source(source)
+    finally:
+        await source.aclose()
+
+
+async def readers(rt: Runtime, question: str = SALARY_QUESTION) -> set[str]:
+    who = set()
+    for email in ("maria@example.com", "dave@example.com", "bob@example.com", "erin@example.com"):
+        answer, _ = await ask_as(rt, question, email, user=f"{email}-{len(who)}-{question[:9]}")
+        found = sees_salaries(answer) if question == SALARY_QUESTION else any(
+            "Annual leave" in p.title for p in answer.sources
+        )
+        if found:
+            who.add(email.split("@")[0])
+    return who
+
+
+async def test_a_file_is_read_by_the_people_and_groups_sharepoint_grants(rt: Runtime, graph):
+    fake, _ = graph
+    managers = next(i for i, n in fake.groups.items() if n == "HR Managers")
+    fake.share(SALARIES, user_grant("Maria@Example.com"), group_grant(managers, "HR Managers"))
+    report = await ingest_library(rt, graph)
+    assert report.failed == [] and report.added == 2
+
+    assert await readers(rt) == {"maria", "dave"}  # dave through his Entra group
+    anonymous, _ = await ask_as(rt, SALARY_QUESTION, None)
+    assert not sees_salaries(anonymous)
+    # The leave policy is shared with the whole organisation (a view link).
+    assert await readers(rt, LEAVE_QUESTION) == {"maria", "dave", "bob", "erin"}
+
+
+async def test_a_sharing_link_for_people_counts_as_those_people(rt: Runtime, graph):
+    fake, _ = graph
+    fake.share(SALARIES, people_link("bob@example.com"))
+    await ingest_library(rt, graph)
+    assert await readers(rt) == {"bob"}
+
+
+async def test_a_revoked_permission_stops_at_the_next_listing_without_a_download(
+    rt: Runtime, graph
+):
+    fake, _ = graph
+    fake.share(SALARIES, user_grant("maria@example.com"))
+    await ingest_library(rt, graph)
+    assert await readers(rt) == {"maria"}
+    downloads = len(fake.downloads())
+
+    fake.share(SALARIES, user_grant("erin@example.com"))  # Maria's access revoked
+    report = await ingest_library(rt, graph)
+    assert report.unchanged == 2 and len(fake.downloads()) == downloads
+    assert await readers(rt) == {"erin"}
+
+
+async def test_site_groups_stand_for_the_audience_set_on_the_source(rt: Runtime, graph):
+    fake, _ = graph
+    fake.share(SALARIES, site_group_grant("People Members"))
+    await ingest_library(rt, graph)
+    # The directory cannot say who "People Members" are: no one, until an admin says.
+    assert await readers(rt) == set()
+
+    await rt.audiences.allow("sharepoint:", ("dave@example.com",))
+    assert await readers(rt) == {"dave"}
+    # An admin's audience narrows what SharePoint opens to the whole organisation, too.
+    assert await readers(rt, LEAVE_QUESTION) == {"dave"}
+
+
+async def test_a_permission_of_an_unknown_shape_opens_nothing(rt: Runtime, graph):
+    fake, _ = graph
+    fake.share(
+        SALARIES,
+        {"id": "p1", "roles": ["read"], "grantedToV2": {"somethingNew": {"id": "x"}}},
+        {"id": "p2", "roles": ["read"], "link": {"scope": "tenantWide", "type": "view"}},
+        {"id": "p3", "grantedToV2": {"user": {"email": "bob@example.com"}}},  # no roles
+        user_grant("erin@example.com"),
+    )
+    report = await ingest_library(rt, graph)
+    assert report.failed == []
+    assert await readers(rt) == {"erin"}
+
+
+async def test_permissions_that_cannot_be_read_change_nothing(rt: Runtime, graph):
+    fake, _ = graph
+    fake.share(SALARIES, user_grant("maria@example.com"))
+    await ingest_library(rt, graph)
+    fake.permissions_refused = True  # the app lost the right to read permissions
+    fake.share(SALARIES, user_grant("bob@example.com"))
+    with pytest.raises(IngestError, match="refused"):
+        await ingest_library(rt, graph)
+    assert await readers(rt) == {"maria"}
+
+
+async def test_a_library_without_a_place_for_its_permissions_is_not_ingested(
+    rt: Runtime, graph
+):
+    source = library(graph)
+    try:
+        with pytest.raises(ConfigurationError, match="nothing was ingested"):
+            await rt.ingestor.ingest_source(source)
+    finally:
+        await source.aclose()
+    anonymous, _ = await ask_as(rt, LEAVE_QUESTION, None)
+    assert not any("Annual leave" in p.title for p in anonymous.sources)
+
+
+async def test_permissions_only_refreshes_audiences_without_reading_content(
+    rt: Runtime, graph
+):
+    fake, _ = graph
+    fake.share(SALARIES, user_grant("maria@example.com"))
+    await ingest_library(rt, graph)
+    downloads = len(fake.downloads())
+
+    fake.share(SALARIES, user_grant("bob@example.com"))
+    # What `switchboard ingest --permissions-only` does with each configured source.
+    changed = await mirror_sources([library(graph)], rt.audiences)
+    assert changed == 1 and len(fake.downloads()) == downloads
+    assert await readers(rt) == {"bob"}
+
+
+# -- Confluence --------------------------------------------------------------------------
+
+GRADE_EIGHT = "<h1>Grade eight</h1><p>The grade eight salary band is 120,000 to 131,000 euros.</p>"
+GRADE_EIGHT_QUESTION = "What is the grade eight salary band?"
+
+
+@pytest.fixture
+async def wiki() -> AsyncIterator[tuple[FakeConfluence, str]]:
+    fake = FakeConfluence()
+    fake.put("HR", "Annual leave", "<p>Every associate gets 25 days of annual leave a year.</p>")
+    fake.put("HR", "Salary bands", "<h1>Salary bands 2027</h1><p>Manager salary band for grade "
+             "seven: 91,000 to 104,000 euros. The grade seven salary band applies from January.</p>")
+    fake.put("HR", "Grade eight", GRADE_EIGHT)
+    async with fake_confluence.running(fake) as base:
+        yield fake, base
+
+
+async def ingest_space(rt: Runtime, wiki) -> None:
+    fake, base = wiki
+    source = ConfluenceSpace(base_url=base, space="HR", token=fake.token)
+    source.permissions = rt.audiences
+    try:
+        report = await rt.ingestor.ingest_source(source)
+    finally:
+        await source.aclose()
+    assert report.failed == []
+
+
+async def who_reads(rt: Runtime, question: str, text: str) -> set[str]:
+    found = set()
+    for n, email in enumerate(("maria@example.com", "dave@example.com", "bob@example.com")):
+        answer, _ = await ask_as(rt, question, email, user=f"{email}-{n}-{question[:12]}")
+        if text in answer.text:
+            found.add(email.split("@")[0])
+    return found
+
+
+async def test_confluence_restrictions_and_their_ancestors_decide_who_reads_a_page(
+    rt: Runtime, wiki
+):
+    fake, _ = wiki
+    # Salary bands: Maria, the HR Managers group, and someone whose email Confluence hides.
+    fake.restrict("HR", "Salary bands", people=("maria@example.com", None),
+                  groups=("HR Managers",))
+    # Grade eight sits under it and is restricted to Maria and Bob: only Maria passes both.
+    fake.restrict("HR", "Grade eight", people=("maria@example.com", "bob@example.com"),
+                  under="Salary bands")
+    await ingest_space(rt, wiki)
+    assert await who_reads(rt, SALARY_QUESTION, "104,000") == {"maria", "dave"}
+    assert await who_reads(rt, GRADE_EIGHT_QUESTION, "131,000") == {"maria"}
+    assert await who_reads(rt, LEAVE_QUESTION, "25 days") == {"maria", "dave", "bob"}
+
+    # The parent's restriction is lifted: at the next listing Bob reads Grade eight too.
+    fake.restrict("HR", "Salary bands")
+    await ingest_space(rt, wiki)
+    assert await who_reads(rt, GRADE_EIGHT_QUESTION, "131,000") == {"maria", "bob"}
+    assert await who_reads(rt, SALARY_QUESTION, "104,000") == {"maria", "dave", "bob"}
