@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from core.identity.principals import audience_of
 from core.identity.targets import audience_target
 from core.ingest.connectors.base import Source
-from core.ingest.connectors.permissions import Mirrored
+from core.ingest.connectors.permissions import Mirrored, PermissionSink
 from core.ingest.sources import configured_sources
 from core.settings import Settings
 from store.audiences import PgAudiences
@@ -48,7 +48,7 @@ async def mirror_sources(sources: Sequence[Source], audiences: PgAudiences) -> i
     for source in sources:
         try:
             if hasattr(source, "permissions"):
-                source.permissions = _Counting(audiences)  # type: ignore[attr-defined]
+                source.permissions = CountingSink(audiences)  # type: ignore[attr-defined]
                 await source.list()
                 changed += source.permissions.changed  # type: ignore[attr-defined]
         finally:
@@ -56,10 +56,10 @@ async def mirror_sources(sources: Sequence[Source], audiences: PgAudiences) -> i
     return changed
 
 
-class _Counting:
+class CountingSink:
     """A ``PermissionSink`` that counts the documents whose audience changed."""
 
-    def __init__(self, sink: PgAudiences) -> None:
+    def __init__(self, sink: PermissionSink) -> None:
         self._sink = sink
         self.changed = 0
 

@@ -200,6 +200,7 @@ class _Progress:
 
 
 async def _ingest(settings: Settings, targets: Sequence[str]) -> int:
+    from bots.audiences import CountingSink
     from core.ingest.connectors.permissions import mirror_into
     from core.ingest.sources import is_remote_target, sources_for
     from store.sources import KnowledgeSources
@@ -219,9 +220,10 @@ async def _ingest(settings: Settings, targets: Sequence[str]) -> int:
                 )
             finally:
                 progress.close()
+        audiences = CountingSink(runtime.audiences)
         for target in remote:
             for source in sources_for(target, settings):
-                mirror_into([source], runtime.audiences)
+                mirror_into([source], audiences)
                 try:
                     part = await runtime.ingestor.ingest_source(source)
                 except SwitchboardError as exc:
@@ -238,13 +240,22 @@ async def _ingest(settings: Settings, targets: Sequence[str]) -> int:
             uri = target if is_remote_target(target) else str(Path(target).expanduser().resolve())
             if target not in failed and uri not in failed and (is_remote_target(target) or Path(uri).exists()):
                 await sources.add(uri, added_by="cli")
-        if report.added + report.updated + report.removed and runtime.answer_cache is not None:
+        changed = report.added + report.updated + report.removed + audiences.changed
+        if changed and runtime.answer_cache is not None:
             # Cached answers may quote what just changed (with Redis, every replica's cache).
             await runtime.answer_cache.invalidate()
     for path, error in report.failed:
         print(f"error: {error}", file=sys.stderr)
     print(f"Ingest: {report.summary()}")
     return 1 if report.failed else 0
+
+
+async def _drop_cached_answers(settings: Settings) -> None:
+    """Audiences changed: a cached answer may quote a document its askers may no longer read
+    (with Redis, every replica's cache)."""
+    async with await Runtime.start(settings) as runtime:
+        if runtime.answer_cache is not None:
+            await runtime.answer_cache.invalidate()
 
 
 async def _ingest_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -260,6 +271,8 @@ async def _ingest_command(settings: Settings, args: argparse.Namespace) -> int:
     except UnknownPrincipal as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if changed:
+        await _drop_cached_answers(settings)
     if args.permissions_only:
         print(f"Permissions: {changed} document(s) changed audience")
         return 0
