@@ -177,9 +177,12 @@ class Assistant:
             )
         # The cache knows standalone questions only: a follow-up depends on its thread.
         cacheable = self._cache is not None and not history
+        # An answer is written in the asker's language: askers of another share no entry.
+        asked_in = language_of(question, event.locale)
+        cache_domain = (route.primary or "") + (f"~{asked_in}" if asked_in else "")
         if cacheable:
             assert self._cache is not None
-            hit = await self._cache.get(route.primary or "", question, scope)
+            hit = await self._cache.get(cache_domain, question, scope)
             if hit is not None:
                 return await self._answer_directly(
                     event, user.id, conversation_id, route, hit.text, stream, started,
@@ -266,7 +269,7 @@ class Assistant:
         ):
             assert self._cache is not None
             await self._cache.put(
-                route.primary or "",
+                cache_domain,
                 question,
                 scope,
                 CachedAnswer(

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from core.errors import ModelError
 from core.generation import GenerationRequest
+from core.language import language_of
 from core.llm.client import Completion, ModelClient
 from core.llm.pricing import PriceTable
 from core.llm.prompts import PromptBudget, fit_passages, grounded_messages
@@ -69,6 +70,7 @@ class ModelGenerator:
             counter=self._counter,
             budget=self._budget,
             strict=request.strict,
+            language=language_of(request.question, request.locale),
         )
         completion = Completion()
         produced: list[str] = []

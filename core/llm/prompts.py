@@ -9,6 +9,7 @@ from typing import Any
 
 from core.answers import Passage
 from core.conversations import Turn
+from core.language import language_name
 from core.tokens import TokenCounter
 
 RULES = """\
@@ -99,12 +100,15 @@ def grounded_messages(
     counter: TokenCounter,
     budget: PromptBudget,
     strict: bool = False,
+    language: str | None = None,
 ) -> list[dict[str, Any]]:
     """System prompt, fitted history, then the passages and the question as the last message.
 
     ``passages`` must already be fitted: they are numbered from 1 in the order given.
     ``strict`` asks again after an answer that cited nothing: the same prompt, and a stricter
-    instruction after the question.
+    instruction after the question. ``language``: the asker's (``core.language``: the
+    question's words, else their platform's locale), named after the question when it is not
+    English, since a question such as "VPN error 809?" does not say.
     """
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": system_prompt(persona, contact)}
@@ -116,6 +120,7 @@ def grounded_messages(
         {
             "role": "user",
             "content": f"Passages:\n\n{block}\n\nQuestion: {question}"
+            + (f"\n\n(Answer in {language_name(language)}.)" if language else "")
             + (f"\n\n{STRICT_NOTE}" if strict else ""),
         }
     )

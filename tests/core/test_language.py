@@ -51,3 +51,26 @@ async def test_with_a_model_and_embeddings_a_french_question_reaches_the_model_a
     # (The grounding check may add a line under it when the figure is not in the passages
     # the fake embeddings found; the answer itself is shown as written.)
     assert stream.text.startswith("Vous avez 23 jours ouvrés [1].")
+
+
+async def test_a_question_that_names_no_language_is_answered_in_the_asker_s_locale(settings):
+    """"VPN error 809?" says nothing of its language: the platform's locale (Slack users.info,
+    Teams activity.locale) does, and the model is told to answer in it."""
+    from dataclasses import replace
+
+    from tests.core.llm.conftest import API_KEY, with_model
+    from tests.support.fake_openai import FakeOpenAI, serve_fake
+
+    fake = FakeOpenAI(api_key=API_KEY)
+    fake.replies = ["Erreur 809 : réinstallez GlobalConnect [1].", "Error 809: reinstall [1]."]
+    async with serve_fake(fake) as url, await Runtime.start(with_model(settings, url)) as runtime:
+        await runtime.ingestor.ingest([SAMPLE_KNOWLEDGE])
+        for who, locale in (("U-fr", "fr-FR"), ("U-en", "en-US")):
+            await runtime.assistant.handle(
+                replace(event("VPN Error 809", user=who, thread=who), locale=locale),
+                CollectingReplyStream(),
+            )
+    answering = [body for body in fake.bodies("chat") if "tools" not in body]
+    assert len(answering) == 2
+    assert answering[0]["messages"][-1]["content"].endswith("(Answer in French.)")
+    assert "(Answer in" not in answering[1]["messages"][-1]["content"]
