@@ -8,6 +8,7 @@ from typing import Self
 import structlog
 from redis.asyncio import Redis
 
+from bots.people import build_people
 from core.assistant import Assistant, AssistantLimits
 from core.commands import CommandHandler, CommandOptions, CommandServices
 from core.commands.ingest import web_page_ingest
@@ -19,7 +20,6 @@ from core.errors import ModelError
 from core.extractive import ExtractiveAnswerer
 from core.grounding import GroundingPolicy
 from core.identity.people import People
-from core.identity.wiring import build_people
 from core.ingest import Ingestor
 from core.ingest.chunking import Chunker
 from core.lifecycle import QuestionLifecycle

@@ -1,4 +1,5 @@
-"""``People`` built from the one settings object (called by ``bots/runtime.py``)."""
+"""``People`` built from the one settings object (called by ``bots/runtime.py``; here, not in
+``core/identity``, because it picks the store's cache: the core imports no store)."""
 
 from __future__ import annotations
 
