@@ -13,9 +13,15 @@ from pydantic import SecretStr
 from bots.audiences import mirror_sources
 from bots.runtime import Runtime
 from core.errors import ConfigurationError, IngestError
+from core.ingest import Ingestor
+from core.ingest.chunking import Chunker
 from core.ingest.connectors.confluence import ConfluenceSpace
 from core.ingest.connectors.sharepoint import SharePointLibrary
+from core.llm.cache import CachedAnswer, MemoryAnswerCache
 from core.settings import Settings
+from jobs.reingest import Reingest, WholeCacheInvalidation
+from store.knowledge import PgKnowledgeStore
+from store.sources import KnowledgeSources
 from tests.core.identity.helpers import LEAVE, SALARY, SALARY_QUESTION, ask_as, sees_salaries
 from tests.support import fake_confluence
 from tests.support.fake_confluence import FakeConfluence
@@ -257,3 +263,33 @@ async def test_confluence_restrictions_and_their_ancestors_decide_who_reads_a_pa
     await ingest_space(rt, wiki)
     assert await who_reads(rt, GRADE_EIGHT_QUESTION, "131,000") == {"maria", "bob"}
     assert await who_reads(rt, SALARY_QUESTION, "104,000") == {"maria", "dave", "bob"}
+
+
+async def test_the_reingest_job_mirrors_permissions_and_drops_answers_they_no_longer_allow(
+    rt: Runtime, graph
+):
+    """The hourly job lists SharePoint with a place for its permissions, and a changed
+    audience (content unchanged) drops cached answers, which might quote the document to
+    someone who may no longer read it."""
+    fake, _ = graph
+    fake.share(SALARIES, user_grant("maria@example.com"))
+    cache = MemoryAnswerCache(ttl=3600)
+    job = Reingest(
+        Ingestor(PgKnowledgeStore(rt.db.pool), chunker=Chunker()),
+        pool=rt.db.pool,
+        sources=KnowledgeSources(rt.db.pool),
+        remote=lambda: [library(graph)],
+        answer_cache=WholeCacheInvalidation(cache),
+    )
+    first = await job()
+    assert first.counts["added"] == 2 and await readers(rt) == {"maria"}
+    await cache.put("hr", SALARY_QUESTION, CachedAnswer(text="91,000 to 104,000 euros [1]"))
+    assert (await job()).counts["changed_documents"] == 0
+    assert await cache.get("hr", SALARY_QUESTION) is not None
+
+    fake.share(SALARIES, user_grant("bob@example.com"))
+    downloads = len(fake.downloads())
+    changed = await job()
+    assert changed.counts["changed_documents"] == 1 and len(fake.downloads()) == downloads
+    assert await cache.get("hr", SALARY_QUESTION) is None
+    assert await readers(rt) == {"bob"}
