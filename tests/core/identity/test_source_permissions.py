@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bots.audiences import mirror_sources
+from bots.audiences import mirror_sources, set_audiences
 from bots.runtime import Runtime
 from core.errors import ConfigurationError, IngestError
 from core.ingest import Ingestor
@@ -293,3 +293,24 @@ async def test_the_reingest_job_mirrors_permissions_and_drops_answers_they_no_lo
     assert changed.counts["changed_documents"] == 1 and len(fake.downloads()) == downloads
     assert await cache.get("hr", SALARY_QUESTION) is None
     assert await readers(rt) == {"bob"}
+
+
+async def test_permissions_only_lists_confluence_again_and_reads_no_page(
+    rt: Runtime, wiki, configured: Settings
+):
+    """`switchboard ingest --permissions-only`: every configured space is listed again, its
+    restrictions applied, and no page body fetched."""
+    fake, base = wiki
+    fake.restrict("HR", "Grade eight", people=("maria@example.com",))
+    await ingest_space(rt, wiki)
+    assert await who_reads(rt, GRADE_EIGHT_QUESTION, "131,000") == {"maria"}
+    bodies = len(fake.bodies_fetched())
+
+    fake.restrict("HR", "Grade eight", people=("bob@example.com",))
+    cli = configured.model_copy(update={
+        "sharepoint_site": None, "confluence_url": base, "confluence_spaces": ("HR",),
+        "confluence_token": SecretStr(fake.token),
+    })
+    assert await set_audiences(cli, [], [], permissions_only=True) == 1
+    assert len(fake.bodies_fetched()) == bodies
+    assert await who_reads(rt, GRADE_EIGHT_QUESTION, "131,000") == {"bob"}
