@@ -98,6 +98,8 @@ class FakeGraph:
     # with the whole organisation by a view link. Item ids whose permissions answer 403.
     permissions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     permissions_refused: bool = False
+    # The directory: a user's object id -> their mail (``GET /users/{id}``).
+    users: dict[str, str] = field(default_factory=dict)
     base_url: str = ""
 
     def put(self, path: str, content: bytes | str, *, drive: str = "drive-docs") -> None:
@@ -132,6 +134,7 @@ class FakeGraph:
         app.router.add_get("/v1.0/drives/{drive}/items/{item}/content", self._content)
         app.router.add_get("/download/{drive}/{item}", self._download)
         app.router.add_get("/v1.0/drives/{drive}/items/{item}/permissions", self._permissions)
+        app.router.add_get("/v1.0/users/{who}", self._user)
         app.router.add_get(
             "/v1.0/users/{who}/transitiveMemberOf/microsoft.graph.group", self._member_of
         )
@@ -304,6 +307,14 @@ class FakeGraph:
         if not any(f.id == item for f in self.files.get(drive, {}).values()):
             return web.json_response({"error": {"code": "itemNotFound"}}, status=404)
         raise web.HTTPFound(f"{self.base_url}/download/{drive}/{item}?tempauth=signed")
+
+    async def _user(self, request: web.Request) -> web.Response:
+        if (refused := self._refuse(request)) is not None:
+            return refused
+        mail = self.users.get(request.match_info["who"])
+        if mail is None:
+            return web.json_response({"error": {"code": "Request_ResourceNotFound"}}, status=404)
+        return web.json_response({"mail": mail, "userPrincipalName": mail})
 
     async def _permissions(self, request: web.Request) -> web.Response:
         """An item's effective permissions, paged like Graph (``page_size`` a page)."""

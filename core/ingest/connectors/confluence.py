@@ -18,7 +18,7 @@ import structlog
 from core.errors import SourceUnavailable
 from core.ingest.connectors.base import RemoteItem, get_json
 from core.ingest.connectors.confluence_permissions import EXPAND, own_readers, page_readers
-from core.ingest.connectors.permissions import PermissionSink, record
+from core.ingest.connectors.permissions import PermissionSink, record, require
 from core.ingest.documents import LoadedDocument
 from core.ingest.loaders import KNOWN_DOMAINS, load_bytes
 
@@ -68,6 +68,7 @@ class ConfluenceSpace:
         self.permissions: PermissionSink | None = None
 
     async def list(self) -> list[RemoteItem]:
+        require(self.permissions, f"Confluence space {self._space}")
         items: list[RemoteItem] = []
         own: dict[str, frozenset[str] | None] = {}
         ancestors: dict[str, list[str]] = {}

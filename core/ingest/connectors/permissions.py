@@ -56,14 +56,19 @@ class PermissionsUnrecorded(ConfigurationError):
     them."""
 
 
-async def record(
-    sink: PermissionSink | None, scope: str, permissions: Mapping[str, Mirrored], what: str
-) -> None:
+def require(sink: PermissionSink | None, what: str) -> PermissionSink:
+    """``sink``, or ``PermissionsUnrecorded`` before anything is read."""
     if sink is None:
         raise PermissionsUnrecorded(
             f"{what}: its permissions have nowhere to be recorded, so nothing was ingested."
         )
-    await sink.mirror(scope, permissions)
+    return sink
+
+
+async def record(
+    sink: PermissionSink | None, scope: str, permissions: Mapping[str, Mirrored], what: str
+) -> None:
+    await require(sink, what).mirror(scope, permissions)
 
 
 def mirror_into(sources: Iterable[object], sink: PermissionSink) -> None:

@@ -25,8 +25,14 @@ import structlog
 from core.errors import SourceUnavailable
 from core.ingest.connectors.base import RemoteItem, get_json, request
 from core.ingest.connectors.graph_token import GraphAppToken
-from core.ingest.connectors.permissions import NO_ONE, Mirrored, PermissionSink, record
-from core.ingest.connectors.sharepoint_permissions import readers
+from core.ingest.connectors.permissions import (
+    NO_ONE,
+    Mirrored,
+    PermissionSink,
+    record,
+    require,
+)
+from core.ingest.connectors.sharepoint_permissions import readers, unnamed_users
 from core.ingest.documents import LoadedDocument
 from core.ingest.loaders import LOADERS, load_bytes
 
@@ -90,6 +96,7 @@ class SharePointLibrary:
         self.failed: list[tuple[str, str]] = []
         # Where each listing records who may read each file (``permissions.mirror_into``).
         self.permissions: PermissionSink | None = None
+        self._emails: dict[str, asyncio.Future[str | None]] = {}
 
     async def _get(
         self, url: str, what: str, params: dict[str, str] | None = None
@@ -131,6 +138,7 @@ class SharePointLibrary:
         return f"{self._graph}/drives/{self._drive_id}"
 
     async def list(self) -> list[RemoteItem]:
+        require(self.permissions, f"SharePoint {self._folder}")
         base = await self._drive_base()
         if self._folder == "/":
             start = f"{base}/root/children"
@@ -173,6 +181,7 @@ class SharePointLibrary:
                 next_link = page.get("@odata.nextLink")
                 url = str(next_link) if next_link else ""
         assert self.scope is not None
+        self._emails = {}
         found = await self._readers(base, items)
         await record(self.permissions, self.scope, found, f"SharePoint {self._folder}")
         return items
@@ -185,6 +194,25 @@ class SharePointLibrary:
                 return item.uri, await self._item_readers(base, item)
 
         return dict(await asyncio.gather(*(one(item) for item in items)))
+
+    async def _email_of(self, user_id: str) -> str | None:
+        """A person's email from the directory (once per listing); None when it has none or
+        cannot be read (the grant is then left out: narrower, never wider)."""
+        if user_id not in self._emails:
+            self._emails[user_id] = asyncio.ensure_future(self._lookup_email(user_id))
+        return await self._emails[user_id]
+
+    async def _lookup_email(self, user_id: str) -> str | None:
+        try:
+            user = await self._get(
+                f"{self._graph}/users/{quote(user_id)}", "Graph user lookup",
+                {"$select": "mail,userPrincipalName"},
+            )
+        except SourceUnavailable as exc:
+            log.warning("sharepoint_user_unknown", user=user_id, error=str(exc))
+            return None
+        email = user.get("mail") or user.get("userPrincipalName")
+        return str(email) if isinstance(email, str) and "@" in email else None
 
     async def _item_readers(self, base: str, item: RemoteItem) -> Mirrored:
         item_id = item.uri.rsplit(":", 1)[1]
@@ -201,7 +229,8 @@ class SharePointLibrary:
             why = f"{exc} No one can read it here until its permissions are read again."
             self.failed.append((item.url or item.uri, why))
             return NO_ONE
-        found, unknown = readers(granted)
+        emails = {uid: await self._email_of(uid) for uid in unnamed_users(granted)}
+        found, unknown = readers(granted, {k: v for k, v in emails.items() if v})
         if unknown:
             log.warning("sharepoint_permissions_left_out", item=item.name, left_out=unknown)
         return found

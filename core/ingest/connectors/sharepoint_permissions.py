@@ -3,7 +3,8 @@ the effective ones, inherited and unique) as the item's readers.
 
 - a sharing link whose scope is ``organization`` or ``anonymous``: everyone;
 - a link for specific people (scope ``users``): the people and groups it names;
-- a person: their email (``grantedToV2.user.email``, a site user's email or login name);
+- a person: their email (``grantedToV2.user.email``, a site user's email or login name, else
+  the directory's ``mail`` or user principal name for their object id);
 - an Entra group: ``group:<object id>``;
 - "Everyone" / "Everyone except external users": everyone;
 - a SharePoint site group ("HR Members"): ``via_target`` (the directory cannot list it);
@@ -12,7 +13,7 @@ the effective ones, inherited and unique) as the item's readers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from core.ingest.connectors.permissions import EVERYONE, Mirrored
@@ -22,8 +23,33 @@ _EVERYONE_LINKS = frozenset({"organization", "anonymous"})
 _EVERYONE_CLAIMS = ("spo-grid-all-users", "c:0(.s|true")
 
 
-def readers(permissions: Iterable[Any]) -> tuple[Mirrored, list[str]]:
-    """The readers the permissions grant, and what could not be understood (left out)."""
+def unnamed_users(permissions: Iterable[Any]) -> set[str]:
+    """Object ids of the people granted access whose email the permissions do not show (to be
+    looked up in the directory)."""
+    found: set[str] = set()
+    for permission in permissions:
+        if not isinstance(permission, dict):
+            continue
+        grantees = [
+            permission.get("grantedToV2") or permission.get("grantedTo"),
+            *(permission.get("grantedToIdentitiesV2") or permission.get("grantedToIdentities")
+              or ()),
+        ]
+        for grantee in grantees:
+            user = grantee.get("user") if isinstance(grantee, dict) else None
+            if isinstance(user, dict) and isinstance(user.get("id"), str) and user["id"] and (
+                _principal(grantee) is None
+            ):
+                found.add(user["id"])
+    return found
+
+
+def readers(
+    permissions: Iterable[Any], emails: Mapping[str, str] | None = None
+) -> tuple[Mirrored, list[str]]:
+    """The readers the permissions grant, and what could not be understood (left out).
+    ``emails``: the directory's email of people whose grant shows only their object id."""
+    emails = emails or {}
     principals: set[str] = set()
     via_target = False
     unknown: list[str] = []
@@ -55,7 +81,7 @@ def readers(permissions: Iterable[Any]) -> tuple[Mirrored, list[str]]:
             unknown.append(f"permission {permission.get('id')!r} granted to no one it names")
             continue
         for grantee in grantees:
-            found = _principal(grantee)
+            found = _principal(grantee) or _looked_up(grantee, emails)
             if found == "everyone":
                 return EVERYONE, unknown
             if found == "site":
@@ -92,6 +118,12 @@ def _principal(grantee: Any) -> str | None:
     if isinstance(grantee.get("siteGroup"), dict):
         return "site"
     return None
+
+
+def _looked_up(grantee: Any, emails: Mapping[str, str]) -> str | None:
+    user = grantee.get("user") if isinstance(grantee, dict) else None
+    email = emails.get(str(user.get("id"))) if isinstance(user, dict) else None
+    return email.strip().lower() if email and "@" in email else None
 
 
 def _login_email(login: str) -> str | None:

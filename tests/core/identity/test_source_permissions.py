@@ -314,3 +314,21 @@ async def test_permissions_only_lists_confluence_again_and_reads_no_page(
     assert await set_audiences(cli, [], [], permissions_only=True) == 1
     assert len(fake.bodies_fetched()) == bodies
     assert await who_reads(rt, GRADE_EIGHT_QUESTION, "131,000") == {"bob"}
+
+
+async def test_a_person_granted_by_object_id_is_found_in_the_directory(rt: Runtime, graph):
+    """Graph may show a grantee by object id and name only: their email comes from the
+    directory; someone the directory does not know is left out."""
+    fake, _ = graph
+    fake.users["obj-maria"] = "Maria@Example.com"
+    fake.share(
+        SALARIES,
+        {"id": "p1", "roles": ["read"], "grantedToV2": {"user": {"id": "obj-maria",
+                                                                 "displayName": "Maria"}}},
+        {"id": "p2", "roles": ["read"], "grantedToV2": {"user": {"id": "obj-gone",
+                                                                 "displayName": "Bob"}}},
+    )
+    report = await ingest_library(rt, graph)
+    assert report.failed == []
+    assert await readers(rt) == {"maria"}
+    assert sum(1 for _, path in fake.requests if path == "/v1.0/users/obj-maria") == 1
