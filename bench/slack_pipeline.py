@@ -29,6 +29,16 @@ from pydantic import SecretStr
 from slack_sdk.signature import SignatureVerifier
 
 from bench import command_line, machine, postgres, table, write_section
+from bench.slack_pipeline_model import (
+    HEADERS,
+    BenchModel,
+    Latency,
+    Shown,
+    cpu_s,
+    latency,
+    percentile,
+    pg_transactions,
+)
 from bots.runtime import Runtime
 from bots.server import build_app
 from bots.slack.http import SLACK
@@ -41,63 +51,12 @@ TEAM = "T0BENCH"
 QUESTION = "How do I connect to the VPN from home? (ticket q{n})"
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "knowledge"
 TEXT_METHODS = {"chat.startStream", "chat.postMessage"}
+# Calls that change the answer on screen.
+SHOWN = TEXT_METHODS | {"chat.appendStream", "chat.stopStream", "chat.update"}
+WARM = 99999  # the warm-up question's number
 
 
 # -- the fakes (child process) ----------------------------------------------------------------
-
-
-class BenchModel:
-    """A streaming chat-completions endpoint: waits ``ttft_s``, then one token every
-    ``interval_s``; notes when each question's first token left."""
-
-    def __init__(self, ttft_s: float, interval_s: float, tokens: int) -> None:
-        self.ttft_s, self.interval_s, self.tokens = ttft_s, interval_s, tokens
-        self.first_token: dict[str, float] = {}
-
-    async def chat(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        asked = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
-        marker = (re.findall(r"ticket (q\d+)", asked) or ["?"])[-1]
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        ident = f"chatcmpl-{uuid.uuid4().hex[:10]}"
-
-        async def send(delta: dict[str, Any], finish: str | None = None) -> None:
-            chunk = {
-                "id": ident,
-                "object": "chat.completion.chunk",
-                "created": int(time.time()),
-                "model": body.get("model"),
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            }
-            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
-
-        await asyncio.sleep(self.ttft_s)
-        await send({"role": "assistant", "content": ""})
-        for n in range(self.tokens):
-            if n:
-                await asyncio.sleep(self.interval_s)
-            else:
-                self.first_token.setdefault(marker, time.monotonic())
-            await send({"content": f"word{n} " if n % 12 else f"Step {n // 12 + 1}: connect "})
-        await send({}, "stop")
-        if (body.get("stream_options") or {}).get("include_usage"):
-            usage = {
-                "id": ident,
-                "object": "chat.completion.chunk",
-                "created": int(time.time()),
-                "model": body.get("model"),
-                "choices": [],
-                "usage": {
-                    "prompt_tokens": 500,
-                    "completion_tokens": self.tokens,
-                    "total_tokens": 500 + self.tokens,
-                },
-            }
-            await response.write(f"data: {json.dumps(usage)}\n\n".encode())
-        await response.write(b"data: [DONE]\n\n")
-        await response.write_eof()
-        return response
 
 
 def serve_fakes(
@@ -118,6 +77,7 @@ def serve_fakes(
                     "status": c.status,
                     "error": c.error,
                     "channel": c.args.get("channel") or c.args.get("channel_id"),
+                    "chars": shown_chars(c.args),
                 }
                 for c in slack.calls
             ]
@@ -126,9 +86,7 @@ def serve_fakes(
                 for messages in slack.messages.values()
                 if any(b.get("type") == "context_actions" for m in messages for b in m.blocks)
             )
-            return web.json_response(
-                {"calls": calls, "first_token": model.first_token, "complete": complete}
-            )
+            return web.json_response({"calls": calls, "model": model.report(), "complete": complete})
 
         app = slack.app()
         app.router.add_get("/_bench/report", report)
@@ -146,13 +104,6 @@ def serve_fakes(
 
 
 # -- the load ---------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def reset_peak_memory() -> None:
@@ -191,19 +142,44 @@ def envelope(n: int) -> dict[str, Any]:
     }
 
 
+def shown_chars(args: dict[str, Any]) -> int:
+    """Characters of answer text a Slack call carries."""
+    text = str(args.get("markdown_text") or args.get("text") or "")
+    chunks = args.get("chunks") or []
+    if isinstance(chunks, str):
+        chunks = json.loads(chunks)
+    return len(text) + sum(len(c.get("text", "")) for c in chunks if isinstance(c, dict))
+
+
+def shown_by_question(calls: list[dict[str, Any]]) -> dict[str, list[Shown]]:
+    """Per question, each call that changed the answer on screen and the characters shown."""
+    shown: dict[str, list[Shown]] = {}
+    total: dict[str, int] = {}
+    for call in calls:
+        channel = call["channel"] or ""
+        if call["status"] != 200 or not channel.startswith("D") or call["method"] not in SHOWN:
+            continue
+        marker = f"q{channel[1:]}"
+        if call["method"] == "chat.update":
+            total[marker] = max(total.get(marker, 0), call["chars"])
+        else:
+            total[marker] = total.get(marker, 0) + call["chars"]
+        shown.setdefault(marker, []).append(Shown(call["at"], total[marker]))
+    return shown
+
+
 @dataclass
 class Result:
     questions: int
     ack_p50: float
     ack_p99: float
-    overhead_p50: float
-    overhead_p99: float
-    adapter_p50: float
-    adapter_p99: float
+    latency: Latency
     calls_per_answer: float
     rate_limited: int
     complete: int
     streamed: int
+    pg_per_answer: float
+    cpu_ms_per_answer: float
     peak_mib: float
     wall_s: float
 
@@ -235,7 +211,9 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
         log_level="WARNING",
         db_pool_min=args.db_pool,
         db_pool_max=args.db_pool,
+        redis_url=args.redis_url,
     )
+    sent: dict[str, float] = {}
     try:
         async with await Runtime.start(settings) as runtime:
             await runtime.ingestor.ingest([SAMPLE])
@@ -247,9 +225,7 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
             ours = f"http://127.0.0.1:{runner.addresses[0][1]}"
             bot = app[SLACK]
             signer = SignatureVerifier(SECRET)
-            reset_peak_memory()
             acks: list[float] = []
-            started = time.monotonic()
             connector = aiohttp.TCPConnector(limit=0)
             async with aiohttp.ClientSession(connector=connector) as http:
 
@@ -264,25 +240,34 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
                         "X-Slack-Request-Timestamp": ts,
                         "X-Slack-Signature": signer.generate_signature(timestamp=ts, body=body),
                     }
-                    sent = time.monotonic()
+                    sent[f"q{i}"] = time.monotonic()
                     async with http.post(f"{ours}/slack/events", data=body, headers=headers) as r:
                         await r.read()
                         assert r.status == 200, r.status
-                    acks.append((time.monotonic() - sent) * 1000)
+                    acks.append((time.monotonic() - sent[f"q{i}"]) * 1000)
 
-                # Warm up as a running server would be: bolt's auth.test done, connections open.
+                # Warm up as a running server would be: bolt's auth.test done, connections
+                # open, and one question answered (in its own DM, left out of the columns).
                 await ask(-1, warm_up=True)
+                await ask(WARM)
+                await asyncio.sleep(0.05)
+                while len(bot.tasks):
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(1.5)  # Postgres reports a backend's transactions within 1 s
                 acks.clear()
+                xacts = await pg_transactions(database_url)
+                reset_peak_memory()
+                cpu = cpu_s()
                 started = time.monotonic()
                 await asyncio.gather(*(ask(i) for i in range(n)))
                 await asyncio.sleep(0.05)
                 while len(bot.tasks):
                     await asyncio.sleep(0.05)
                 wall = time.monotonic() - started
+                cpu = cpu_s() - cpu
                 peak = peak_memory_mib()
-                adapter = [
-                    d.delay_s * 1000 for d in bot.metrics.deliveries if d.delay_s is not None
-                ]
+                await asyncio.sleep(1.5)
+                xacts = await pg_transactions(database_url) - xacts - 1
                 async with http.get(f"{base}/_bench/report") as r:
                     report = await r.json()
             await runner.cleanup()
@@ -290,30 +275,26 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
         fakes.terminate()
         fakes.join(10)
 
-    first_text: dict[str, float] = {}
-    for call in report["calls"]:
-        if call["method"] in TEXT_METHODS and call["status"] == 200 and call["channel"]:
-            first_text.setdefault(call["channel"], call["at"])
-    overheads = [
-        (first_text[f"D{q[1:]}"] - at) * 1000
-        for q, at in report["first_token"].items()
-        if f"D{q[1:]}" in first_text
+    shown = shown_by_question(report["calls"])
+    shown.pop(f"q{WARM}", None)
+    answer_calls = [
+        c for c in report["calls"] if c["method"] != "auth.test" and c["channel"] != f"D{WARM}"
     ]
-    answer_calls = [c for c in report["calls"] if c["method"] != "auth.test"]
     return Result(
         questions=n,
         ack_p50=percentile(acks, 0.5),
         ack_p99=percentile(acks, 0.99),
-        overhead_p50=percentile(overheads, 0.5),
-        overhead_p99=percentile(overheads, 0.99),
-        adapter_p50=percentile(adapter, 0.5),
-        adapter_p99=percentile(adapter, 0.99),
+        latency=latency(sent, report["model"], shown),
         calls_per_answer=len(answer_calls) / n,
         rate_limited=sum(1 for c in report["calls"] if c["status"] == 429),
-        complete=report["complete"],
+        complete=report["complete"] - 1,  # the warm-up answer is not counted
         streamed=sum(
-            1 for c in report["calls"] if c["method"] == "chat.startStream" and c["status"] == 200
+            1
+            for c in answer_calls
+            if c["method"] == "chat.startStream" and c["status"] == 200
         ),
+        pg_per_answer=xacts / n,
+        cpu_ms_per_answer=cpu * 1000 / n,
         peak_mib=peak,
         wall_s=wall,
     )
@@ -323,9 +304,10 @@ def render(results: list[Result], args: argparse.Namespace) -> str:
     rows = [
         (
             r.questions,
-            f"{r.ack_p50:.1f} / {r.ack_p99:.1f}",
-            f"{r.overhead_p50:.1f} / {r.overhead_p99:.1f}",
-            f"{r.adapter_p50:.1f} / {r.adapter_p99:.1f}",
+            f"{r.ack_p50:.0f} / {r.ack_p99:.0f}",
+            *r.latency.cells(),
+            f"{r.pg_per_answer:.1f}",
+            f"{r.cpu_ms_per_answer:.1f}",
             f"{r.calls_per_answer:.1f}",
             r.rate_limited,
             f"{r.complete}/{r.questions}",
@@ -339,8 +321,9 @@ def render(results: list[Result], args: argparse.Namespace) -> str:
         [
             "questions at once",
             "ack ms p50 / p99",
-            "overhead ms p50 / p99",
-            "of which adapter ms p50 / p99",
+            *HEADERS,
+            "Postgres tx / answer",
+            "CPU ms / answer",
             "Slack calls / answer",
             "429s",
             "answered whole",
@@ -359,11 +342,12 @@ async def main() -> None:
         default="10,100",
         help="comma-separated concurrency levels (e.g. 10,100,1000)",
     )
-    parser.add_argument("--ttft-ms", type=float, default=300, help="model time to first token")
-    parser.add_argument("--tokens-per-s", type=float, default=50, help="model token rate")
-    parser.add_argument("--tokens", type=int, default=60, help="tokens per answer")
+    parser.add_argument("--ttft-ms", type=float, default=500, help="model time to first token")
+    parser.add_argument("--tokens-per-s", type=float, default=30, help="model token rate")
+    parser.add_argument("--tokens", type=int, default=120, help="tokens per answer")
     parser.add_argument("--window-s", type=float, default=60, help="Slack's rate-limit window")
     parser.add_argument("--db-pool", type=int, default=20, help="Postgres pool size")
+    parser.add_argument("--redis-url", default=None, help="Redis for pacing (default: none)")
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     args = parser.parse_args()
     configure_logging(level="WARNING", json=True)
