@@ -10,6 +10,7 @@ the request arrived, when the first token left and when the last one did.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import time
@@ -68,7 +69,8 @@ class BenchModel:
         body = await request.json()
         asked = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
         marker = (re.findall(r"ticket (q\d+)", asked) or ["?"])[-1]
-        self.requested.setdefault(marker, arrived)
+        if body.get("stream"):  # the answer, not a routing call
+            self.requested.setdefault(marker, arrived)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         ident = f"chatcmpl-{uuid.uuid4().hex[:10]}"
@@ -183,7 +185,7 @@ def latency(
         if last is not None and calls:
             completion.append((calls[-1].at - last) * 1000)
             streaming = [c.at for c in calls if c.at <= last]
-            gaps += [(b - a) * 1000 for a, b in zip(streaming, streaming[1:])]
+            gaps += [(b - a) * 1000 for a, b in itertools.pairwise(streaming)]
     return Latency(
         to_model=(percentile(to_model, 0.5), percentile(to_model, 0.99)),
         first_text=(percentile(first, 0.5), percentile(first, 0.99)),

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -88,6 +89,9 @@ class SlackReplyStream:
         self._answer: Answer | None = None
         self._failure: str | None = None
         self._worker: asyncio.Task[None] | None = None
+        # This answer's name among the workspace's streams sharing the append budget.
+        self._id = uuid.uuid4().hex
+        self._sharing = False
         self._slack = ThreadMessages(calls, target)
         self._status = ThinkingStatus(calls, target, interval_s=pacing.status_interval_s)
         #: When the first text arrived from the core, and when it left for Slack (monotonic).
@@ -171,6 +175,8 @@ class SlackReplyStream:
             await self._close()
             await self._drop_unused()
             self.delivered = True
+            if self._sharing:
+                await self._calls.pacer.appends.leave(self._target.team_id, self._id)
         except Exception:
             log.exception(
                 "slack_answer_not_delivered",
@@ -201,7 +207,8 @@ class SlackReplyStream:
             return
         now = time.monotonic()
         if part.mode == "stream":
-            if not await self._pause(part.sent_at + self._pacing.append_interval_s - now):
+            interval = await self._append_interval()
+            if not await self._pause(part.sent_at + interval - time.monotonic()):
                 return
             wait = await self._calls.reserve(self._target.team_id, "chat.appendStream")
             if not await self._pause(wait or 0.0):
@@ -297,6 +304,18 @@ class SlackReplyStream:
             self._pending = final[len(shown) :]
         else:
             log.info("slack_streamed_text_differs", shown=len(shown), final=len(final))
+
+    async def _append_interval(self) -> float:
+        """How long this stream waits between appends: its pacing's interval while the
+        workspace's budget has room for every stream, an even share of it when not."""
+        pacer = self._calls.pacer
+        team = self._target.team_id
+        budget = pacer.budget(team, "chat.appendStream")
+        assert budget is not None
+        self._sharing = True
+        return await pacer.appends.interval(
+            team, self._id, self._pacing.append_interval_s, budget.key
+        )
 
     def _commit(self, part: _Part, head: str) -> None:
         # Appends only ever add to the end, so the sent head is still the start of pending.

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+import anyio.lowlevel
 import openai
 import structlog
 from openai import AsyncAzureOpenAI, AsyncOpenAI
@@ -215,6 +216,14 @@ class ModelClient:
                 failures=settings.breaker_failures, cooldown=settings.breaker_cooldown
             ),
         )
+
+    async def warm(self) -> None:
+        """Load what the SDK loads on first use (its resources, the HTTP client's async
+        backend) now, at start-up: done by the first answers, it takes a few hundred
+        milliseconds of the event loop while a burst is being answered."""
+        resources = self.openai.chat.completions
+        _ = resources.with_streaming_response.create, resources.create, self.openai.moderations
+        await anyio.lowlevel.checkpoint()
 
     async def aclose(self) -> None:
         await self.openai.close()
