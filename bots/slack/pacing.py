@@ -191,6 +191,13 @@ class SlackPacer:
                 log.warning("pacing_redis_unavailable", error=str(exc))
         return self._local.reserve(budget, max_wait, keep)
 
+    async def append_interval(self, team_id: str, stream_id: str, base_s: float) -> float:
+        """How long one stream waits between appends, sharing Tier 4 with every stream in
+        its workspace (``bots/slack/append_share.py``)."""
+        budget = self.budget(team_id, "chat.appendStream")
+        assert budget is not None
+        return await self.appends.interval(team_id, stream_id, base_s, budget.key)
+
     async def acquire(self, team_id: str, method: str, *, channel: str | None = None) -> None:
         """Wait for the next slot."""
         wait = await self.reserve(team_id, method, channel=channel)
