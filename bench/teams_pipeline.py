@@ -371,11 +371,14 @@ async def main() -> None:
                         "is in flight (429 otherwise), sequence order, chunks that only grow, a final "
                         "message equal to the last chunk. It runs in its own process. *Ack* is the POST "
                         "until HTTP 200. *Status shown* is from the POST to Teams receiving the informative "
-                        'update ("Searching IT documents…"). *Overhead* is from the model sending its '
-                        "first token to Teams receiving the first text of that answer: Teams takes one "
-                        "request a second per stream and the informative update has just used the slot, "
-                        "so most of it is the wait for the next slot, not work. *Peak MiB* is the bot "
-                        "process's peak RSS during the run."
+                        'update ("Searching IT documents…"). The latency columns are those of the '
+                        "Slack pipeline (`bench/slack_pipeline_model.py`): event → model request, the "
+                        "model's first token → the first streamed text and → 20 characters, the interval "
+                        "between streamed chunks, and the model's last token → the final message. Teams "
+                        "takes one request a second per stream, each after the previous one returned, and "
+                        "the final message must repeat the last chunk: when the answer ends with text not "
+                        "yet streamed, one more chunk and then the final follow a second apart, which is "
+                        "most of the completion lag. *Peak MiB* is the bot process's peak RSS."
                     ),
                     report,
                 ]
