@@ -44,7 +44,7 @@ from bench.slack_pipeline_model import (
     pg_transactions,
 )
 from bots.runtime import Runtime
-from bots.server import build_app
+from bots.server import build_app, settle_heap
 from bots.settings import AppSettings as Settings
 from bots.teams import TEAMS
 from core.observability import configure_logging
@@ -218,6 +218,7 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
         async with await Runtime.start(settings) as runtime:
             await runtime.ingestor.ingest([SAMPLE])
             app = build_app(runtime)
+            settle_heap()  # as `switchboard serve` does
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
