@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from core.grounded_writer import INTERRUPTED, MODEL_DOWN, UNCHECKED, GroundedWri
 from core.grounding import GroundingPolicy
 from core.guard import check_question
 from core.identity.people import People
-from core.identity.principals import EVERYONE_SCOPE
+from core.identity.principals import EVERYONE_SCOPE, Scope
 from core.identity.scoped_cache import RestrictedDocuments, ScopedAnswerCache
 from core.language import language_of
 from core.limits import QuestionGate
@@ -155,14 +156,32 @@ class Assistant:
         history = await self._conversations.recent_turns(
             conversation_id, self._limits.history_turns
         )
-        await self._conversations.add_question(conversation_id, user.id, question, event.event_key)
+        # Written while the answer is prepared (routing, retrieval, the model's first words):
+        # only the answer's own row has to come after it.
+        asked = asyncio.create_task(
+            self._conversations.add_question(conversation_id, user.id, question, event.event_key)
+        )
+        try:
+            return await self._answer(
+                event, stream, started, scope, question, user.id, conversation_id, history, asked
+            )
+        finally:
+            # However the answer went, the question is kept, as it was before it was answered.
+            await asyncio.gather(asked, return_exceptions=True)
+
+    async def _answer(
+        self, event: ChatEvent, stream: ReplyStream, started: float, scope: Scope,
+        question: str, user_id: int, conversation_id: int, history: Sequence[Turn],
+        asked: asyncio.Task[int],
+    ) -> Answer:
+        """Steps 2–8 of ``handle``, once the question has a conversation."""
         # A follow-up leans on its thread, which the verified question never saw.
         if self._verified is not None and not history:
             found = await self._verified.match(question)
             if found is not None:
                 answer = await self._answer_directly(
-                    event, user.id, conversation_id, found.route, found.text, stream, started,
-                    status="verified",
+                    event, user_id, conversation_id, found.route, found.text, stream, started,
+                    asked, status="verified",
                 )
                 await self._verified.used(found, answer.message_id)
                 return answer
@@ -173,7 +192,8 @@ class Assistant:
         if route.clarification:
             # Unsure what the user means: ask them, rather than answer a guess.
             return await self._answer_directly(
-                event, user.id, conversation_id, route, route.clarification, stream, started
+                event, user_id, conversation_id, route, route.clarification, stream, started,
+                asked,
             )
         # The cache knows standalone questions only: a follow-up depends on its thread.
         cacheable = self._cache is not None and not history
@@ -185,7 +205,7 @@ class Assistant:
             hit = await self._cache.get(cache_domain, question, scope)
             if hit is not None:
                 return await self._answer_directly(
-                    event, user.id, conversation_id, route, hit.text, stream, started,
+                    event, user_id, conversation_id, route, hit.text, stream, started, asked,
                     citations=hit.citations, sources=hit.sources, model="cache",
                 )
         await stream.status(self._status_text(route))
@@ -211,7 +231,7 @@ class Assistant:
                 # Maybe it is in a document this person may read that could not be checked.
                 text += ACCESS_UNCHECKED
             return await self._answer_directly(
-                event, user.id, conversation_id, route, text, stream, started,
+                event, user_id, conversation_id, route, text, stream, started, asked,
                 status="not_found", retrieval_ms=retrieval_ms,
             )
 
@@ -253,8 +273,9 @@ class Assistant:
         usage.total_ms = (time.perf_counter() - started) * 1000
 
         # 8. persist, then show the final form (the answer now has its id for feedback).
+        await asked
         answer.message_id = await self._conversations.add_answer(
-            conversation_id, answer, user_id=user.id
+            conversation_id, answer, user_id=user_id
         )
         if status != "failed":
             await stream.finish(answer)
@@ -326,6 +347,7 @@ class Assistant:
         text: str,
         stream: ReplyStream,
         started: float,
+        asked: asyncio.Task[int],
         *,
         citations: Sequence[Citation] = (),
         sources: Sequence[Passage] = (),
@@ -351,6 +373,7 @@ class Assistant:
             grounding=Grounding(grounded=model == "cache" or status == "verified", check="direct"),
         )
         answer.usage.add_route(route)
+        await asked
         answer.message_id = await self._conversations.add_answer(
             conversation_id, answer, user_id=user_id
         )

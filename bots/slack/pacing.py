@@ -24,6 +24,8 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bots.slack.append_share import AppendShare
+
 log = structlog.get_logger(__name__)
 
 # Slack's published tiers, calls a minute per app per workspace.
@@ -67,12 +69,12 @@ class _LocalSlots:
     """The sliding log in this process (single replica, or Redis unreachable)."""
 
     def __init__(self) -> None:
-        self._slots: dict[str, list[float]] = defaultdict(list)
+        self.slots: dict[str, list[float]] = defaultdict(list)
         self._blocked: dict[str, float] = {}
 
     def reserve(self, budget: Budget, max_wait: float, keep: int = 0) -> float | None:
         now = time.monotonic()
-        slots = self._slots[budget.key]
+        slots = self.slots[budget.key]
         del slots[: bisect.bisect_right(slots, now - budget.window_s)]
         limit = max(1, budget.limit - keep)
         slot = max(now, self._blocked.get(budget.key, 0.0))
@@ -141,6 +143,10 @@ class SlackPacer:
         self._window = window_s * (1 + margin) + 0.05
         self._redis = redis
         self._local = _LocalSlots()
+        # How often each stream may append, sharing Tier 4 evenly (bots/slack/append_share.py).
+        self.appends = AppendShare(
+            window_s=self._window, limit=TIER[4], redis=redis, local_log=self._local.slots
+        )
         if redis is not None:
             self._reserve_script = redis.register_script(_RESERVE)
             self._block_script = redis.register_script(_BLOCK)
@@ -184,6 +190,13 @@ class SlackPacer:
             except (RedisError, OSError) as exc:
                 log.warning("pacing_redis_unavailable", error=str(exc))
         return self._local.reserve(budget, max_wait, keep)
+
+    async def append_interval(self, team_id: str, stream_id: str, base_s: float) -> float:
+        """How long one stream waits between appends, sharing Tier 4 with every stream in
+        its workspace (``bots/slack/append_share.py``)."""
+        budget = self.budget(team_id, "chat.appendStream")
+        assert budget is not None
+        return await self.appends.interval(team_id, stream_id, base_s, budget.key)
 
     async def acquire(self, team_id: str, method: str, *, channel: str | None = None) -> None:
         """Wait for the next slot."""

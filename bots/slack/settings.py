@@ -30,10 +30,11 @@ class SlackSettings(SettingsPart):
     slack_scopes: str | None = Field(None, alias="SLACK_SCOPES")
     slack_redirect_uri: str | None = Field(None, alias="SLACK_REDIRECT_URI")
     # Pacing: Slack counts calls per method per workspace over this window (60 s; tests shrink
-    # it); one answer appends at most every SLACK_STREAM_INTERVAL seconds. SLACK_STREAMING=false
+    # it); one answer appends at most every SLACK_STREAM_INTERVAL seconds (less often when the
+    # workspace's streams would outrun Tier 4: bots/slack/append_share.py). SLACK_STREAMING=false
     # posts a placeholder and edits it instead of streaming.
     slack_pacing_window_s: float = Field(60.0, alias="SLACK_PACING_WINDOW_S", gt=0)
-    slack_stream_interval_s: float = Field(1.0, alias="SLACK_STREAM_INTERVAL", ge=0)
+    slack_stream_interval_s: float = Field(0.5, alias="SLACK_STREAM_INTERVAL", ge=0)
     slack_streaming: bool = Field(True, alias="SLACK_STREAMING")
     # Answer messages from other bots (never our own); off by default to avoid bot loops.
     slack_answer_bots: bool = Field(False, alias="SLACK_ANSWER_BOTS")

@@ -31,18 +31,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 import structlog
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_chat_stream import AsyncChatStream
 
 from bots.slack.blocks import MESSAGE_CHARS, Block, answer_blocks, split, take
 from bots.slack.calls import SlackCalls, describe, slack_error
 from bots.slack.messages import LOST, ThreadMessages
 from bots.slack.pacing import TIER
+from bots.slack.parts import Part, still_to_show
 from bots.slack.status import ThinkingStatus
 from bots.slack.target import DEFAULT_PACING, ReplyTarget, StreamPacing
 from core.answers import Answer
@@ -50,18 +49,6 @@ from core.answers import Answer
 log = structlog.get_logger(__name__)
 
 KEEP_FOR_FINAL_UPDATES = TIER[3] // 2
-
-@dataclass(slots=True)
-class _Part:
-    """One Slack message of the answer and the text it shows."""
-
-    ts: str
-    mode: Literal["stream", "post"]
-    text: str = ""
-    streamer: AsyncChatStream | None = None
-    sent_at: float = 0.0
-    full: bool = False
-
 
 class SlackReplyStream:
     """Shows one answer in one Slack thread (see the module docstring for how)."""
@@ -82,12 +69,15 @@ class SlackReplyStream:
         self._reuse = [str(ts) for ts in resume if ts]
         self._on_progress = on_progress
         self._pending = ""
-        self._parts: list[_Part] = []
+        self._parts: list[Part] = []
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
         self._answer: Answer | None = None
         self._failure: str | None = None
         self._worker: asyncio.Task[None] | None = None
+        # This answer's name among the workspace's streams sharing the append budget.
+        self._id = uuid.uuid4().hex
+        self._sharing = False
         self._slack = ThreadMessages(calls, target)
         self._status = ThinkingStatus(calls, target, interval_s=pacing.status_interval_s)
         #: When the first text arrived from the core, and when it left for Slack (monotonic).
@@ -171,6 +161,8 @@ class SlackReplyStream:
             await self._close()
             await self._drop_unused()
             self.delivered = True
+            if self._sharing:
+                await self._calls.pacer.appends.leave(self._target.team_id, self._id)
         except Exception:
             log.exception(
                 "slack_answer_not_delivered",
@@ -201,7 +193,12 @@ class SlackReplyStream:
             return
         now = time.monotonic()
         if part.mode == "stream":
-            if not await self._pause(part.sent_at + self._pacing.append_interval_s - now):
+            # Every 0.5 s while the workspace's budget has room; an even share when not.
+            self._sharing = True
+            interval = await self._calls.pacer.append_interval(
+                self._target.team_id, self._id, self._pacing.append_interval_s
+            )
+            if not await self._pause(part.sent_at + interval - time.monotonic()):
                 return
             wait = await self._calls.reserve(self._target.team_id, "chat.appendStream")
             if not await self._pause(wait or 0.0):
@@ -290,15 +287,9 @@ class SlackReplyStream:
     def _reconcile(self, final: str) -> None:
         """The stored answer may differ from what streamed (citation markers that matched no
         source are dropped): show the stored text for whatever has not been sent yet."""
-        shown = "".join(part.text for part in self._parts)
-        if shown + self._pending == final:
-            return
-        if final.startswith(shown):
-            self._pending = final[len(shown) :]
-        else:
-            log.info("slack_streamed_text_differs", shown=len(shown), final=len(final))
+        self._pending = still_to_show(self._parts, self._pending, final)
 
-    def _commit(self, part: _Part, head: str) -> None:
+    def _commit(self, part: Part, head: str) -> None:
         # Appends only ever add to the end, so the sent head is still the start of pending.
         self._pending = self._pending[len(head) :]
         part.text += head
@@ -313,7 +304,7 @@ class SlackReplyStream:
     async def _open(self) -> None:
         """The first message of the answer, or the next one after a full one."""
         head, rest = take(self._pending, MESSAGE_CHARS)
-        part: _Part | None = None
+        part: Part | None = None
         if (
             not self._reuse
             and self._pacing.streaming
@@ -324,25 +315,25 @@ class SlackReplyStream:
                 part = await self._start_stream(head)
         if part is None:
             ts = await self._post(head, None, commit=False)
-            part = _Part(ts=ts, mode="post")
+            part = Part(ts=ts, mode="post")
             self._parts.append(part)
             self._posted()
         self._commit(part, head)
         part.full = bool(rest)
 
-    async def _start_stream(self, head: str) -> _Part | None:
+    async def _start_stream(self, head: str) -> Part | None:
         self._first_text()
         streamer = await self._slack.start_stream(head)
         if streamer is None:
             return None
         assert streamer.ts is not None
-        part = _Part(ts=streamer.ts, mode="stream", streamer=streamer)
+        part = Part(ts=streamer.ts, mode="stream", streamer=streamer)
         self._parts.append(part)
         self._posted()
         self.streamed = True
         return part
 
-    async def _append(self, part: _Part, head: str) -> None:
+    async def _append(self, part: Part, head: str) -> None:
         assert part.streamer is not None
         if not await self._slack.append(part.streamer, head):
             self._expired(part)
@@ -350,7 +341,7 @@ class SlackReplyStream:
         self._commit(part, head)
 
     async def _stop(
-        self, part: _Part, head: str, extra: list[Block] | None, *, reserved: bool = False
+        self, part: Part, head: str, extra: list[Block] | None, *, reserved: bool = False
     ) -> bool:
         """Stop ``part``'s stream with ``head`` (and ``extra`` blocks under it). False when
         Slack had already closed the stream; ``part`` is then a posted message to update."""
@@ -362,7 +353,7 @@ class SlackReplyStream:
         part.full = True  # a stopped stream takes no more text
         return True
 
-    def _expired(self, part: _Part) -> None:
+    def _expired(self, part: Part) -> None:
         log.info("slack_stream_expired", channel=self._target.channel, ts=part.ts)
         part.mode, part.streamer = "post", None
 
@@ -382,7 +373,7 @@ class SlackReplyStream:
         if not ts:
             ts = await self._slack.post(text, extra)
         if commit:
-            part = _Part(ts=ts, mode="post", full=True)
+            part = Part(ts=ts, mode="post", full=True)
             self._parts.append(part)
             self._posted()
             self._commit(part, text)
@@ -401,6 +392,6 @@ class SlackReplyStream:
             self._on_progress(data)
 
     async def _update(
-        self, part: _Part, text: str, extra: list[Block] | None, *, reserved: bool
+        self, part: Part, text: str, extra: list[Block] | None, *, reserved: bool
     ) -> None:
         await self._slack.update(part.ts, text, extra, reserved=reserved)

@@ -27,7 +27,7 @@ class StreamPacing:
     """How often one answer may call Slack, on top of the workspace's budget."""
 
     streaming: bool = True
-    append_interval_s: float = 1.0
+    append_interval_s: float = 0.5
     update_interval_s: float = 1.5
     final_update_wait_s: float = 2.0
     status_interval_s: float = 2.0

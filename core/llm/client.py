@@ -6,183 +6,49 @@ exponential backoff and full jitter, and only *before* the first token — once 
 the user, a retry would show it twice. A circuit breaker stops calling an endpoint that keeps
 failing, so a dead model costs each user nothing but the fallback.
 
-A streamed answer's body is read by ``ChatStream`` (``core/llm/chat_stream.py``) as plain JSON
+How long to wait, how the endpoint is reached and what its failures mean:
+``core/llm/endpoint.py``. A streamed answer's body is read by ``ChatStream`` (``core/llm/chat_stream.py``) as plain JSON
 chunks rather than the SDK's pydantic objects, which cost several times as much CPU a chunk.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Self
 
-import openai
+import anyio.lowlevel
 import structlog
-from openai import AsyncAzureOpenAI, AsyncOpenAI
+from openai import AsyncOpenAI
 
-from core.errors import ConfigurationError, ModelError, ModelUnavailable, StreamInterrupted
+from core.errors import ModelError, ModelUnavailable, StreamInterrupted
 from core.llm.breaker import CircuitBreaker
 from core.llm.chat_stream import ChatStream
+from core.llm.endpoint import (
+    Completion,
+    ModelLimits,
+    ModerationVerdict,
+    ToolCall,
+    backoff_delay,
+    build_openai_client,
+    counts_against_endpoint,
+    retry_after,
+    translate,
+)
 from core.llm.prefill import PromptReadingPace
 from core.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+# What the rest of the code and the tests import from here.
+__all__ = [
+    "Completion", "ModelClient", "ModelLimits", "ModerationVerdict", "ToolCall",
+    "backoff_delay", "build_openai_client",
+]
+
 Message = dict[str, Any]
 Chunk = dict[str, Any]  # one streamed chunk, as the endpoint's JSON
-
-# Statuses that say "this endpoint is not usable right now", as opposed to "this request is bad".
-_ENDPOINT_DOWN = frozenset({401, 403, 404, 408, 409, 429})
-
-
-@dataclass(frozen=True, slots=True)
-class ModelLimits:
-    """How long to wait and how often to retry. All durations in seconds."""
-
-    connect_timeout: float = 5.0
-    first_token_timeout: float = 20.0  # per attempt: from sending the request to the first text
-    idle_timeout: float = 30.0  # the longest silence allowed inside a stream
-    total_timeout: float = 180.0  # one whole answer, retries included
-    retries: int = 2  # extra attempts on 429/5xx/timeouts, before the first token only
-    backoff_base: float = 0.5
-    backoff_max: float = 8.0
-    tool_timeout: float = 5.0  # a non-streamed tool call (routing)
-    moderation_timeout: float = 5.0
-    stream_usage: bool = True  # ask for token usage in the last chunk (stream_options)
-    # Prompt tokens the endpoint reads a second; None: measured from its first tokens. The
-    # first-token wait is first_token_timeout plus the time to read the prompt at this pace.
-    prompt_tokens_per_s: float | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Self:
-        return cls(
-            connect_timeout=settings.model_connect_timeout,
-            first_token_timeout=settings.model_first_token_timeout,
-            idle_timeout=settings.model_idle_timeout,
-            total_timeout=settings.model_total_timeout,
-            retries=settings.model_retries,
-            backoff_base=settings.model_backoff_base,
-            backoff_max=settings.model_backoff_max,
-            tool_timeout=settings.router_timeout,
-            moderation_timeout=settings.moderation_timeout,
-            stream_usage=settings.model_stream_usage,
-            prompt_tokens_per_s=settings.model_prompt_tokens_per_s,
-        )
-
-
-@dataclass(slots=True)
-class Completion:
-    """What a stream reported about itself; filled in while it runs."""
-
-    model: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    finish_reason: str | None = None
-    attempts: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """A function call the model asked for. ``arguments`` is the raw JSON text it produced."""
-
-    name: str
-    arguments: str
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-
-    def parsed(self) -> dict[str, Any]:
-        """The arguments as an object; ``ModelError`` when they are not one."""
-        try:
-            value = json.loads(self.arguments)
-        except (TypeError, ValueError) as exc:
-            raise ModelError(f"The model's {self.name} arguments are not JSON.") from exc
-        if not isinstance(value, dict):
-            raise ModelError(f"The model's {self.name} arguments are not a JSON object.")
-        return value
-
-
-@dataclass(frozen=True, slots=True)
-class ModerationVerdict:
-    flagged: bool
-    categories: tuple[str, ...] = field(default=())
-
-
-def backoff_delay(
-    attempt: int, *, base: float, cap: float, retry_after: float | None = None,
-    rng: random.Random | None = None,
-) -> float:
-    """Seconds to wait before retry number ``attempt`` (1, 2, …): full jitter under an
-    exponential ceiling, or the server's ``Retry-After`` when it gave one."""
-    if retry_after is not None:
-        return max(0.0, retry_after)
-    ceiling = min(cap, base * (2 ** (attempt - 1)))
-    return (rng or random).uniform(0, ceiling)
-
-
-def build_openai_client(settings: Settings, limits: ModelLimits | None = None) -> AsyncOpenAI:
-    """An ``AsyncOpenAI`` (or ``AsyncAzureOpenAI`` when ``OPENAI_API_VERSION`` is set) for
-    ``settings``, with the SDK's own retries off. Share it; close it with ``await c.close()``.
-
-    With Azure OpenAI, ``OPENAI_BASE_URL`` is the resource endpoint
-    (``https://NAME.openai.azure.com``) and every model setting names a *deployment*.
-    """
-    limits = limits or ModelLimits.from_settings(settings)
-    timeout = openai.Timeout(
-        limits.total_timeout, connect=limits.connect_timeout, read=limits.idle_timeout
-    )
-    # A local server needs no key, but the SDK refuses to start without one.
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
-    if settings.openai_api_version:
-        if not settings.openai_base_url:
-            raise ConfigurationError(
-                "OPENAI_API_VERSION (Azure OpenAI) needs OPENAI_BASE_URL, the resource endpoint."
-            )
-        return AsyncAzureOpenAI(
-            azure_endpoint=settings.openai_base_url,
-            api_version=settings.openai_api_version,
-            api_key=key,
-            timeout=timeout,
-            max_retries=0,
-        )
-    return AsyncOpenAI(
-        base_url=settings.openai_base_url, api_key=key, timeout=timeout, max_retries=0
-    )
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
-
-
-def _translate(exc: BaseException, what: str) -> ModelError:
-    """An SDK or transport error as a ModelUnavailable (endpoint trouble) or ModelError."""
-    if isinstance(exc, ModelError):
-        return exc
-    if isinstance(exc, (asyncio.TimeoutError, openai.APITimeoutError)):
-        return ModelUnavailable(f"The model did not answer {what} in time.", retryable=True)
-    if isinstance(exc, openai.APIConnectionError):
-        return ModelUnavailable(f"Cannot reach the model endpoint for {what}.", retryable=True)
-    if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        retryable = status in (408, 409, 429) or status >= 500
-        cls = ModelUnavailable if retryable or status in _ENDPOINT_DOWN else ModelError
-        return cls(
-            f"The model endpoint answered {status} for {what}.", status=status, retryable=retryable
-        )
-    return ModelError(f"The model endpoint failed for {what}: {type(exc).__name__}.")
-
-
-def _counts_against_endpoint(error: ModelError) -> bool:
-    """A bad request (400, 422) is our fault, not the endpoint's: it must not open the circuit."""
-    return isinstance(error, ModelUnavailable)
-
 
 class ModelClient:
     """Chat streaming, tool calls and moderation for one endpoint, with retries, timeouts and
@@ -193,15 +59,15 @@ class ModelClient:
         client: AsyncOpenAI,
         *,
         chat_model: str | None,
-        limits: ModelLimits = ModelLimits(),
+        limits: ModelLimits | None = None,
         breaker: CircuitBreaker | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.openai = client
         self.chat_model = chat_model
-        self.limits = limits
+        self.limits = limits or ModelLimits()
         self.breaker = breaker or CircuitBreaker()
-        self.reading = PromptReadingPace(limits.prompt_tokens_per_s)
+        self.reading = PromptReadingPace(self.limits.prompt_tokens_per_s)
         self._rng = rng or random.Random()
 
     @classmethod
@@ -215,6 +81,14 @@ class ModelClient:
                 failures=settings.breaker_failures, cooldown=settings.breaker_cooldown
             ),
         )
+
+    async def warm(self) -> None:
+        """Load what the SDK loads on first use (its resources, the HTTP client's async
+        backend) now, at start-up: done by the first answers, it takes a few hundred
+        milliseconds of the event loop while a burst is being answered."""
+        resources = self.openai.chat.completions
+        _ = resources.with_streaming_response.create, resources.create, self.openai.moderations
+        await anyio.lowlevel.checkpoint()
 
     async def aclose(self) -> None:
         await self.openai.close()
@@ -296,7 +170,7 @@ class ModelClient:
             except Exception as exc:
                 if stream is not None:
                     await _close_quietly(stream)
-                error = _translate(exc, "an answer")
+                error = translate(exc, "an answer")
                 if isinstance(exc, TimeoutError):
                     self.reading.observe_timeout(prompt_tokens, loop.time() - sent)
                     # Our own wait ran out after the request went out: the server may still be
@@ -306,7 +180,7 @@ class ModelClient:
                         f"prompt of {prompt_tokens or 'unknown'} tokens).",
                         retryable=False,
                     )
-                if _counts_against_endpoint(error):
+                if counts_against_endpoint(error):
                     self.breaker.record_failure()
                 delay = self._retry_delay(error, exc, attempt, deadline - loop.time())
                 log.warning(
@@ -329,7 +203,7 @@ class ModelClient:
             return None
         delay = backoff_delay(
             attempt, base=self.limits.backoff_base, cap=self.limits.backoff_max,
-            retry_after=_retry_after(exc), rng=self._rng,
+            retry_after=retry_after(exc), rng=self._rng,
         )
         # A Retry-After longer than our patience, or a wait that eats the whole budget,
         # is better answered by the fallback now than by a user staring at "thinking…".
@@ -355,7 +229,7 @@ class ModelClient:
             except Exception as exc:
                 self.breaker.record_failure()
                 raise StreamInterrupted(
-                    f"The answer stream broke midway ({_translate(exc, 'the answer')})."
+                    f"The answer stream broke midway ({translate(exc, 'the answer')})."
                 ) from exc
             text = _absorb(chunk, completion)
             if text:
@@ -394,8 +268,8 @@ class ModelClient:
             async with asyncio.timeout(timeout or self.limits.tool_timeout):
                 response = await self.openai.chat.completions.create(**params)
         except Exception as exc:
-            error = _translate(exc, "routing")
-            if _counts_against_endpoint(error):
+            error = translate(exc, "routing")
+            if counts_against_endpoint(error):
                 self.breaker.record_failure()
             raise error from exc
         self.breaker.record_success()
@@ -426,7 +300,7 @@ class ModelClient:
             async with asyncio.timeout(self.limits.moderation_timeout):
                 response = await self.openai.moderations.create(model=model, input=text)
         except Exception as exc:
-            raise _translate(exc, "moderation") from exc
+            raise translate(exc, "moderation") from exc
         if not response.results:
             raise ModelError("The moderation endpoint returned no result.")
         result = response.results[0]

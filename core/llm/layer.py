@@ -42,6 +42,8 @@ class ModelLayer:
             if endpoint and (settings.chat_model or wants_moderation)
             else None
         )
+        if client is not None:
+            await client.warm()
         router = generator = counter = None
         prices = PriceTable(settings.model_prices)
         if client is not None and settings.chat_model:
