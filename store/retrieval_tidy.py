@@ -119,9 +119,20 @@ def tidy(
 
 
 def _join(a: Hit, b: Hit) -> Hit:
-    """Two adjacent chunks as one: in document order, their shared overlap written once."""
+    """Two adjacent chunks as one: in document order, their shared overlap written once.
+
+    Chunks of two sections keep each section's name as a heading line above its text, so a
+    merged passage still says where each part belongs ("Mileage" above the mileage rates, not
+    over the hotel caps before them).
+    """
     first, second = (a, b) if a.ord < b.ord else (b, a)
-    text = first.text + _rest_after_overlap(first.text, second.text)
+    rest = _rest_after_overlap(first.text, second.text)
+    if second.section and second.section != first.section and rest.startswith("\n\n"):
+        heading = _heading(rest, second.section)
+        body = f"\n\n{heading}{rest.lstrip(chr(10))}" if heading else rest
+        text = _heading(first.text, first.section) + first.text + body
+    else:
+        text = first.text + rest
     pages = [p for p in (first.page_start, second.page_start, first.page_end, second.page_end) if p]
     return replace(
         a,
@@ -130,6 +141,18 @@ def _join(a: Hit, b: Hit) -> Hit:
         page_start=min(pages) if pages else None,
         page_end=max(pages) if pages else None,
     )
+
+
+def _heading(text: str, section: str | None) -> str:
+    """A Markdown heading line naming ``section``, unless ``text`` starts with it already (a
+    PDF page's title line) or has one (a passage merged before)."""
+    if not section:
+        return ""
+    name = section.strip()
+    start = text.lstrip("\n")
+    if not name or start.startswith("#") or start[: len(name) + 20].find(name) >= 0:
+        return ""
+    return f"#### {name}\n\n"
 
 
 def _rest_after_overlap(head: str, tail: str, longest: int = 400) -> str:
