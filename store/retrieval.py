@@ -131,7 +131,7 @@ class HybridRetriever:
         exact_factor: int = 10,
         text_budget: int = 1000,
         distinct_first: bool = False,
-        repeat_decay: float = 0.5,
+        repeat_decay: float = 1.0,
         reranker: Reranker | None = None,
         rerank_candidates: int = 20,
     ) -> None:

@@ -17,7 +17,7 @@ class HybridWeights:
     """
 
     text: float = 1.0
-    vector: float = 0.7
+    vector: float = 1.0
     rrf_k: int = 20
 
 
