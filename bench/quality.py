@@ -88,6 +88,7 @@ class SetResult:
     totals: dict[str, Totals] = field(default_factory=dict)
     extra: dict[str, dict[str, Totals]] = field(default_factory=dict)
     routes: dict[str, float] = field(default_factory=dict)
+    sweep: dict[str, dict[str, Totals]] = field(default_factory=dict)
     search_ms: list[float] = field(default_factory=list)
 
     def headline(self, ranking: str) -> float:
@@ -110,8 +111,10 @@ def retriever(db: Database, embedder: CachedEmbedder | None, args: argparse.Name
 async def ask(
     db: Database, embedder: CachedEmbedder | None, args: argparse.Namespace,
     questions: list[Question], baselines: Baselines | None, result: SetResult | None = None,
+    only: Sequence[str] | None = None,
 ) -> dict[str, Totals]:
     rankings = OURS if embedder is not None else OURS[:1]
+    rankings = tuple(r for r in rankings if only is None or r in only)
     names = Baselines.names if embedder is not None else Baselines.names[:1]
     totals = {name: Totals() for name in (*rankings, *(names if baselines else ()))}
     vectors: list[list[float] | None] = (
@@ -153,6 +156,14 @@ async def run_set(
                   f"{result.ingest_s} s", flush=True)
             baselines = None if args.no_baselines else await Baselines.build(evalset, embedder)
             result.totals = await ask(db, embedder, args, evalset.questions, baselines, result)
+            single: set[tuple[object, ...]] = set()
+            for label, variant in sweep_variants(args):
+                # A ranking alone does not change with the fusion's k or weights: once per rest.
+                key = (variant.candidates, variant.per_document, variant.repeat_decay)
+                only = ("hybrid",) if key in single else None
+                single.add(key)
+                result.sweep[label] = await ask(db, embedder, variant, evalset.questions, None,
+                                                only=only)
             if any(q.domain for q in evalset.questions):
                 result.routes = await routes(
                     db, embedder, args, evalset,
@@ -169,6 +180,41 @@ async def run_set(
             if embedder is not None:
                 await embedder.aclose()
             await db.aclose()
+
+
+SWEPT = {"candidates": int, "rrf_k": int, "text_weight": float, "vector_weight": float,
+         "per_document": int, "repeat_decay": float}
+
+
+def sweep_variants(args: argparse.Namespace) -> list[tuple[str, argparse.Namespace]]:
+    """Each combination of ``--sweep``'s values, as the arguments it changes (one ingest,
+    several rankings: fusion settings are compared on the same chunks)."""
+    combos: list[dict[str, object]] = [{}]
+    for part in args.sweep.split():
+        name, values = part.split("=", 1)
+        kind = SWEPT[name.replace("-", "_")]
+        combos = [{**c, name.replace("-", "_"): kind(v)} for c in combos for v in values.split(",")]
+    if combos == [{}]:
+        return []
+    return [(" ".join(f"{n}={v}" for n, v in c.items()), argparse.Namespace(**{**vars(args), **c}))
+            for c in combos]
+
+
+def sweep_table(results: Sequence[SetResult], k: int) -> str:
+    """Each swept combination's headline figure per set and ranking, and the mean."""
+    rows = []
+    for label in results[0].sweep:
+        for ranking in results[0].sweep[label]:
+            if not all(ranking in r.sweep[label] for r in results):
+                continue
+            figures = []
+            for r in results:
+                m = r.sweep[label][ranking].mean()
+                figures.append(m["page_hit"] if r.has_pages else m["hit"])
+            rows.append((label, ranking, *(f"{f:.3f}" for f in figures),
+                         f"{statistics.mean(figures):.3f}"))
+    heads = [f"{r.name} ({'page ' if r.has_pages else ''}hit@{k})" for r in results]
+    return table(("settings", "retrieval", *heads, "mean"), rows) if rows else ""
 
 
 # The assistant filters by the route only at or above this confidence (core/assistant.py).
@@ -285,6 +331,9 @@ def main() -> None:
     parser.add_argument("--distinct-first", type=int, choices=(0, 1),
                         default=int(defaults.retrieval_distinct_first))
     parser.add_argument("--repeat-decay", type=float, default=defaults.retrieval_repeat_decay)
+    parser.add_argument("--sweep", default="",
+                        help='fusion settings to compare on one ingest, e.g. '
+                             '"rrf_k=20,60 vector_weight=0.7,1 repeat_decay=0.5,1"')
     parser.add_argument("--sample", action="append", default=[],
                         type=lambda s: (s.split("=", 1)[0], int(s.split("=", 1)[1])),
                         help="SET=N: every Nth document of SET and its questions (bounded runs)")
@@ -318,6 +367,9 @@ def main() -> None:
     summary = mean_table(results, args.k)
     extras = extra_table(results, args.k)
     routing = route_table(results, args.k)
+    swept = sweep_table(results, args.k)
+    if swept:
+        print(swept + "\n")
     print("\n\n".join(sections) + "\n\n" + summary + ("\n\n" + extras if extras else "")
           + ("\n\n" + routing if routing else ""))
     if args.log:
@@ -327,6 +379,8 @@ def main() -> None:
                 "sets": {r.name: {n: t.mean() for n, t in r.totals.items()} for r in results},
                 "mean": {n: statistics.mean(r.headline(n) for r in results)
                          for n in results[0].totals},
+                "sweep": {r.name: {label: {n: t.mean() for n, t in totals.items()}
+                                   for label, totals in r.sweep.items()} for r in results},
             }) + "\n")
     if args.no_write:
         return

@@ -59,8 +59,8 @@ class Settings(ConnectorSettings, SettingsPart):
     domains_file: Path | None = Field(None, alias="SWITCHBOARD_DOMAINS_FILE")
     # 800 characters fit whole in a small embedding model's 256-token window (all-MiniLM-L6-v2
     # cuts the rest) and scored better than 1,200 for full text too (docs/benchmarks.md).
-    chunk_size: int = Field(800, alias="SWITCHBOARD_CHUNK_SIZE", ge=200)
-    chunk_overlap: int = Field(100, alias="SWITCHBOARD_CHUNK_OVERLAP", ge=0)
+    chunk_size: int = Field(1000, alias="SWITCHBOARD_CHUNK_SIZE", ge=200)
+    chunk_overlap: int = Field(150, alias="SWITCHBOARD_CHUNK_OVERLAP", ge=0)
     retrieval_k: int = Field(5, alias="SWITCHBOARD_RETRIEVAL_K", ge=1, le=50)
     # Chunks each ranking hands to the fusion. 40 and 100 find the same documents within one
     # (docs/benchmarks.md, retrieval quality); 40 is less to walk, fetch and tidy per question.
@@ -69,7 +69,7 @@ class Settings(ConnectorSettings, SettingsPart):
     # how many passages one document may give, and the HNSW search breadth. Defaults measured
     # in docs/benchmarks.md (retrieval quality).
     retrieval_text_weight: float = Field(1.0, alias="SWITCHBOARD_RETRIEVAL_TEXT_WEIGHT", ge=0)
-    retrieval_vector_weight: float = Field(0.7, alias="SWITCHBOARD_RETRIEVAL_VECTOR_WEIGHT", ge=0)
+    retrieval_vector_weight: float = Field(1.0, alias="SWITCHBOARD_RETRIEVAL_VECTOR_WEIGHT", ge=0)
     retrieval_rrf_k: int = Field(20, alias="SWITCHBOARD_RETRIEVAL_RRF_K", ge=1)
     # Diversity: a document's n-th chunk's fused score is multiplied by repeat_decay^(n-1)
     # before passages are chosen, so a long document gives a second passage only when it is
@@ -80,7 +80,7 @@ class Settings(ConnectorSettings, SettingsPart):
     retrieval_per_document: int = Field(5, alias="SWITCHBOARD_RETRIEVAL_PER_DOCUMENT", ge=1)
     retrieval_distinct_first: bool = Field(False, alias="SWITCHBOARD_RETRIEVAL_DISTINCT_FIRST")
     retrieval_repeat_decay: float = Field(
-        0.5, alias="SWITCHBOARD_RETRIEVAL_REPEAT_DECAY", gt=0, le=1
+        1.0, alias="SWITCHBOARD_RETRIEVAL_REPEAT_DECAY", gt=0, le=1
     )
     # 0: the HNSW walk's breadth follows the index's size, the narrowest that kept recall@10
     # >= 0.95 on realistic vectors (store/retrieval.py; docs/benchmarks.md, retrieval latency).

@@ -17,6 +17,7 @@ _ORDERED = re.compile(r"^\s*\d{1,2}[.)]\s+")
 _SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(*])")
 _TERMINAL = re.compile(r"[.!?:;)\]\"'*]\s*$")
+_HEADING = re.compile(r"^#{1,6}\s+")
 # A line of a PDF page this long without closing punctuation was wrapped, not ended.
 _WRAPPED = 60
 
@@ -31,6 +32,7 @@ class Block:
     header: tuple[str, ...] = ()
     ordered: bool = False
     units: list[Unit] = field(default_factory=list)
+    heading: str | None = None  # a heading line above it inside the passage (merged sections)
 
 
 @dataclass(slots=True)
@@ -90,20 +92,26 @@ def read(text: str) -> list[Unit]:
     and a last prose line without closing punctuation was cut by the chunk's end: both are
     fragments, never quoted.
     """
-    lines = [line.rstrip() for line in text.splitlines()]
-    lines = [line.lstrip("#").strip() if line.lstrip().startswith("#") else line.strip() for line in lines]
+    lines = [line.strip() for line in text.splitlines()]
     lines = _unwrap([line for line in lines if line])
     units: list[Unit] = []
     block: Block | None = None
     previous_prose: Unit | None = None
+    heading: str | None = None
 
     def add(unit_text: str, owner: Block, cells: tuple[str, ...] = ()) -> None:
+        owner.heading = heading
         unit = Unit(text=unit_text, block=owner, index=len(units), cells=cells)
         owner.units.append(unit)
         units.append(unit)
 
     for n, line in enumerate(lines):
         if _SEPARATOR.match(line):
+            continue
+        if _HEADING.match(line):
+            # A section's name inside the passage: what follows is read under it, not quoted.
+            heading = _HEADING.sub("", line).strip() or heading
+            block, previous_prose = None, None
             continue
         if _ITEM.match(line):
             ordered = bool(_ORDERED.match(line))

@@ -173,6 +173,12 @@ class _Composer:
         return [line for _, lines in self.parts for line in lines]
 
 
+def _under(passage: Passage, unit: Unit, around: str) -> str:
+    """What a unit is read under: the heading above it inside the passage where there is one
+    (a passage merged from two sections), else the passage's own section."""
+    return f"{passage.title} {unit.block.heading}" if unit.block.heading else around
+
+
 def compose(question: str, passages: Sequence[Passage], *, max_passages: int = 3) -> list[str]:
     """The answer's lines, passage by passage, each passage headed by its title and ``[n]``.
 
@@ -185,7 +191,7 @@ def compose(question: str, passages: Sequence[Passage], *, max_passages: int = 3
         around = f"{r.passage.title} {r.passage.section or ''}"
         prior = 1 / (1 + _RANK_PRIOR * (r.n - 1))
         r.scores = {
-            u.index: score(u, q, weights, context_words(u, around)) * prior
+            u.index: score(u, q, weights, context_words(u, _under(r.passage, u, around))) * prior
             for u in r.units
             if u.text
         }
@@ -197,7 +203,9 @@ def compose(question: str, passages: Sequence[Passage], *, max_passages: int = 3
                 steps = [u for u in block.units if u.text]
                 if len(steps) < 2:
                     continue
-                whole = block_score(steps, q, weights, context_words(steps[0], around))
+                whole = block_score(
+                    steps, q, weights, context_words(steps[0], _under(r.passage, steps[0], around))
+                )
                 whole *= 1.15 * prior * (0.9 if not block.ordered else 1.0)
                 for u in steps:
                     r.scores[u.index] = max(r.scores[u.index], whole)

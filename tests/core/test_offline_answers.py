@@ -108,3 +108,12 @@ def test_a_table_header_is_never_glued_to_a_sentence():
     assert "| Location | Maximum per night |" in lines
     assert "| Lisbon | €140 |" in lines
     assert not any("taxes" in line and "Location" in line for line in lines)
+
+
+async def test_a_passage_merged_from_two_sections_answers_from_the_one_asked_about(
+    loaded_runtime: Runtime,
+):
+    # The mileage rates sit right after the hotel caps: both chunks rank and are merged into
+    # one passage, whose parts keep their sections' names.
+    text = await answer_text(loaded_runtime, "What is the mileage rate in the UK?")
+    assert "45p per mile" in text, text

@@ -1,0 +1,176 @@
+"""Tidying a fused ranking into the passages shown: adjacent chunks of a document merged,
+near duplicates dropped, a cap per document."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from core.answers import Passage
+
+_SHINGLE = re.compile(r"\w+")
+_NEAR_DUPLICATE = 0.8
+
+
+@dataclass(slots=True)
+class Hit:
+    """A chunk as one ranking placed it (``branch``, ``rank``), with what a passage shows."""
+
+    chunk_id: int
+    branch: str
+    rank: int
+    document_id: int
+    ord: int
+    title: str
+    text: str
+    domain: str
+    url: str | None
+    path: str | None
+    section: str | None
+    page_start: int | None
+    page_end: int | None
+    main_page: int | None
+
+
+def collapse(passages: Sequence[Passage], k: int, per_document: int = 2) -> list[Passage]:
+    """The best ``k`` passages with at most ``per_document`` from any one document."""
+    taken: dict[int, int] = {}
+    kept: list[Passage] = []
+    for passage in passages:
+        if taken.get(passage.document_id, 0) >= per_document:
+            continue
+        taken[passage.document_id] = taken.get(passage.document_id, 0) + 1
+        kept.append(passage)
+        if len(kept) == k:
+            break
+    return kept
+
+
+
+def tidy(
+    ranked: Sequence[Hit], scores: dict[int, float], k: int, per_document: int,
+    *, distinct_first: bool = True,
+) -> list[Passage]:
+    """The best ``k`` passages: adjacent chunks of a document merged (three at most), chunks
+    overlapping a better passage of their document or copying one of another dropped, at most
+    ``per_document`` from one document, and a document's further passages only in the slots
+    that other documents leave free (after them).
+
+    A merged passage keeps its better chunk's score: merging tidies, it does not reorder.
+    """
+    kept: list[tuple[Hit, set[int]]] = []
+    at: dict[tuple[int, int], int] = {}  # (document, ord) -> index in kept
+    per: dict[int, int] = {}
+    seen: list[set[str]] = []  # word trigrams of each kept passage
+    pieces: list[set[str]] = []  # word trigrams of each chunk shown, merged or not
+    queue = list(ranked)
+    waiting: set[int] = set()
+    for hit in queue:  # grows while iterating: deferred hits are retried at the end
+        key = hit.document_id
+        neighbour = at.get((key, hit.ord - 1), at.get((key, hit.ord + 1)))
+        if neighbour is not None and len(kept[neighbour][1]) < 3:
+            joined, ords = kept[neighbour]
+            kept[neighbour] = (_join(joined, hit), ords | {hit.ord})
+            at[(key, hit.ord)] = neighbour
+            words = _shingles(hit.text)
+            seen[neighbour] |= words
+            pieces.append(words)
+            continue
+        if len(kept) == k or per.get(key, 0) >= per_document:
+            continue
+        if distinct_first and key in per and hit.chunk_id not in waiting:
+            # Distinct documents first: a second passage of a document shown already would
+            # push another document out of the k (docs/benchmarks.md, retrieval quality).
+            waiting.add(hit.chunk_id)
+            queue.append(hit)
+            continue
+        words = _shingles(hit.text)
+        # Within a document a chunk overlapping a kept passage adds nothing; across documents
+        # only a copy of a chunk shown does (a short section quoted in a longer one still counts).
+        if any(
+            _contained(words, seen[i]) >= _NEAR_DUPLICATE
+            for i, (passage, _) in enumerate(kept)
+            if passage.document_id == key
+        ) or any(_jaccard(words, other) >= _NEAR_DUPLICATE for other in pieces):
+            continue
+        seen.append(set(words))
+        pieces.append(words)
+        per[key] = per.get(key, 0) + 1
+        at[(key, hit.ord)] = len(kept)
+        kept.append((hit, {hit.ord}))
+    return [
+        Passage(
+            chunk_id=hit.chunk_id,
+            document_id=hit.document_id,
+            title=hit.title,
+            text=hit.text,
+            domain=hit.domain,
+            score=scores[hit.chunk_id],
+            url=hit.url,
+            path=hit.path,
+            section=hit.section,
+            page_start=hit.page_start,
+            page_end=hit.page_end,
+            main_page=hit.main_page,
+        )
+        for hit, _ in kept
+    ]
+
+
+def _join(a: Hit, b: Hit) -> Hit:
+    """Two adjacent chunks as one: in document order, their shared overlap written once.
+
+    Chunks of two sections keep each section's name as a heading line above its text, so a
+    merged passage still says where each part belongs ("Mileage" above the mileage rates, not
+    over the hotel caps before them).
+    """
+    first, second = (a, b) if a.ord < b.ord else (b, a)
+    rest = _rest_after_overlap(first.text, second.text)
+    if second.section and second.section != first.section and rest.startswith("\n\n"):
+        heading = _heading(rest, second.section)
+        body = f"\n\n{heading}{rest.lstrip(chr(10))}" if heading else rest
+        text = _heading(first.text, first.section) + first.text + body
+    else:
+        text = first.text + rest
+    pages = [p for p in (first.page_start, second.page_start, first.page_end, second.page_end) if p]
+    return replace(
+        a,
+        text=text,
+        section=a.section or b.section,
+        page_start=min(pages) if pages else None,
+        page_end=max(pages) if pages else None,
+    )
+
+
+def _heading(text: str, section: str | None) -> str:
+    """A Markdown heading line naming ``section``, unless ``text`` starts with it already (a
+    PDF page's title line) or has one (a passage merged before)."""
+    if not section:
+        return ""
+    name = section.strip()
+    start = text.lstrip("\n")
+    if not name or start.startswith("#") or start[: len(name) + 20].find(name) >= 0:
+        return ""
+    return f"#### {name}\n\n"
+
+
+def _rest_after_overlap(head: str, tail: str, longest: int = 400) -> str:
+    for size in range(min(len(head), len(tail), longest), 20, -1):
+        if head.endswith(tail[:size]):
+            return tail[size:]
+    return "\n\n" + tail
+
+
+def _shingles(text: str) -> set[str]:
+    words = _SHINGLE.findall(text.lower())
+    return {" ".join(words[i:i + 3]) for i in range(max(1, len(words) - 2))}
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def _contained(part: set[str], whole: set[str]) -> float:
+    """How much of ``part`` (word trigrams) is already in ``whole``."""
+    return len(part & whole) / len(part) if part else 1.0
