@@ -150,6 +150,7 @@ async def press(
         record.id,
         message_id,
         channel=help_channel,
+        pressed_in=channel,
         link=thread_link(channel, thread_ts) if channel and thread_ts else None,
     )
     if not channel:

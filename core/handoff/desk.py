@@ -100,13 +100,17 @@ class HandoffDesk:
         message_id: int,
         *,
         channel: HelpChannel | None,
+        pressed_in: str,
         link: str | None = None,
     ) -> HandoffOutcome:
+        """``person`` (stored as ``user_id``) pressed "Talk to a person" under answer
+        ``message_id``, in the chat or channel ``pressed_in``: an answer from elsewhere (a
+        forged or copied button) is refused like one that does not exist."""
         platform = person.platform
         if not self.offered(has_channel=channel is not None):
             return await self._end(person, user_id, message_id, "failed", [], NOT_SET_UP)
         subject = await self._store.subject(message_id)
-        if subject is None:
+        if subject is None or subject.channel_id != pressed_in:
             return await self._end(person, user_id, message_id, "unknown", [], UNKNOWN)
         places = [p for p, on in (("channel", channel), ("webhook", self._webhook)) if on]
         if not await self._store.claim(message_id, user_id, "+".join(places)):
