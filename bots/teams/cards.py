@@ -335,15 +335,17 @@ def handoff_activity(message_id: int) -> Activity:
     return activity
 
 
-def form_action(label: str, form: Any) -> dict[str, Any]:
+def form_action(label: str, form: Any, key: int = 0) -> dict[str, Any]:
     """A button that opens ``form`` (a ``CommandForm``) inside the card: its fields as inputs,
-    prefilled, and a submit that sends the form's template and values back to the bot."""
+    prefilled, and a submit that sends the form's template and values back to the bot. Input
+    ids are unique in the card (``key`` tells this form's from another's on the same card)."""
+    prefix = f"{_INPUT_PREFIX}{key}_"
     body: list[dict[str, Any]] = []
     for f in form.fields:
         body.append(
             {
                 "type": "Input.Text",
-                "id": _INPUT_PREFIX + f.name,
+                "id": prefix + f.name,
                 "label": f.label,
                 "value": f.value,
                 "isMultiline": f.multiline,
@@ -359,6 +361,7 @@ def form_action(label: str, form: Any) -> dict[str, Any]:
             SUBMIT_KEY: "form",
             "template": form.template,
             "fields": [f.name for f in form.fields],
+            "prefix": prefix,
         },
     }
     return {
@@ -368,9 +371,9 @@ def form_action(label: str, form: Any) -> dict[str, Any]:
     }
 
 
-def _card_action(action: Any) -> dict[str, Any]:
+def _card_action(action: Any, key: int = 0) -> dict[str, Any]:
     if getattr(action, "form", None) is not None:
-        return form_action(action.label, action.form)
+        return form_action(action.label, action.form, key)
     return send_text_action(action.label, action.command)
 
 
@@ -380,11 +383,12 @@ def read_form(value: Any) -> str | None:
     if not isinstance(value, dict) or value.get(SUBMIT_KEY) != "form":
         return None
     template, names = value.get("template"), value.get("fields")
-    if not isinstance(template, str) or not isinstance(names, list):
+    prefix = value.get("prefix", _INPUT_PREFIX)
+    if not isinstance(template, str) or not isinstance(names, list) or not isinstance(prefix, str):
         return None
     text = template
     for name in names:
-        given = value.get(_INPUT_PREFIX + str(name))
+        given = value.get(prefix + str(name))
         text = text.replace("{" + str(name) + "}", given.strip() if isinstance(given, str) else "")
     return text.strip() or None
 
@@ -400,11 +404,10 @@ def read_handoff(value: Any) -> int | None:
 def item_containers(items: Sequence[Any]) -> list[dict[str, Any]]:
     """A reply's items (``ReplyItem``): each its text and its own buttons."""
     body: list[dict[str, Any]] = []
-    for item in items:
+    for n, item in enumerate(items):
         parts: list[dict[str, Any]] = [{"type": "TextBlock", "text": item.text, "wrap": True}]
         if item.actions:
-            parts.append(
-                {"type": "ActionSet", "actions": [_card_action(a) for a in item.actions[:5]]}
-            )
+            actions = [_card_action(a, n * 10 + i + 1) for i, a in enumerate(item.actions[:5])]
+            parts.append({"type": "ActionSet", "actions": actions})
         body.append({"type": "Container", "separator": True, "items": parts})
     return body
