@@ -158,7 +158,7 @@ class Assistant:
         await self._conversations.add_question(conversation_id, user.id, question, event.event_key)
         # A follow-up leans on its thread, which the verified question never saw.
         if self._verified is not None and not history:
-            found = await self._verified.match(question)
+            found = await self._verified.match(question, scope)
             if found is not None:
                 answer = await self._answer_directly(
                     event, user.id, conversation_id, found.route, found.text, stream, started,

@@ -189,3 +189,28 @@ async def test_a_non_admin_is_refused_the_loop_and_each_attempt_is_audited(slack
     ]
     [(count,)] = await rows(slack.runtime.db.pool, "SELECT count(*) FROM verified_answers")
     assert count == 0
+
+
+async def test_a_verified_answer_with_an_audience_is_given_only_to_people_in_it(
+    slack: SlackHarness,
+):
+    refused = await slash(slack, ADMIN, f"answers add {DECLINED} :: {ANSWER} --allow HR team")
+    assert "Who is it for?" in shown(refused) and "group:" in shown(refused)
+    saved = await slash(
+        slack, ADMIN, f"answers add {DECLINED} :: {ANSWER} --allow u1@example.com, group:Pets"
+    )
+    assert "saved" in shown(saved) and "only for group:pets, u1@example.com" in shown(saved)
+    [(audience,)] = await rows(slack.runtime.db.pool, "SELECT audience FROM verified_answers")
+    assert audience == ["group:pets", "u1@example.com"]
+
+    _, status, text, _ = await ask(slack, "U1", PARAPHRASE)
+    assert status == "verified" and ANSWER in text
+    # Someone else asking the same is answered from the documents, never shown it.
+    _, status, text, _ = await ask(slack, "U2", PARAPHRASE)
+    assert status != "verified" and ANSWER not in text
+
+    # Edited to everyone, everyone gets it.
+    [(answer_id,)] = await rows(slack.runtime.db.pool, "SELECT id FROM verified_answers")
+    await slash(slack, ADMIN, f"answers edit {answer_id} :: {ANSWER} --allow everyone")
+    _, status, text, _ = await ask(slack, "U3", PARAPHRASE)
+    assert status == "verified" and ANSWER in text
