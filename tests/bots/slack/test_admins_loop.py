@@ -170,6 +170,9 @@ async def test_declined_and_disliked_become_a_verified_answer_a_paraphrase_then_
     # the documents do not cover either).
     assert (questions, declined, verified, down) == (4, 2, 1, 1)
     assert total("answered") == questions - declined
+    # usage_daily counts a verified answer as complete: only the two declined are not.
+    [(not_complete,)] = await rows(pool, "SELECT sum(not_complete) FROM usage_daily")
+    assert not_complete == declined
 
 
 async def test_a_non_admin_is_refused_the_loop_and_each_attempt_is_audited(slack: SlackHarness):
