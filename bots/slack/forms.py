@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 from core.commands.reply import CommandForm, FormField
@@ -18,29 +19,27 @@ TITLE_CHARS = 24
 INPUT_CHARS = 3000
 
 
-def _fields(form: CommandForm, room: int | None = None) -> list[list[Any]]:
-    return [
-        [f.name, f.label, f.value if room is None else f.value[:room], f.multiline, f.optional]
-        for f in form.fields
-    ]
+def _encode(form: CommandForm) -> str:
+    fields = [[f.name, f.label, f.value, f.multiline, f.optional] for f in form.fields]
+    data = {"t": form.title, "s": form.submit, "c": form.template, "f": fields}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def button_value(form: CommandForm) -> str:
-    """The form in a button's value (2,000 characters at most): a long prefilled value (an
-    answer being edited) is shortened until it fits, never the template."""
-    room: int | None = None
-    while True:
-        value = json.dumps(
-            {"t": form.title, "s": form.submit, "c": form.template, "f": _fields(form, room)},
-            ensure_ascii=False,
-            separators=(",", ":"),
+    """The form in a button's value (2,000 characters at most). A prefilled value too long to
+    fit (a long answer being edited) is left out, never cut — a cut answer saved back would
+    lose its end — and its label says so."""
+    value = _encode(form)
+    while len(value) > BUTTON_VALUE_CHARS:
+        longest = max(form.fields, key=lambda f: len(f.value))
+        if not longest.value:
+            break
+        blank = replace(
+            longest, value="", label=f"{longest.label} (too long to show here: write it again)"
         )
-        if len(value) <= BUTTON_VALUE_CHARS:
-            return value
-        longest = max(len(f.value) for f in form.fields)
-        room = max(
-            0, (room if room is not None else longest) - (len(value) - BUTTON_VALUE_CHARS) - 8
-        )
+        form = replace(form, fields=tuple(blank if f is longest else f for f in form.fields))
+        value = _encode(form)
+    return value
 
 
 def read_button(value: str) -> CommandForm | None:

@@ -100,7 +100,7 @@ def edit_form(answer: VerifiedAnswer) -> CommandForm:
             FormField("source", "Source link", answer.source_url or "", optional=True),
             FormField(
                 "audience",
-                f"Only for ({AUDIENCE_HINT.replace('empty', 'everyone')})",
+                "Only for (emails or group:Name, comma-separated, or everyone)",
                 ", ".join(answer.audience) if answer.audience is not None else "everyone",
                 optional=True,
             ),
