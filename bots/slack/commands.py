@@ -72,21 +72,23 @@ def button(action: CommandAction, n: int) -> Block:
     }
 
 
-def item_blocks(reply: CommandReply, first: int) -> list[Block]:
-    """Items with buttons of their own: a section each, its buttons under it."""
+def item_blocks(reply: CommandReply, first: int, room: int) -> list[Block]:
+    """Items with buttons of their own: a section each, its buttons under it, as many whole
+    items as ``room`` blocks hold; a last line says how many more there are."""
     blocks: list[Block] = []
     n = first
-    for item in reply.items:
-        blocks.extend(_section(item.text))
+    for shown, item in enumerate(reply.items):
+        one = _section(item.text)
         if item.actions:
-            blocks.append(
-                {
-                    "type": "actions",
-                    "elements": [button(a, n + i) for i, a in enumerate(item.actions[:25])],
-                }
-            )
+            elements = [button(a, n + i) for i, a in enumerate(item.actions[:25])]
+            one.append({"type": "actions", "elements": elements})
             n += len(item.actions)
-        blocks.append({"type": "divider"})
+        if len(blocks) + len(one) > room - 1:
+            left = len(reply.items) - shown
+            note = f"{left} more not shown here: Slack shows 50 blocks a message."
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+            break
+        blocks.extend(one)
     return blocks
 
 
@@ -134,7 +136,7 @@ def reply_blocks(reply: CommandReply) -> list[Block]:
         )
     # Items after the reply's own buttons, keeping the closing note (a file) in the room left.
     room = MAX_BLOCKS - len(blocks) - (1 if reply.file_name else 0)
-    blocks.extend(item_blocks(reply, len(reply.actions))[:room])
+    blocks.extend(item_blocks(reply, len(reply.actions), room))
     if reply.file_name:
         blocks.append(
             {

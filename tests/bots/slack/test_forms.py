@@ -39,3 +39,25 @@ def test_a_submitted_modal_runs_the_forms_command_with_the_values():
         "DBOSS",
     )
     assert read_button("not json") is None and submitted({"private_metadata": "{}"}) is None
+
+
+def test_a_long_list_of_items_shows_whole_items_and_says_how_many_more():
+    from bots.slack.commands import reply_blocks
+    from core.commands.reply import CommandAction, CommandReply, ReplyItem
+
+    def listed(count: int) -> list[dict]:
+        items = [
+            ReplyItem(f"*#{i}* question {i}", (CommandAction("Remove", f"answers remove {i}"),))
+            for i in range(count)
+        ]
+        return reply_blocks(CommandReply(title="Verified answers", items=items))
+
+    twenty = listed(20)  # what `answers list` shows at most
+    assert len(twenty) <= 50
+    assert sum(b["type"] == "actions" for b in twenty) == 20
+    many = listed(40)
+    assert len(many) <= 50
+    sections = [b for b in many if b["type"] == "section"][1:]
+    actions = [b for b in many if b["type"] == "actions"]
+    assert len(sections) == len(actions)  # never an item without its buttons
+    assert f"{40 - len(actions)} more not shown" in many[-1]["elements"][0]["text"]
