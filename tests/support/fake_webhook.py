@@ -3,6 +3,7 @@ every delivery, and can fail the first few on purpose."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -19,6 +20,7 @@ class Delivery:
     body: dict[str, Any]
     signed: bool
     status: int
+    at: float = 0.0  # time.monotonic() when the response was sent
 
 
 @dataclass
@@ -29,6 +31,7 @@ class FakeWebhook:
     failures: int = 0
     failure_status: int = 503
     tolerance_s: int = 300
+    delay_s: float = 0.0  # a slow ticketing system: each request takes this long
     received: list[Delivery] = field(default_factory=list)
 
     def app(self) -> web.Application:
@@ -51,6 +54,8 @@ class FakeWebhook:
 
     async def _ticket(self, request: web.Request) -> web.Response:
         raw = await request.read()
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         signed = self._valid(request, raw)
         status = 200 if signed else 401
         if signed and self.failures > 0:
@@ -62,6 +67,7 @@ class FakeWebhook:
                 body=json.loads(raw or b"{}"),
                 signed=signed,
                 status=status,
+                at=time.monotonic(),
             )
         )
         return web.json_response({"ok": status == 200}, status=status)

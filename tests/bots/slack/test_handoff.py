@@ -170,3 +170,16 @@ async def test_with_nothing_configured_no_button_is_shown(settings: Settings):
         await slack.settle()
         assert [o for _, _, o in await audit(slack)] == ["failed"]
         assert any("not set up" in m.text for m in slack.fake.thread("D1", ts))
+
+
+async def test_a_slow_ticketing_system_does_not_hold_up_the_note_to_the_person(settings: Settings):
+    hook = FakeWebhook(SECRET, delay_s=1.5)
+    async with webhook_up(hook) as url, running_slack(
+        settings, FakeSlack(), handoff_webhook=url, handoff_webhook_secret=SecretStr(SECRET)
+    ) as slack:
+        message_id, ts, _ = await ask(slack, "How do I reset my password?")
+        await slack.interaction(press(message_id, ts))
+        await slack.settle()
+        [told] = [m for m in slack.fake.thread("D1", ts) if "passed your question" in m.text]
+        [delivery] = hook.accepted
+        assert told.started_at < delivery.at - 1.0
