@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 
-from jobs.clustering import average_linkage, sparse_graph, word_vectors
+from core.clustering import average_linkage, sparse_graph, word_vectors
 from jobs.weekly_prompts import LEXICAL_SIMILARITY, _Questions
 from store.prompts import AskedQuestion
 from tests.jobs.seed import TOPICS, topic_of

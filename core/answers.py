@@ -163,6 +163,8 @@ class Answer:
     conversation_id: int | None = None
     message_id: int | None = None
     grounding: Grounding = field(default_factory=Grounding)
+    # Shown with "Talk to a person" (set by the adapter when a help desk is configured).
+    handoff: bool = False
 
     # Answers a person can rate: a 👎 on a verified answer tells admins it went stale, and on
     # "not in the documents" that the documents do cover it (both feed `unanswered`).

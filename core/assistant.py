@@ -177,7 +177,7 @@ class Assistant:
         """Steps 2–8 of ``handle``, once the question has a conversation."""
         # A follow-up leans on its thread, which the verified question never saw.
         if self._verified is not None and not history:
-            found = await self._verified.match(question)
+            found = await self._verified.match(question, scope)
             if found is not None:
                 answer = await self._answer_directly(
                     event, user_id, conversation_id, found.route, found.text, stream, started,

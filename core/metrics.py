@@ -16,6 +16,12 @@ class Metrics:
         self.answers = Counter(
             "switchboard_answers", "Answers finished, by outcome.", ["outcome"], registry=r
         )
+        self.handoffs = Counter(
+            "switchboard_handoffs",
+            "\"Talk to a person\" presses and webhook deliveries, by platform and outcome.",
+            ["platform", "outcome"],
+            registry=r,
+        )
         self.time_to_first_token = Histogram(
             "switchboard_time_to_first_token_seconds",
             "From the question arriving to the first answer text.",

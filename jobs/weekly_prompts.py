@@ -19,9 +19,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from psycopg_pool import AsyncConnectionPool
 
-from core.errors import ModelError
-from core.ingest.pipeline import Embedder
-from jobs.clustering import (
+from core.clustering import (
     Cluster,
     average_linkage,
     graph_from_pairs,
@@ -31,6 +29,8 @@ from jobs.clustering import (
     word_vectors,
     words,
 )
+from core.errors import ModelError
+from core.ingest.pipeline import Embedder
 from jobs.registry import JobResult
 from jobs.writing import ChatModel, complete, json_list
 from store.prompts import AskedQuestion, PromptStore, SuggestedPrompt, week_of

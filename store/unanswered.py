@@ -16,10 +16,10 @@ import structlog
 from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 
+from core.clustering import average_linkage, graph_from_pairs, sparse_graph, word_vectors
 from core.commands.unanswered import UnansweredGroup, UnansweredQuestion
 from core.errors import ModelError
 from core.verified.answers import QuestionEmbedder
-from jobs.clustering import average_linkage, graph_from_pairs, sparse_graph, word_vectors
 from store.similarity import similar_pairs
 
 log = structlog.get_logger(__name__)

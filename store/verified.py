@@ -8,11 +8,11 @@ from datetime import datetime
 from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 
-from core.verified import Author, VerifiedAnswer
+from core.verified import KEEP, Author, Keep, VerifiedAnswer
 
 # The vector stays in Postgres: pgvector compares it with a question's (``similarities``).
 _COLUMNS = """v.id, v.question, v.answer, v.source_url, v.domain, v.author_name, v.created_at,
-              v.updated_at, v.embedding_model"""
+              v.updated_at, v.embedding_model, v.audience"""
 
 
 def _literal(vector: Sequence[float] | None) -> str | None:
@@ -28,33 +28,40 @@ class PgVerifiedAnswers:
     async def add(
         self, question: str, answer: str, *, source_url: str | None, domain: str | None,
         author: Author, embedding: Sequence[float] | None, embedding_model: str | None,
+        audience: Sequence[str] | None = None,
     ) -> VerifiedAnswer:
         async with self._pool.connection() as conn:
             cur = conn.cursor(row_factory=class_row(VerifiedAnswer))
             await cur.execute(
                 f"""INSERT INTO verified_answers AS v (question, answer, source_url, domain,
-                        author_id, author_name, embedding, embedding_model)
-                    VALUES (%s, %s, %s, %s, %s, %s, %s::vector, %s)
+                        author_id, author_name, embedding, embedding_model, audience)
+                    VALUES (%s, %s, %s, %s, %s, %s, %s::vector, %s, %s)
                     RETURNING {_COLUMNS}""",
                 (question, answer, source_url, domain, author.user_id, author.name,
-                 _literal(embedding), embedding_model),
+                 _literal(embedding), embedding_model,
+                 list(audience) if audience is not None else None),
             )
             row = await cur.fetchone()
         assert row is not None
         return row
 
     async def edit(
-        self, answer_id: int, answer: str, *, source_url: str | None, author: Author
+        self, answer_id: int, answer: str, *, source_url: str | None, author: Author,
+        audience: Sequence[str] | None | Keep = KEEP,
     ) -> VerifiedAnswer | None:
+        keep = isinstance(audience, Keep)
+        new_audience = None if isinstance(audience, Keep) or audience is None else list(audience)
         async with self._pool.connection() as conn:
             cur = conn.cursor(row_factory=class_row(VerifiedAnswer))
             await cur.execute(
                 f"""UPDATE verified_answers AS v
                     SET answer = %s, source_url = coalesce(%s, v.source_url), author_id = %s,
-                        author_name = %s, updated_at = now()
+                        author_name = %s, updated_at = now(),
+                        audience = CASE WHEN %s THEN v.audience ELSE %s::text[] END
                     WHERE v.id = %s AND v.removed_at IS NULL
                     RETURNING {_COLUMNS}""",
-                (answer, source_url, author.user_id, author.name, answer_id),
+                (answer, source_url, author.user_id, author.name, keep, new_audience,
+                 answer_id),
             )
             return await cur.fetchone()
 

@@ -38,6 +38,8 @@ class SlackAnswering:
     installs: AsyncInstallationStore | None
     # The one workspace's token when there is no install store.
     bot_token: str | None = None
+    # Answers carry "Talk to a person" (a help channel or the webhook is configured).
+    handoff: bool = False
 
     def question(self, question: SlackQuestion) -> Question:
         return Question(event=question.event, place=SlackPlace(self, question))
@@ -95,6 +97,14 @@ class SlackAnswering:
         return bot.bot_token if bot is not None else None
 
 
+class HandoffOffering(SlackReplyStream):
+    """A reply whose answer shows "Talk to a person" beside its feedback buttons."""
+
+    async def finish(self, answer: Answer) -> None:
+        answer.handoff = True
+        await super().finish(answer)
+
+
 class SlackPlace:
     """One Slack question's thread: its reply stream, and what follows the answer."""
 
@@ -114,7 +124,8 @@ class SlackPlace:
             await a.threads.answered(target.team_id, target.channel, target.thread_ts)
         ):
             a.tasks.spawn(self._title(), name="slack:title")
-        return SlackReplyStream(
+        stream = HandoffOffering if a.handoff else SlackReplyStream
+        return stream(
             a.calls,
             target,
             a.pacing,

@@ -17,6 +17,8 @@ NOTIFICATION_CHARS = 300
 MAX_SOURCES = 20
 
 FEEDBACK_ACTION = "answer_feedback"
+HANDOFF_ACTION = "answer_handoff"
+HANDOFF_LABEL = "Talk to a person"
 Block = dict[str, Any]
 
 _BREAKS = ("\n\n", "\n", ". ", " ")
@@ -127,13 +129,38 @@ def feedback_block(message_id: int) -> Block:
     }
 
 
+def handoff_block(message_id: int) -> Block:
+    """"Talk to a person" right under the 👍/👎 (a ``context_actions`` block takes only
+    feedback and icon buttons, so it is a button of its own)."""
+    return {
+        "type": "actions",
+        "block_id": f"handoff-{message_id}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": HANDOFF_ACTION,
+                "text": {"type": "plain_text", "text": HANDOFF_LABEL},
+                "value": str(message_id),
+                "accessibility_label": "Send this question to a person on the help desk",
+            }
+        ],
+    }
+
+
 def answer_blocks(answer: Answer) -> list[Block]:
-    """What goes under the last message of an answer: sources, then feedback buttons."""
+    """What goes under the last message of an answer: sources, then feedback buttons and,
+    when a help desk is configured, "Talk to a person"."""
     blocks = source_blocks(answer.citations)
     if answer.takes_feedback:
         assert answer.message_id is not None
         blocks.append(feedback_block(answer.message_id))
-    return blocks[: MAX_BLOCKS - 1]  # one block stays free for the text in a posted message
+        if answer.handoff:
+            blocks.append(handoff_block(answer.message_id))
+    # The last blocks (feedback, hand-off) are kept when sources are many.
+    if len(blocks) > MAX_BLOCKS - 1:
+        tail = 2 if answer.handoff and answer.takes_feedback else int(answer.takes_feedback)
+        blocks = blocks[: MAX_BLOCKS - 1 - tail] + blocks[len(blocks) - tail :]
+    return blocks  # one block stays free for the text in a posted message
 
 
 def parse_feedback_value(value: str) -> tuple[Literal[1, -1], int] | None:

@@ -11,8 +11,9 @@ import structlog
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
+from bots.handoff import handoff_desk
 from bots.runtime import Runtime
-from bots.slack import commands, events, feedback, home
+from bots.slack import commands, events, feedback, handoff, home
 from bots.slack.answers import SlackAnswering, inbox_payload
 from bots.slack.app import build_bolt_app, web_client
 from bots.slack.calls import SlackCalls
@@ -59,6 +60,13 @@ class SlackBot:
             self.calls, pacing, self.threads, self.tasks, self.metrics, self.app.installation_store
         )
         self.answering.bot_token = token.get_secret_value() if token else None
+        self.handoffs = handoff_desk(
+            runtime, lambda work: self.tasks.spawn(work, name="slack:handoff-webhook")
+        )
+        # "Talk to a person" shows only when a help channel or the webhook can take it.
+        self.answering.handoff = self.handoffs.offered(
+            has_channel=bool(settings.slack_handoff_channel)
+        )
         runtime.lifecycle.register(events.PLATFORM, self.answering)
         runtime.people.register(
             events.PLATFORM,
@@ -82,6 +90,16 @@ class SlackBot:
             self.app,
             feedback.FeedbackContext(
                 users=runtime.conversations, feedback=runtime.services.feedback, calls=self.calls
+            ),
+        )
+        handoff.register(
+            self.app,
+            handoff.HandoffContext(
+                desk=self.handoffs,
+                users=runtime.conversations,
+                calls=self.calls,
+                tasks=self.tasks,
+                channel=settings.slack_handoff_channel,
             ),
         )
         home.register(
@@ -128,6 +146,7 @@ class SlackBot:
         if self._socket is not None:
             await self._socket.close_async()
         await self.tasks.drain(self._drain_s)
+        await self.handoffs.aclose()
         if self._session is not None:
             await self._session.close()
 

@@ -23,10 +23,12 @@ from bots.slack import escaping
 from bots.slack.blocks import MAX_BLOCKS, SECTION_CHARS, Block, notification, split
 from bots.slack.calls import SlackCalls, describe
 from bots.slack.events import PLATFORM, plain_text
+from bots.slack.forms import FORM_ACTION, FORM_VIEW, button_value, modal, read_button, submitted
 from bots.slack.home import thread_link
 from bots.slack.timezones import Timezones
 from bots.tasks import BackgroundTasks
 from core.commands import CommandHandler, CommandReply, CommandRequest
+from core.commands.reply import CommandAction
 from core.errors import PlatformError
 from core.events import ConversationKind, Person, ThreadRef
 
@@ -53,6 +55,41 @@ def _section(text: str) -> list[Block]:
         for piece in split(to_mrkdwn(text), SECTION_CHARS)
         if piece.strip()
     ]
+
+
+def button(action: CommandAction, n: int) -> Block:
+    """A reply's button: it sends its command, or opens its form (a modal) when it has one."""
+    if action.form is not None:
+        action_id, value = f"assistant_form:{n}", button_value(action.form)
+    else:
+        action_id, value = f"assistant_command:{n}", action.command[:2000]
+    return {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": action.label[:75]},
+        "value": value,
+        **({"style": action.style} if action.style != "default" else {}),
+    }
+
+
+def item_blocks(reply: CommandReply, first: int, room: int) -> list[Block]:
+    """Items with buttons of their own: a section each, its buttons under it, as many whole
+    items as ``room`` blocks hold; a last line says how many more there are."""
+    blocks: list[Block] = []
+    n = first
+    for shown, item in enumerate(reply.items):
+        one = _section(item.text)
+        if item.actions:
+            elements = [button(a, n + i) for i, a in enumerate(item.actions[:25])]
+            one.append({"type": "actions", "elements": elements})
+            n += len(item.actions)
+        if len(blocks) + len(one) > room - 1:
+            left = len(reply.items) - shown
+            note = f"{left} more not shown here: Slack shows 50 blocks a message."
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+            break
+        blocks.extend(one)
+    return blocks
 
 
 def reply_blocks(reply: CommandReply) -> list[Block]:
@@ -94,18 +131,12 @@ def reply_blocks(reply: CommandReply) -> list[Block]:
         blocks.append(
             {
                 "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": f"assistant_command:{n}",
-                        "text": {"type": "plain_text", "text": action.label[:75]},
-                        "value": action.command[:2000],
-                        **({"style": action.style} if action.style != "default" else {}),
-                    }
-                    for n, action in enumerate(reply.actions[:25])
-                ],
+                "elements": [button(action, n) for n, action in enumerate(reply.actions[:25])],
             }
         )
+    # Items after the reply's own buttons, keeping the closing note (a file) in the room left.
+    room = MAX_BLOCKS - len(blocks) - (1 if reply.file_name else 0)
+    blocks.extend(item_blocks(reply, len(reply.actions), room))
     if reply.file_name:
         blocks.append(
             {
@@ -174,6 +205,79 @@ def register(app: AsyncApp, bot: CommandContext) -> None:
         )
         bot.tasks.spawn(run(bot, request, respond, context), name="slack:command")
 
+    register_forms(app, bot)
+
+
+def _channel_of(body: dict[str, Any]) -> str:
+    return str(
+        (body.get("channel") or {}).get("id")
+        or (body.get("container") or {}).get("channel_id")
+        or ""
+    )
+
+
+def register_forms(app: AsyncApp, bot: CommandContext) -> None:
+    @app.action(FORM_ACTION)
+    async def opened(ack: AsyncAck, body: dict, action: dict, context: AsyncBoltContext) -> None:
+        await ack()
+        form = read_button(str(action.get("value") or ""))
+        trigger = body.get("trigger_id")
+        if form is None or not trigger:
+            return
+        user = body.get("user") or {}
+        # The trigger expires three seconds after the press: open the modal now.
+        await bot.calls.try_api(
+            str(context.team_id or user.get("team_id")),
+            "views.open",
+            token=context.bot_token or context.token,
+            trigger_id=trigger,
+            view=modal(form, _channel_of(body)),
+        )
+
+    @app.view(FORM_VIEW)
+    async def sent(ack: AsyncAck, body: dict, view: dict, context: AsyncBoltContext) -> None:
+        await ack()
+        found = submitted(view)
+        if found is None:
+            return
+        text, channel = found
+        user = body.get("user") or {}
+        request = command_request(
+            str(context.team_id or user.get("team_id")),
+            str(user.get("id")),
+            user.get("username") or user.get("name"),
+            channel,
+            text,
+        )
+        bot.tasks.spawn(run_submitted(bot, request, context), name="slack:form")
+
+
+async def run_submitted(
+    bot: CommandContext, request: CommandRequest, context: AsyncBoltContext
+) -> None:
+    """A form's command: there is no response_url after a modal, so the reply is posted to
+    the person where they pressed the button (only they see it in a channel)."""
+    token = context.bot_token or context.token
+    reply = await bot.commands.handle(request)
+    assert request.thread is not None
+    team, channel = request.person.workspace_id, request.thread.channel_id
+    message = {"text": notification(reply.text), "blocks": reply_blocks(reply)}
+    if not channel or channel.startswith("D"):
+        opened = await bot.calls.try_api(
+            team, "conversations.open", token=token, users=request.person.user_id
+        )
+        channel = channel or str(((opened or {}).get("channel") or {}).get("id") or "")
+        await bot.calls.try_api(team, "chat.postMessage", token=token, channel=channel, **message)
+        return
+    await bot.calls.try_api(
+        team,
+        "chat.postEphemeral",
+        token=token,
+        channel=channel,
+        user=request.person.user_id,
+        **message,
+    )
+
 
 async def run(
     bot: CommandContext, request: CommandRequest, respond: AsyncRespond, context: AsyncBoltContext
@@ -187,6 +291,7 @@ async def run(
     zone = bot.timezones.name(request.person.workspace_id, request.person.user_id)
     if zone:
         request = replace(request, timezone=zone)
+
     async def deliver(name: str, content: bytes, _type: str | None) -> None:
         await upload(bot, request.person, token, name, content)
 

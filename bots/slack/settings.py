@@ -38,6 +38,8 @@ class SlackSettings(SettingsPart):
     slack_streaming: bool = Field(True, alias="SLACK_STREAMING")
     # Answer messages from other bots (never our own); off by default to avoid bot loops.
     slack_answer_bots: bool = Field(False, alias="SLACK_ANSWER_BOTS")
+    # "Talk to a person" posts here (a channel id the bot is a member of); unset: no channel.
+    slack_handoff_channel: str | None = Field(None, alias="SWITCHBOARD_HANDOFF_SLACK_CHANNEL")
 
 
     def _missing(self) -> list[str]:

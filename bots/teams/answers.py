@@ -8,11 +8,13 @@ import structlog
 from botbuilder.core import TurnContext
 
 from bots.teams.activities import PERSONAL, conversation_type
+from bots.teams.cards import handoff_activity
 from bots.teams.delivery import Outbox
 from bots.teams.edits import TeamsEditingReply
 from bots.teams.references import TeamsConversations
 from bots.teams.stream import TeamsStreamingReply
 from core.answers import Answer
+from core.errors import PlatformError
 from core.lifecycle import Record, Reply
 from core.worker import ClaimedEvent
 
@@ -38,6 +40,8 @@ class TeamsPlace:
     conversations: TeamsConversations
     pace: StreamPace
     again: bool
+    # Answers get "Talk to a person" (a help channel or the webhook is configured).
+    handoff: bool = False
     outbox: Outbox = field(init=False)
 
     def __post_init__(self) -> None:
@@ -77,6 +81,11 @@ class TeamsPlace:
             await self.conversations.record_messages(
                 self.turn.activity.conversation.id, reply.activity_ids, answer.message_id
             )
+        if self.handoff and answer.takes_feedback and answer.message_id is not None:
+            try:
+                await self.outbox.send(handoff_activity(answer.message_id))
+            except PlatformError as exc:
+                log.warning("teams_handoff_offer_not_sent", error=str(exc))
         log.info(
             "teams_answered",
             message_id=answer.message_id,

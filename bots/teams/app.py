@@ -20,6 +20,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from msrest.exceptions import DeserializationError
 
+from bots.handoff import handoff_desk
 from bots.runtime import Runtime
 from bots.tasks import BackgroundTasks
 from bots.teams.answers import StreamPace
@@ -27,6 +28,7 @@ from bots.teams.auth import BotConnectorAuthentication, ConnectorTokenValidator,
 from bots.teams.bot import PLATFORM, TeamsBot, TeamsServices, is_personal_command
 from bots.teams.connector import SessionSender, TeamsConnectorFactory
 from bots.teams.credentials import BearerTokenPolicy, BotToken, NoCredentials, token_source
+from bots.teams.handoff import TeamsHandoff, TeamsHelpChannel
 from bots.teams.identity import TeamsIdentities
 from bots.teams.payloads import MalformedActivity, check_activity
 from bots.teams.proactive import TeamsNotifier
@@ -61,12 +63,15 @@ class TeamsApp:
         self.tasks = BackgroundTasks()
         self.auth: BotConnectorAuthentication | None = None
         self.notifier: TeamsNotifier | None = None
+        self.handoff: TeamsHandoff | None = None
         self.store = PgTeamsStore(runtime.db.pool)
         runtime.lifecycle.register(PLATFORM, self)
 
     async def start(self, app: web.Application) -> None:
         settings = self.settings
-        source = token_source(self.runtime.settings)  # raises ConfigurationError on a half-done setup
+        source = token_source(
+            self.runtime.settings
+        )  # raises ConfigurationError on a half-done setup
         self._session = aiohttp.ClientSession()
         credentials = BearerTokenPolicy(BotToken(source)) if source is not None else NoCredentials()
         connectors = TeamsConnectorFactory(
@@ -95,6 +100,11 @@ class TeamsApp:
         self.notifier = TeamsNotifier(
             self._adapter, conversations, app_id=settings.microsoft_app_id
         )
+        channel = settings.teams_handoff_channel
+        self.handoff = TeamsHandoff(
+            handoff_desk(self.runtime, lambda work: self.spawn(work, "teams:handoff-webhook")),
+            TeamsHelpChannel(self.notifier, channel) if channel else None,
+        )
         self._bot = TeamsBot(
             self.runtime.lifecycle,
             services=TeamsServices(
@@ -111,11 +121,14 @@ class TeamsApp:
                 max_chars=settings.teams_message_max_chars,
             ),
             spawn=self.spawn,
+            handoff=self.handoff,
         )
 
     async def stop(self, app: web.Application) -> None:
         """Let answers in progress finish (up to 30 s), then close the session."""
         await self.tasks.drain(_DRAIN_S)
+        if self.handoff is not None:
+            await self.handoff.desk.aclose()
         if self._session is not None:
             await self._session.close()
 

@@ -33,7 +33,13 @@ from bots.teams.activities import (
     thread_of,
 )
 from bots.teams.answers import StreamPace, TeamsPlace
-from bots.teams.cards import command_reply_activity, plain_message, welcome_activity
+from bots.teams.cards import (
+    command_reply_activity,
+    plain_message,
+    read_form,
+    read_handoff,
+    welcome_activity,
+)
 from bots.teams.delivery import Outbox
 from bots.teams.feedback import read_feedback
 from bots.teams.files import (
@@ -44,6 +50,7 @@ from bots.teams.files import (
     read_consent,
     upload,
 )
+from bots.teams.handoff import TeamsHandoff
 from bots.teams.references import TeamsConversations
 from core.commands import CommandHandler, CommandRequest, is_command
 from core.errors import PlatformError
@@ -80,7 +87,9 @@ class TeamsBot(ActivityHandler):
         conversations: TeamsConversations,
         pace: StreamPace,
         spawn: Spawn,
+        handoff: TeamsHandoff | None = None,
     ) -> None:
+        self._handoff = handoff
         self._lifecycle = lifecycle
         self._services = services
         self._conversations = conversations
@@ -103,6 +112,13 @@ class TeamsBot(ActivityHandler):
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
+        # A card's Action.Submit arrives as a message with the card's data in ``value``.
+        if (message_id := read_handoff(activity.value)) is not None:
+            self._spawn(self._hand_off(turn_context, activity, message_id))
+            return
+        if (command := read_form(activity.value)) is not None:
+            self._spawn(self._submitted(turn_context, activity, command))
+            return
         text = question_text(activity)
         if not text:
             return  # a bare mention, or a card button that sends no text: nothing to answer
@@ -121,7 +137,13 @@ class TeamsBot(ActivityHandler):
         """``activity`` as the core's question, answered in its chat; ``again`` when an
         earlier attempt died and this one runs in a conversation continued by the inbox
         worker."""
-        place = TeamsPlace(turn_context, self._conversations, self._pace, again)
+        place = TeamsPlace(
+            turn_context,
+            self._conversations,
+            self._pace,
+            again,
+            handoff=self._handoff is not None and self._handoff.offered,
+        )
         return Question(event=chat_event(activity), place=place)
 
     async def run_command(
@@ -140,10 +162,42 @@ class TeamsBot(ActivityHandler):
             offer = consent_attachment(
                 reply.file_name,
                 len(reply.file_content),
-                command=request.name,
+                command=" ".join((request.name, *request.args)),
                 user=request.person.user_id,
+                file_type=reply.file_type,
             )
         await Outbox(turn_context).send(command_reply_activity(reply, file_offer=offer))
+
+    async def _submitted(self, turn_context: TurnContext, activity: Activity, command: str) -> None:
+        """A form on a card ("Write a verified answer") was sent: its command, run for whoever
+        sent it, as if they had typed it — so only in a personal chat, where commands run."""
+        if conversation_type(activity) != PERSONAL:
+            await Outbox(turn_context).send(
+                plain_message("Commands run in your personal chat with me: open it and try there.")
+            )
+            return
+        await self._command(turn_context, activity, command)
+
+    async def _hand_off(
+        self, turn_context: TurnContext, activity: Activity, message_id: int
+    ) -> None:
+        """ "Talk to a person" was pressed: the desk decides, the person is told in the chat."""
+        handoff = self._handoff
+        if handoff is None:
+            await Outbox(turn_context).send(
+                plain_message("Handing questions to a person is not set up here.")
+            )
+            return
+        person = person_of(activity)
+        user = await self._services.users.upsert_user(person)
+        outcome = await handoff.desk.hand_off(
+            person,
+            user.id,
+            message_id,
+            channel=handoff.channel,
+            pressed_in=thread_of(activity).channel_id,
+        )
+        await Outbox(turn_context).send(plain_message(outcome.message))
 
     async def tell(self, turn_context: TurnContext, claim: ClaimedEvent, text: str) -> None:
         """The event was given up: say ``text``, in the earlier attempt's message when there

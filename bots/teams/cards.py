@@ -285,15 +285,129 @@ def command_reply_activity(reply: Any, *, file_offer: Attachment | None = None) 
     activity = plain_message("\n\n".join(parts))
     facts = getattr(reply, "facts", None) or ()
     actions = getattr(reply, "actions", None) or ()
-    if facts or actions:
+    items = getattr(reply, "items", None) or ()
+    if facts or actions or items:
         body: list[dict[str, Any]] = []
         if facts:
             body.append(
                 {"type": "FactSet", "facts": [{"title": f.label, "value": f.value} for f in facts]}
             )
-        activity.attachments = [
-            adaptive_card(body, [send_text_action(a.label, a.command) for a in actions])
-        ]
+        # Items with buttons of their own go on the card, not in the text.
+        body.extend(item_containers(items))
+        activity.attachments = [adaptive_card(body, [_card_action(a) for a in actions])]
     if file_offer is not None and getattr(reply, "file_name", None):
         activity.attachments = [*(activity.attachments or []), file_offer]
     return activity
+
+
+# -- hand-off and forms ----------------------------------------------------------------------
+
+#: What a card's Action.Submit puts in ``activity.value`` so the bot knows it is ours.
+SUBMIT_KEY = "switchboard"
+HANDOFF_LABEL = "Talk to a person"
+_INPUT_PREFIX = "f_"
+
+
+def handoff_activity(message_id: int) -> Activity:
+    """ "Talk to a person" for the answer just given: a small card right under it (Teams takes
+    no card actions on a streamed message, so it is a message of its own)."""
+    activity = Activity(type=ActivityTypes.message)
+    activity.attachments = [
+        adaptive_card(
+            [
+                {
+                    "type": "TextBlock",
+                    "text": "Need a person to look at this?",
+                    "isSubtle": True,
+                    "wrap": True,
+                    "size": "Small",
+                }
+            ],
+            [
+                {
+                    "type": "Action.Submit",
+                    "title": HANDOFF_LABEL,
+                    "data": {SUBMIT_KEY: "handoff", "message_id": message_id},
+                }
+            ],
+        )
+    ]
+    return activity
+
+
+def form_action(label: str, form: Any, key: int = 0) -> dict[str, Any]:
+    """A button that opens ``form`` (a ``CommandForm``) inside the card: its fields as inputs,
+    prefilled, and a submit that sends the form's template and values back to the bot. Input
+    ids are unique in the card (``key`` tells this form's from another's on the same card)."""
+    prefix = f"{_INPUT_PREFIX}{key}_"
+    body: list[dict[str, Any]] = []
+    for f in form.fields:
+        body.append(
+            {
+                "type": "Input.Text",
+                "id": prefix + f.name,
+                "label": f.label,
+                "value": f.value,
+                "isMultiline": f.multiline,
+                "isRequired": not f.optional,
+                "errorMessage": f"{f.label} is needed.",
+                "maxLength": 4000,
+            }
+        )
+    submit = {
+        "type": "Action.Submit",
+        "title": clip(form.submit, 60),
+        "data": {
+            SUBMIT_KEY: "form",
+            "template": form.template,
+            "fields": [f.name for f in form.fields],
+            "prefix": prefix,
+        },
+    }
+    return {
+        "type": "Action.ShowCard",
+        "title": clip(label, 60),
+        "card": {"type": "AdaptiveCard", "body": body, "actions": [submit]},
+    }
+
+
+def _card_action(action: Any, key: int = 0) -> dict[str, Any]:
+    if getattr(action, "form", None) is not None:
+        return form_action(action.label, action.form, key)
+    return send_text_action(action.label, action.command)
+
+
+def read_form(value: Any) -> str | None:
+    """The command a submitted form stands for (``CommandForm.command``); None when ``value``
+    is not one of our forms."""
+    if not isinstance(value, dict) or value.get(SUBMIT_KEY) != "form":
+        return None
+    template, names = value.get("template"), value.get("fields")
+    prefix = value.get("prefix", _INPUT_PREFIX)
+    if not isinstance(template, str) or not isinstance(names, list) or not isinstance(prefix, str):
+        return None
+    text = template
+    for name in names:
+        given = value.get(prefix + str(name))
+        text = text.replace("{" + str(name) + "}", given.strip() if isinstance(given, str) else "")
+    return text.strip() or None
+
+
+def read_handoff(value: Any) -> int | None:
+    """The answer's id when ``value`` is a "Talk to a person" press."""
+    if not isinstance(value, dict) or value.get(SUBMIT_KEY) != "handoff":
+        return None
+    message_id = value.get("message_id")
+    return message_id if isinstance(message_id, int) and message_id > 0 else None
+
+
+def item_containers(items: Sequence[Any]) -> list[dict[str, Any]]:
+    """A reply's items (``ReplyItem``): each its text and its own buttons."""
+    body: list[dict[str, Any]] = []
+    for n, item in enumerate(items):
+        parts: list[dict[str, Any]] = [{"type": "TextBlock", "text": item.text, "wrap": True}]
+        if item.actions:
+            actions = [_card_action(a, n * 10 + i + 1) for i, a in enumerate(item.actions[:5])]
+            parts.append({"type": "ActionSet", "actions": actions})
+        body.append({"type": "Container", "separator": True, "items": parts})
+    return body

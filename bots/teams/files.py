@@ -20,19 +20,27 @@ from core.errors import PlatformError
 CONSENT_TYPE = "application/vnd.microsoft.teams.card.file.consent"
 INFO_TYPE = "application/vnd.microsoft.teams.card.file.info"
 INVOKE = "fileConsent/invoke"
-# Commands whose reply is a file and may be re-run on accept (they only ever read the
-# caller's own data).
-FILE_COMMANDS = frozenset({"export"})
+# Commands whose reply is a file and may be re-run on accept, for whoever accepts: `export`
+# reads only the caller's own data; `stats csv` is checked for an admin again when it re-runs.
+FILE_COMMANDS = frozenset({"export", "stats"})
+DESCRIPTIONS = {
+    "text/csv": "Usage per day and domain from Switchboard, as CSV.",
+}
 
 
-def consent_attachment(name: str, size: int, *, command: str, user: str) -> Attachment:
-    """The card asking to save ``name`` (``size`` bytes) to the person's OneDrive."""
+def consent_attachment(
+    name: str, size: int, *, command: str, user: str, file_type: str | None = None
+) -> Attachment:
+    """The card asking to save ``name`` (``size`` bytes) to the person's OneDrive.
+    ``command`` is the whole command (``stats csv 30d``): it runs again on accept."""
     context = {"command": command, "user": user}
     return Attachment(
         content_type=CONSENT_TYPE,
         name=name,
         content={
-            "description": "Your data from Switchboard, as JSON.",
+            "description": DESCRIPTIONS.get(
+                file_type or "", "Your data from Switchboard, as JSON."
+            ),
             "sizeInBytes": size,
             "acceptContext": context,
             "declineContext": context,
@@ -60,7 +68,7 @@ def read_consent(value: Any) -> ConsentAnswer | None:
         return None
     context = value.get("context") or {}
     command = str(context.get("command") or "") if isinstance(context, dict) else ""
-    if command not in FILE_COMMANDS:
+    if command.split(" ", 1)[0] not in FILE_COMMANDS:
         return None
     user = str(context.get("user") or "")
     if value.get("action") != "accept":

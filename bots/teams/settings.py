@@ -46,6 +46,9 @@ class TeamsSettings(SettingsPart):
     teams_stream_max_seconds: float = Field(110.0, alias="TEAMS_STREAM_MAX_SECONDS", gt=0)
     # Longer answers are split into several messages (Teams takes about 80 KB a message).
     teams_message_max_chars: int = Field(16000, alias="TEAMS_MESSAGE_MAX_CHARS", ge=200)
+    # "Talk to a person" posts here: a channel conversation id the bot is installed in
+    # (19:…@thread.tacv2); unset: no channel.
+    teams_handoff_channel: str | None = Field(None, alias="SWITCHBOARD_HANDOFF_TEAMS_CHANNEL")
 
 
     def _missing(self) -> list[str]:

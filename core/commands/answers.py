@@ -7,7 +7,8 @@ import re
 from core.commands.context import CommandContext
 from core.commands.help import CommandSpec
 from core.commands.reply import CommandAction, CommandForm, CommandReply, FormField, ReplyItem
-from core.verified import Author, VerifiedAnswer, VerifiedAnswers, mark
+from core.identity.principals import UnknownPrincipal, audience_of
+from core.verified import KEEP, Author, Keep, VerifiedAnswer, VerifiedAnswers, mark
 
 MAX_QUESTION_CHARS = 500
 MAX_ANSWER_CHARS = 4000
@@ -15,7 +16,8 @@ MAX_ANSWER_CHARS = 4000
 MAX_LISTED = 20
 SEPARATOR = "::"
 USAGE = (
-    "`answers add <question> :: <answer>` (end with `source: <link>` to cite a page), "
+    "`answers add <question> :: <answer>` (end with `source: <link>` to cite a page, "
+    "`--allow <email or group:Name>` to give it only to them), "
     "`answers list`, `answers edit <id> :: <answer>`, `answers remove <id>`."
 )
 
@@ -31,6 +33,36 @@ _EMPTY_SOURCE = re.compile(r"\s*\bsource:\s*$", re.IGNORECASE)
 # Slack writes links as <url|label> or <url>; stored as Markdown so every platform shows them.
 _SLACK_LINK = re.compile(r"<(https?://[^\s|>]+)\|([^>]+)>")
 _ID = re.compile(r"^#?(\d{1,12})\b\s*(.*)$", re.DOTALL)
+# "--allow group:HR Managers --allow ana@example.com" (or comma-separated) at the end.
+_ALLOW = re.compile(r"(?:^|\s)--allow(?:\s+|$)", re.IGNORECASE)
+AUDIENCE_HINT = "emails or group:Name, comma-separated; empty: everyone"
+
+
+def split_audience(answer: str) -> tuple[str, tuple[str, ...] | None | Keep]:
+    """``"… --allow group:HR, a@b.c"`` → (``"…"``, ``("a@b.c", "group:hr")``); ``KEEP`` when
+    no ``--allow`` is given (or it is empty), None for ``--allow everyone``. Raises
+    ``UnknownPrincipal`` for anything that is not an email, group or everyone."""
+    match = _ALLOW.search(answer)
+    if match is None:
+        return answer, KEEP
+    given = [
+        p.strip()
+        for part in _ALLOW.split(answer[match.start() :])
+        for p in part.split(",")
+        if p.strip()
+    ]
+    if not given:
+        return answer[: match.start()].rstrip(), KEEP
+    return answer[: match.start()].rstrip(), audience_of(given)
+
+
+def split_extras(text: str) -> tuple[str, str | None, tuple[str, ...] | None | Keep]:
+    """An answer's text, its source link and its audience, in whichever order they end it."""
+    text, source = split_source(text)
+    text, audience = split_audience(text)
+    if source is None:
+        text, source = split_source(text)
+    return text, source, audience
 
 
 def split_source(answer: str) -> tuple[str, str | None]:
@@ -66,8 +98,14 @@ def edit_form(answer: VerifiedAnswer) -> CommandForm:
         fields=(
             FormField("answer", "Answer", answer.answer, multiline=True),
             FormField("source", "Source link", answer.source_url or "", optional=True),
+            FormField(
+                "audience",
+                "Only for (emails or group:Name, comma-separated, or everyone)",
+                ", ".join(answer.audience) if answer.audience is not None else "everyone",
+                optional=True,
+            ),
         ),
-        template=f"answers edit {answer.id} :: {{answer}}\nsource: {{source}}",
+        template=f"answers edit {answer.id} :: {{answer}}\n--allow {{audience}}\nsource: {{source}}",
     )
 
 
@@ -79,8 +117,9 @@ def write_form(question: str) -> CommandForm:
             FormField("question", "Question", question),
             FormField("answer", "Answer", multiline=True),
             FormField("source", "Source link", optional=True),
+            FormField("audience", f"Only for ({AUDIENCE_HINT})", optional=True),
         ),
-        template="answers add {question} :: {answer}\nsource: {source}",
+        template="answers add {question} :: {answer}\n--allow {audience}\nsource: {source}",
     )
 
 
@@ -89,7 +128,9 @@ def _item(answer: VerifiedAnswer) -> ReplyItem:
     lines = [
         f"*#{answer.id}* {_excerpt(answer.question, 200)}",
         _excerpt(answer.answer, 300),
-        f"_{mark(answer)} · {used}_" + (f" · <{answer.source_url}>" if answer.source_url else ""),
+        f"_{mark(answer)} · {used}_"
+        + (f" · only for {', '.join(answer.audience)}" if answer.audience is not None else "")
+        + (f" · <{answer.source_url}>" if answer.source_url else ""),
     ]
     return ReplyItem(
         "\n".join(lines),
@@ -103,7 +144,10 @@ def _item(answer: VerifiedAnswer) -> ReplyItem:
 async def _add(ctx: CommandContext, verified: VerifiedAnswers, rest: str) -> CommandReply:
     question, sep, answer = rest.partition(SEPARATOR)
     question = " ".join(question.split())
-    answer, source = split_source(answer.strip())
+    try:
+        answer, source, audience = split_extras(answer.strip())
+    except UnknownPrincipal as exc:
+        return _problem("Who is it for?", str(exc).replace(" Nothing was ingested.", ""))
     answer = _tidy(answer)
     if not sep or not question or not answer:
         return _problem("What is the question, and its answer?", "Put `::` between them.")
@@ -113,9 +157,20 @@ async def _add(ctx: CommandContext, verified: VerifiedAnswers, rest: str) -> Com
             f"A question may have {MAX_QUESTION_CHARS} characters and an answer "
             f"{MAX_ANSWER_CHARS}.",
         )
-    added = await verified.add(question, answer, source_url=source, author=_author(ctx))
+    added = await verified.add(
+        question,
+        answer,
+        source_url=source,
+        author=_author(ctx),
+        audience=None if isinstance(audience, Keep) else audience,
+    )
     ctx.audit_target = f"verified:{added.id}"
-    ctx.audit_details.update(op="add", id=added.id, source=source is not None)
+    ctx.audit_details.update(
+        op="add",
+        id=added.id,
+        source=source is not None,
+        audience=len(added.audience) if added.audience is not None else "everyone",
+    )
     return CommandReply(
         title=f"Verified answer #{added.id} saved",
         sections=[
@@ -134,15 +189,22 @@ async def _edit(ctx: CommandContext, verified: VerifiedAnswers, rest: str) -> Co
     if not match:
         return _problem("Which answer?", "Give its number from `answers list`.")
     answer_id = int(match.group(1))
-    answer, source = split_source(match.group(2).strip().removeprefix(SEPARATOR).strip())
-    answer = _tidy(answer)
     ctx.audit_target = f"verified:{answer_id}"
     ctx.audit_details.update(op="edit", id=answer_id)
+    try:
+        answer, source, audience = split_extras(
+            match.group(2).strip().removeprefix(SEPARATOR).strip()
+        )
+    except UnknownPrincipal as exc:
+        return _problem("Who is it for?", str(exc).replace(" Nothing was ingested.", ""))
+    answer = _tidy(answer)
     if not answer:
         return _problem("What should it say?", f"`answers edit {answer_id} :: <answer>`.")
     if len(answer) > MAX_ANSWER_CHARS:
         return _problem("That is too long", f"An answer may have {MAX_ANSWER_CHARS} characters.")
-    edited = await verified.edit(answer_id, answer, source_url=source, author=_author(ctx))
+    edited = await verified.edit(
+        answer_id, answer, source_url=source, author=_author(ctx), audience=audience
+    )
     if edited is None:
         return _problem(f"There is no verified answer #{answer_id}", "See `answers list`.")
     return CommandReply(title=f"Verified answer #{answer_id} updated", items=[_item(edited)])

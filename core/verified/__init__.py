@@ -1,7 +1,9 @@
 """Verified answers: an admin's answer to a question, served as written to its paraphrases."""
 
 from core.verified.answers import (
+    KEEP,
     Author,
+    Keep,
     Thresholds,
     VerifiedAnswer,
     VerifiedAnswers,
@@ -12,7 +14,9 @@ from core.verified.answers import (
 )
 
 __all__ = [
+    "KEEP",
     "Author",
+    "Keep",
     "Thresholds",
     "VerifiedAnswer",
     "VerifiedAnswers",

@@ -20,6 +20,7 @@ import structlog
 
 from core.answers import RouteDecision
 from core.errors import ModelError
+from core.identity.principals import Scope
 from core.routing import Router
 from core.verified.matching import QuestionShape, shape, text_similarity, veto
 
@@ -45,6 +46,22 @@ class VerifiedAnswer:
     updated_at: datetime
     embedding_model: str | None = None  # the model that embedded the question, if one did
     uses: int = 0
+    # Who it is for (principals, as documents have them); None: everyone.
+    audience: list[str] | None = None
+
+    def is_for(self, scope: Scope) -> bool:
+        """Whether a person with ``scope`` may be given it. An answer with an audience is
+        never given when the person's groups could not be checked (fail closed)."""
+        if self.audience is None:
+            return True
+        return scope.checked and not set(self.audience).isdisjoint(scope.principals)
+
+
+class Keep:
+    """Leave it as it is (an edit that does not name an audience)."""
+
+
+KEEP = Keep()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +78,15 @@ class VerifiedStore(Protocol):
     async def add(
         self, question: str, answer: str, *, source_url: str | None, domain: str | None,
         author: Author, embedding: Sequence[float] | None, embedding_model: str | None,
+        audience: Sequence[str] | None = None,
     ) -> VerifiedAnswer: ...
 
     async def edit(
-        self, answer_id: int, answer: str, *, source_url: str | None, author: Author
+        self, answer_id: int, answer: str, *, source_url: str | None, author: Author,
+        audience: Sequence[str] | None | Keep = KEEP,
     ) -> VerifiedAnswer | None:
-        """None when there is no such live answer."""
+        """None when there is no such live answer. ``audience`` replaces the old one unless
+        it is ``KEEP``; None makes it everyone's."""
         ...
 
     async def remove(self, answer_id: int) -> VerifiedAnswer | None: ...
@@ -177,7 +197,8 @@ class VerifiedAnswers:
     # -- what admins do ----------------------------------------------------------------------
 
     async def add(
-        self, question: str, answer: str, *, source_url: str | None, author: Author
+        self, question: str, answer: str, *, source_url: str | None, author: Author,
+        audience: Sequence[str] | None = None,
     ) -> VerifiedAnswer:
         domain = None
         if self._router is not None:
@@ -191,15 +212,18 @@ class VerifiedAnswers:
                 log.warning("verified_embedding_failed", error=str(exc))
         added = await self._store.add(
             question, answer, source_url=source_url, domain=domain, author=author,
-            embedding=vector, embedding_model=model,
+            embedding=vector, embedding_model=model, audience=audience,
         )
         self._changed()
         return added
 
     async def edit(
-        self, answer_id: int, answer: str, *, source_url: str | None, author: Author
+        self, answer_id: int, answer: str, *, source_url: str | None, author: Author,
+        audience: Sequence[str] | None | Keep = KEEP,
     ) -> VerifiedAnswer | None:
-        edited = await self._store.edit(answer_id, answer, source_url=source_url, author=author)
+        edited = await self._store.edit(
+            answer_id, answer, source_url=source_url, author=author, audience=audience
+        )
         self._changed()
         return edited
 
@@ -214,22 +238,27 @@ class VerifiedAnswers:
 
     # -- what a question does ----------------------------------------------------------------
 
-    async def match(self, question: str) -> VerifiedMatch | None:
-        """The verified answer that means the same as ``question``, or None — also when the
-        answers cannot be read: the documents answer then, as before verified answers."""
+    async def match(self, question: str, scope: Scope | None = None) -> VerifiedMatch | None:
+        """The verified answer that means the same as ``question`` and is for a person with
+        ``scope`` (None: public answers only), or None — also when the answers cannot be
+        read: the documents answer then, as before verified answers."""
         try:
-            return await self._match(question)
+            return await self._match(question, scope or Scope(checked=False))
         except Exception:
             log.exception("verified_match_failed")
             return None
 
-    async def _match(self, question: str) -> VerifiedMatch | None:
+    async def _match(self, question: str, scope: Scope) -> VerifiedMatch | None:
         loaded = await self._current()
         if not loaded.answers:
             return None
         asked = shape(question)
-        # Near-misses first: when every answer is vetoed no vector is needed at all.
-        open_ = [i for i, known in enumerate(loaded.shapes) if veto(known, asked) is None]
+        # Answers for others and near-misses first: when none is left no vector is needed.
+        open_ = [
+            i
+            for i, known in enumerate(loaded.shapes)
+            if loaded.answers[i].is_for(scope) and veto(known, asked) is None
+        ]
         if not open_:
             return None
         scored = await self._by_meaning(question, loaded, open_)

@@ -254,3 +254,19 @@ async def test_an_admin_who_is_forgotten_no_longer_signs_their_verified_answers(
     answer, _ = await asked(runtime, "How do I book a meeting room?", user="UBOB")
     assert answer.status == "verified" and "Ana" not in answer.text
     assert answer.text.startswith("_Verified answer · an admin · ")
+
+
+def test_an_answer_with_an_audience_is_never_given_when_groups_could_not_be_checked():
+    from core.identity.principals import Scope
+    from core.verified import VerifiedAnswer
+
+    def answer(audience: list[str] | None) -> VerifiedAnswer:
+        return VerifiedAnswer(1, "q", "a", None, None, "Ana", NOW, NOW, audience=audience)
+
+    hr = answer(["group:hr", "maria@example.com"])
+    assert hr.is_for(Scope.of(["group:hr"]))
+    assert hr.is_for(Scope.of(["maria@example.com", "group:it"]))
+    assert not hr.is_for(Scope.of(["group:it"]))
+    # Graph was down: the person's groups are unknown, so the answer is not theirs to see.
+    assert not hr.is_for(Scope.of(["group:hr"], checked=False))
+    assert answer(None).is_for(Scope.of([], checked=False))

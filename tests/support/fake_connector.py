@@ -422,6 +422,8 @@ class FakeConnector:
             return await self._stream(request, body, info, conversation_id)
         if (problem := self._file_card_error(conversation_id, body)) is not None:
             return await self._answer(request, body, 400, self._error("BadArgument", problem))
+        if (problem := _adaptive_card_error(body)) is not None:
+            return await self._answer(request, body, 400, self._error("BadArgument", problem))
         if self._failures:
             status = self._failures.pop(0)
             return await self._answer(
@@ -630,3 +632,48 @@ class FakeConnector:
         message.activity = body
         message.edits += 1
         return await self._answer(request, body, 200, {"id": activity_id})
+
+
+_ACTIONS = {"Action.Submit", "Action.OpenUrl", "Action.ShowCard", "Action.Execute"}
+_MAX_CARD_VERSION = (1, 5)
+
+
+def _adaptive_card_error(body: dict[str, Any]) -> str | None:
+    """Teams' rules for Adaptive Cards the bot sends: version 1.5 at most, known actions,
+    Action.Submit data an object, inputs with unique ids (checked through ShowCard cards)."""
+    for attachment in body.get("attachments") or ():
+        if attachment.get("contentType") != "application/vnd.microsoft.card.adaptive":
+            continue
+        card = attachment.get("content") or {}
+        version = tuple(int(p) for p in str(card.get("version") or "0").split("."))
+        if version > _MAX_CARD_VERSION:
+            return f"Adaptive Card version {card.get('version')} is above 1.5"
+        ids: set[str] = set()
+        if (problem := _card_problem(card, ids)) is not None:
+            return problem
+    return None
+
+
+def _card_problem(card: dict[str, Any], ids: set[str]) -> str | None:
+    elements = list(card.get("body") or ())
+    actions = list(card.get("actions") or ())
+    while elements:
+        element = elements.pop()
+        kind = str(element.get("type") or "")
+        if kind.startswith("Input."):
+            key = element.get("id")
+            if not key or key in ids:
+                return f"input without a unique id: {key!r}"
+            ids.add(key)
+        elements.extend(element.get("items") or ())
+        actions.extend(element.get("actions") or ())
+    for action in actions:
+        kind = action.get("type")
+        if kind not in _ACTIONS:
+            return f"unknown action {kind!r}"
+        if kind == "Action.Submit" and not isinstance(action.get("data", {}), dict | str):
+            return "Action.Submit data must be an object or a string"
+        nested = action.get("card") if kind == "Action.ShowCard" else None
+        if nested is not None and (problem := _card_problem(nested, ids)) is not None:
+            return problem
+    return None

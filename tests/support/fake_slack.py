@@ -158,6 +158,7 @@ class FakeSlack:
         self.messages: dict[str, list[FakeMessage]] = defaultdict(list)
         self.home_views: dict[str, dict[str, Any]] = {}
         self.opened_views: list[dict[str, Any]] = []
+        self.ephemerals: list[FakeMessage] = []
         self.statuses: list[dict[str, Any]] = []
         self.suggested_prompts: list[dict[str, Any]] = []
         self.titles: list[dict[str, Any]] = []
@@ -423,7 +424,28 @@ class FakeSlack:
                                 problems.append(f"{side} needs a value [json-pointer:/blocks/{i}]")
                             if len((button.get("text") or {}).get("text", "")) > 75:
                                 problems.append(f"{side} text too long [json-pointer:/blocks/{i}]")
-            elif kind in {"actions", "divider", "input", "rich_text", "image"}:
+            elif kind == "actions":
+                elements = block.get("elements") or []
+                if not elements or len(elements) > 25:
+                    problems.append(f"actions needs 1-25 elements [json-pointer:/blocks/{i}]")
+                for element in elements:
+                    if element.get("type") != "button":
+                        continue
+                    if len((element.get("text") or {}).get("text", "")) > 75:
+                        problems.append(f"button text too long [json-pointer:/blocks/{i}]")
+                    if len(element.get("value") or "") > 2000:
+                        problems.append(f"button value too long [json-pointer:/blocks/{i}]")
+                    if len(element.get("action_id") or "") > 255:
+                        problems.append(f"action_id too long [json-pointer:/blocks/{i}]")
+            elif kind == "input":
+                element = block.get("element") or {}
+                if not block.get("label") or not element.get("type"):
+                    problems.append(f"input needs a label and element [json-pointer:/blocks/{i}]")
+                initial = element.get("initial_value")
+                most_chars = element.get("max_length") or 3000
+                if isinstance(initial, str) and len(initial) > most_chars:
+                    problems.append(f"initial_value too long [json-pointer:/blocks/{i}]")
+            elif kind in {"divider", "rich_text", "image"}:
                 pass
             else:
                 problems.append(f"unknown block type {kind!r} [json-pointer:/blocks/{i}]")
@@ -572,7 +594,18 @@ class FakeSlack:
         }
 
     def _m_chat_postEphemeral(self, ws: Workspace, args: dict) -> dict[str, Any]:
-        return {"message_ts": self._next_ts()}
+        if not args.get("channel"):
+            raise _ApiError("channel_not_found")
+        if not args.get("user"):
+            raise _ApiError("user_not_in_channel")
+        blocks = self._check_blocks(args.get("blocks"), most=MESSAGE_BLOCKS)
+        if not (args.get("text") or blocks):
+            raise _ApiError("no_text")
+        message = self._post(args)
+        message.text, message.blocks = str(args.get("text") or ""), blocks
+        message.recipient_user_id = str(args["user"])
+        self.ephemerals.append(message)
+        return {"message_ts": message.ts}
 
     def _m_assistant_threads_setStatus(self, ws: Workspace, args: dict) -> dict[str, Any]:
         if not args.get("channel_id") or not args.get("thread_ts") or "status" not in args:
@@ -603,6 +636,16 @@ class FakeSlack:
         if not isinstance(view, dict) or view.get("type") not in {"home", "modal"}:
             raise _ApiError("invalid_arguments")
         self._check_blocks(view.get("blocks"), most=VIEW_BLOCKS)
+        if view.get("type") == "modal":
+            problems = []
+            for key in ("title", "submit", "close"):
+                text = (view.get(key) or {}).get("text", "")
+                if (key == "title" and not text) or len(text) > 24:
+                    problems.append(f"{key} must be 1-24 characters [json-pointer:/view/{key}]")
+            if len(view.get("private_metadata") or "") > 3000:
+                problems.append("private_metadata over 3000 characters")
+            if problems:
+                raise _ApiError("invalid_arguments", errors=problems)
         return view
 
     def _m_views_publish(self, ws: Workspace, args: dict) -> dict[str, Any]:

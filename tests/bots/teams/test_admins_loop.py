@@ -1,0 +1,167 @@
+"""The HR and IT teams' loop through Teams, end to end: `unanswered` shows a declined question
+and a 👎; its "Write a verified answer" card form feeds `answers add`; a paraphrase then gets the
+verified answer and a near-miss does not; `stats csv` arrives by file consent with the numbers
+SQL counts; people who are not admins are refused and audited."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from tests.bots.teams.conftest import TENANT, BotFactory, BotServer
+from tests.support.conversations import rows
+from tests.support.fake_connector import Message
+
+BOB = {"user": "29:bob", "aad": "aad-bob", "user_name": "Bob"}  # the admin
+DECLINED = "Can I bring my dog to the office?"
+PARAPHRASE = "Am I allowed to bring my dog to the office?"
+NEAR_MISS = "Can I bring my dog to the Lisbon office?"
+ANSWER = "Yes, on Fridays, if your team agrees. Keep it on a lead in shared areas."
+
+
+async def send(bot: BotServer, activity: dict[str, Any]) -> list[Message]:
+    conversation = activity["conversation"]["id"]
+    before = len(bot.connector.visible(conversation))
+    status, _ = await bot.post(activity)
+    assert status in (200, 201, 202)
+    await bot.settle()
+    return bot.connector.visible(conversation)[before:]
+
+
+async def say(bot: BotServer, text: str, **who: Any) -> list[Message]:
+    return await send(bot, bot.connector.activity(text, **who))
+
+
+async def last_status(bot: BotServer) -> str:
+    [(status,)] = await rows(
+        bot.runtime.db.pool,
+        "SELECT status FROM messages WHERE role = 'assistant' ORDER BY id DESC LIMIT 1",
+    )
+    return str(status)
+
+
+def forms(message: Message) -> list[tuple[str, dict[str, Any]]]:
+    """(the item's text, its form action) for each item on the reply's card."""
+    found = []
+    for attachment in message.activity.get("attachments") or ():
+        for container in (attachment.get("content") or {}).get("body") or ():
+            if container.get("type") != "Container":
+                continue
+            text = container["items"][0]["text"]
+            for part in container["items"][1:]:
+                for action in part.get("actions") or ():
+                    if action["type"] == "Action.ShowCard":
+                        found.append((text, action))
+    return found
+
+
+async def test_the_loop_through_teams(make_bot: BotFactory):
+    bot = await make_bot(admins=("aad-bob",))
+    await say(bot, DECLINED)
+    assert await last_status(bot) == "not_found"
+    erin = {"user": "29:erin", "aad": "aad-erin", "user_name": "Erin"}
+    replies = await say(bot, "How do I connect to the VPN from home?", **erin)
+    assert await last_status(bot) == "complete"
+    [final] = [m for m in replies if (m.activity.get("channelData") or {}).get("feedbackLoop")]
+    vote = bot.connector.feedback(final, "dislike", "It left out the MFA step", user="29:erin")
+    vote["from"]["aadObjectId"] = "aad-erin"
+    await send(bot, vote)
+
+    [reply] = await say(bot, "unanswered 7d", **BOB)
+    assert "Unanswered in the last 7 days" in reply.text
+    shown = "\n".join(t for t, _ in forms(reply))
+    assert "connect to the VPN" in shown and "👎" in shown and "MFA step" in shown
+    [action] = [a for t, a in forms(reply) if "bring my dog" in t]
+    assert action["title"] == "Write a verified answer"
+    [submit] = action["card"]["actions"]
+    prefix = submit["data"]["prefix"]
+    inputs = {i["id"].removeprefix(prefix): i for i in action["card"]["body"]}
+    assert inputs["question"]["value"] == DECLINED
+
+    # Bob fills in the answer and sends the form: Teams posts the card's data and the inputs.
+    activity = bot.connector.activity("", mention_bot=False, **BOB)
+    activity.update(
+        {
+            "replyToId": reply.id,
+            "value": {
+                **submit["data"],
+                prefix + "question": inputs["question"]["value"],
+                prefix + "answer": ANSWER,
+                prefix + "source": "",
+            },
+        }
+    )
+    [saved] = await send(bot, activity)
+    assert "Verified answer #" in saved.text and "saved" in saved.text
+
+    # Each in a personal chat of its own: in one chat, every later question is a follow-up,
+    # and a follow-up is never given a verified answer.
+    carol = {"user": "29:carol", "aad": "aad-carol", "user_name": "Carol"}
+    dave = {"user": "29:dave", "aad": "aad-dave", "user_name": "Dave"}
+    answered = await say(bot, PARAPHRASE, **carol)
+    assert await last_status(bot) == "verified"
+    assert any(ANSWER in m.text and "Verified answer" in m.text for m in answered)
+    missed = await say(bot, NEAR_MISS, **dave)
+    assert await last_status(bot) != "verified"
+    assert not any(ANSWER in m.text for m in missed)
+
+    # stats csv: a file consent card; accepted, the CSV lands in OneDrive.
+    [offer] = await say(bot, "stats csv 7d", **BOB)
+    [consent] = [
+        a
+        for a in offer.activity["attachments"]
+        if a["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
+    ]
+    assert consent["name"].endswith(".csv") and "CSV" in consent["content"]["description"]
+    await send(bot, bot.connector.file_consent(offer, user="29:bob", aad="aad-bob"))
+    [content] = bot.connector.files.values()
+    table = list(csv.DictReader(io.StringIO(content.decode())))
+
+    def total(column: str) -> int:
+        return sum(int(row[column]) for row in table)
+
+    pool = bot.runtime.db.pool
+    [(questions,)] = await rows(pool, "SELECT count(*) FROM messages WHERE role = 'user'")
+    [(declined,)] = await rows(pool, "SELECT count(*) FROM messages WHERE status = 'not_found'")
+    [(verified,)] = await rows(pool, "SELECT count(*) FROM messages WHERE status = 'verified'")
+    # Commands are not questions: the four asked above.
+    assert (
+        (total("questions"), total("declined"), total("verified"))
+        == (
+            questions,
+            declined,
+            verified,
+        )
+        == (4, 2, 1)
+    )
+    assert total("thumbs_down") == 1
+
+
+async def test_a_non_admin_is_refused_the_loop_and_each_attempt_is_audited(bot: BotServer):
+    for command in (f"answers add {DECLINED} :: {ANSWER}", "unanswered 30d", "stats csv 30d"):
+        [reply] = await say(bot, command)
+        assert "admins only" in reply.text
+        assert not any(
+            a.get("contentType", "").endswith("file.consent")
+            for a in reply.activity.get("attachments") or ()
+        )
+    assert await rows(
+        bot.runtime.db.pool, "SELECT actor, action, outcome FROM audit_log ORDER BY id"
+    ) == [
+        (f"teams:{TENANT}:aad-alice", action, "refused")
+        for action in ("answers", "unanswered", "stats")
+    ]
+    # A forged form submit is no way around it.
+    activity = bot.connector.activity("", mention_bot=False)
+    activity["value"] = {
+        "switchboard": "form",
+        "template": "answers add {question} :: {answer}",
+        "fields": ["question", "answer"],
+        "f_question": DECLINED,
+        "f_answer": ANSWER,
+    }
+    [reply] = await send(bot, activity)
+    assert "admins only" in reply.text
+    [(count,)] = await rows(bot.runtime.db.pool, "SELECT count(*) FROM verified_answers")
+    assert count == 0
