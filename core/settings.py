@@ -57,8 +57,8 @@ class Settings(ConnectorSettings, SettingsPart):
         Path("examples/knowledge"), alias="SWITCHBOARD_SAMPLE_KNOWLEDGE"
     )
     domains_file: Path | None = Field(None, alias="SWITCHBOARD_DOMAINS_FILE")
-    # 800 characters fit whole in a small embedding model's 256-token window (all-MiniLM-L6-v2
-    # cuts the rest) and scored better than 1,200 for full text too (docs/benchmarks.md).
+    # 1,000/150 had the best mean over both evaluation sets (claude-docs, financebench) with
+    # vectors on (docs/benchmarks.md, retrieval quality).
     chunk_size: int = Field(1000, alias="SWITCHBOARD_CHUNK_SIZE", ge=200)
     chunk_overlap: int = Field(150, alias="SWITCHBOARD_CHUNK_OVERLAP", ge=0)
     retrieval_k: int = Field(5, alias="SWITCHBOARD_RETRIEVAL_K", ge=1, le=50)
@@ -76,7 +76,8 @@ class Settings(ConnectorSettings, SettingsPart):
     # clearly better than another document's first; at most per_document passages from one
     # document. "Distinct documents first" (a document's further passages only in slots no
     # other document wants) helped many short documents and hurt long PDFs; the decay keeps
-    # the first and recovers most of the second (docs/benchmarks.md, retrieval quality).
+    # the first and recovers most of the second. Measured with vectors on both sets, no decay
+    # (1.0) had the best mean: long PDFs keep their answer pages (docs/benchmarks.md).
     retrieval_per_document: int = Field(5, alias="SWITCHBOARD_RETRIEVAL_PER_DOCUMENT", ge=1)
     retrieval_distinct_first: bool = Field(False, alias="SWITCHBOARD_RETRIEVAL_DISTINCT_FIRST")
     retrieval_repeat_decay: float = Field(

@@ -15,7 +15,7 @@ from tests.support.fake_openai import FakeOpenAI
 
 VPN = "How do I connect to the VPN from home?"
 # Unsure for the lexical router, and covered by both HR and policy documents.
-UNSURE = "Can I work from another country for a few weeks?"
+UNSURE = "Which travel expenses can I claim for a work trip?"
 
 
 def test_questions_that_differ_only_in_case_spacing_and_punctuation_are_the_same():
