@@ -143,6 +143,16 @@ def team_of(body: Mapping[str, Any], context: AsyncBoltContext) -> str:
     return str(context.team_id or body.get("team_id") or context.enterprise_id or "")
 
 
+def action_team_of(body: Mapping[str, Any], context: AsyncBoltContext) -> str:
+    """The workspace of a button press or a modal submission (its payload nests the team)."""
+    return str(
+        context.team_id
+        or (body.get("team") or {}).get("id")
+        or (body.get("user") or {}).get("team_id")
+        or ""
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class QuestionContext:
     """What the question listeners use: whether other bots are answered, the threads we are

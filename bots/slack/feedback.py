@@ -12,7 +12,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bots.slack.blocks import FEEDBACK_ACTION, parse_feedback_value
 from bots.slack.calls import SlackCalls
-from bots.slack.events import PLATFORM
+from bots.slack.events import PLATFORM, action_team_of
 from core.events import Person
 from store.conversations import PgConversationStore
 from store.feedback import FeedbackStore
@@ -80,15 +80,6 @@ def read_reasons(view: dict[str, Any]) -> tuple[list[str], str | None]:
     return [str(o.get("value")) for o in ticked], comment
 
 
-def _team(body: dict[str, Any], context: AsyncBoltContext) -> str:
-    return str(
-        context.team_id
-        or (body.get("team") or {}).get("id")
-        or (body.get("user") or {}).get("team_id")
-        or ""
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class FeedbackContext:
     """What the 👍/👎 listeners use."""
@@ -106,7 +97,7 @@ def register(app: AsyncApp, bot: FeedbackContext) -> None:
         if parsed is None:
             return
         rating, message_id = parsed
-        team = _team(body, context)
+        team = action_team_of(body, context)
         person = Person(PLATFORM, team, str((body.get("user") or {}).get("id")))
         user = await bot.users.upsert_user(person)
         stored = await bot.feedback.record(message_id=message_id, user_id=user.id, rating=rating)
@@ -128,7 +119,7 @@ def register(app: AsyncApp, bot: FeedbackContext) -> None:
         if not metadata.isdigit():
             return
         reasons, comment = read_reasons(view)
-        person = Person(PLATFORM, _team(body, context), str((body.get("user") or {}).get("id")))
+        person = Person(PLATFORM, action_team_of(body, context), str((body.get("user") or {}).get("id")))
         user = await bot.users.upsert_user(person)
         await bot.feedback.record(
             message_id=int(metadata), user_id=user.id, rating=-1, reasons=reasons, comment=comment

@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackClientError
 from bots.slack import escaping
 from bots.slack.blocks import HANDOFF_ACTION, notification
 from bots.slack.calls import SlackCalls, describe
-from bots.slack.events import PLATFORM
+from bots.slack.events import PLATFORM, action_team_of
 from bots.slack.home import thread_link
 from bots.tasks import BackgroundTasks
 from core.errors import PlatformError
@@ -105,15 +105,6 @@ class HandoffContext:
     channel: str | None
 
 
-def _team(body: dict[str, Any], context: AsyncBoltContext) -> str:
-    return str(
-        context.team_id
-        or (body.get("team") or {}).get("id")
-        or (body.get("user") or {}).get("team_id")
-        or ""
-    )
-
-
 def register(app: AsyncApp, bot: HandoffContext) -> None:
     @app.action(HANDOFF_ACTION)
     async def pressed(ack: AsyncAck, body: dict, action: dict, context: AsyncBoltContext) -> None:
@@ -127,7 +118,7 @@ def register(app: AsyncApp, bot: HandoffContext) -> None:
 async def press(
     bot: HandoffContext, body: dict[str, Any], message_id: int, context: AsyncBoltContext
 ) -> None:
-    team = _team(body, context)
+    team = action_team_of(body, context)
     user = body.get("user") or {}
     token = context.bot_token or context.token
     container = body.get("container") or {}
