@@ -73,6 +73,7 @@ def sharepoint(settings: Settings) -> SharePointLibrary:
         domain=settings.sharepoint_domain,
         graph_url=settings.graph_url,
         authority_host=settings.entra_authority_host,
+        ca_file=str(settings.graph_ca_file) if settings.graph_ca_file else None,
     )
 
 

@@ -8,6 +8,8 @@ The environment names are the ones deployments already set (``SHAREPOINT_…``,
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 
 from core.settings_part import CommaList, SettingsPart
@@ -30,6 +32,9 @@ class GraphSettings(SettingsPart):
     entra_authority_host: str = Field(
         "https://login.microsoftonline.com", alias="ENTRA_AUTHORITY_HOST"
     )
+    # A certificate authority to trust for Graph and Entra (a TLS-inspecting proxy): the
+    # SharePoint connector and the group lookup both use it.
+    graph_ca_file: Path | None = Field(None, alias="GRAPH_CA_FILE")
 
 
 class SharePointSettings(GraphSettings):

@@ -17,6 +17,7 @@ from core.ingest import Ingestor
 from core.ingest.chunking import Chunker
 from core.ingest.connectors.confluence import ConfluenceSpace
 from core.ingest.connectors.sharepoint import SharePointLibrary
+from core.ingest.sources import sources_for
 from core.llm.cache import CachedAnswer, MemoryAnswerCache
 from core.settings import Settings
 from jobs.reingest import Reingest, WholeCacheInvalidation
@@ -332,3 +333,28 @@ async def test_a_person_granted_by_object_id_is_found_in_the_directory(rt: Runti
     assert report.failed == []
     assert await readers(rt) == {"maria"}
     assert sum(1 for _, path in fake.requests if path == "/v1.0/users/obj-maria") == 1
+
+
+async def test_graph_ca_file_reaches_the_sharepoint_source_the_settings_build(
+    rt: Runtime, graph, configured: Settings, monkeypatch: pytest.MonkeyPatch
+):
+    """GRAPH_CA_FILE (a TLS-inspecting proxy's authority) is trusted by the SharePoint source
+    that `ingest sharepoint`, the hourly job and `--permissions-only` build from settings:
+    the fake Graph's certificate is trusted only through it."""
+    fake, ca_file = graph
+    monkeypatch.setenv("GRAPH_CA_FILE", ca_file)
+    assert Settings(_env_file=None).graph_ca_file == Path(ca_file)
+    fake.share(SALARIES, user_grant("maria@example.com"))
+    assert await mirror_sources(sources_for("sharepoint", configured), rt.audiences) == 0
+
+    source = library(graph)
+    source.permissions = rt.audiences
+    await rt.ingestor.ingest_source(source)
+    await source.aclose()
+    fake.share(SALARIES, user_grant("bob@example.com"))
+    assert await mirror_sources(sources_for("sharepoint", configured), rt.audiences) == 1
+    assert await readers(rt) == {"bob"}
+
+    untrusted = configured.model_copy(update={"graph_ca_file": None})
+    with pytest.raises(IngestError):
+        await mirror_sources(sources_for("sharepoint", untrusted), rt.audiences)
