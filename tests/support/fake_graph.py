@@ -9,6 +9,7 @@ download address. It records every request so tests can see what was (not) downl
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import ipaddress
@@ -94,6 +95,8 @@ class FakeGraph:
     nested: dict[str, list[str]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
+    # Set: group-membership lookups wait for it (a lookup in flight, held open by a test).
+    memberships_gate: asyncio.Event | None = None
     # Item id -> its effective permissions as Graph lists them; an item not here is shared
     # with the whole organisation by a view link. Item ids whose permissions answer 403.
     permissions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -206,6 +209,8 @@ class FakeGraph:
         """Transitive memberships, paged like Graph (``page_size`` a page)."""
         if (refused := self._refuse(request)) is not None:
             return refused
+        if self.memberships_gate is not None:
+            await self.memberships_gate.wait()
         who = request.match_info["who"].lower()
         found: list[str] = []
         todo = list(self.members.get(who, ()))
