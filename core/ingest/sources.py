@@ -88,4 +88,5 @@ def confluence(settings: Settings, space: str) -> ConfluenceSpace:
         token=settings.confluence_token.get_secret_value(),
         email=settings.confluence_email,
         domain=settings.confluence_domain,
+        everyone_groups=settings.confluence_everyone_groups,
     )

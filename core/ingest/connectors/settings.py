@@ -62,6 +62,11 @@ class ConfluenceSettings(SettingsPart):
     confluence_email: str | None = Field(None, alias="CONFLUENCE_EMAIL")
     confluence_spaces: CommaList = Field((), alias="CONFLUENCE_SPACES")
     confluence_domain: str | None = Field(None, alias="CONFLUENCE_DOMAIN")
+    # Confluence groups that hold every licensed user: a space or page open to one of them is
+    # open to everyone who may ask. Empty: every space counts as restricted to whom it names.
+    confluence_everyone_groups: CommaList = Field(
+        ("confluence-users",), alias="CONFLUENCE_EVERYONE_GROUPS"
+    )
 
 
 class ConnectorSettings(SharePointSettings, ConfluenceSettings, WebSettings):

@@ -226,7 +226,7 @@ async def wiki() -> AsyncIterator[tuple[FakeConfluence, str]]:
 
 async def ingest_space(rt: Runtime, wiki) -> None:
     fake, base = wiki
-    source = ConfluenceSpace(base_url=base, space="HR", token=fake.token)
+    source = ConfluenceSpace(base_url=base, space="HR", token=fake.token, email=fake.email)
     source.permissions = rt.audiences
     try:
         report = await rt.ingestor.ingest_source(source)
@@ -235,9 +235,11 @@ async def ingest_space(rt: Runtime, wiki) -> None:
     assert report.failed == []
 
 
-async def who_reads(rt: Runtime, question: str, text: str) -> set[str]:
+async def who_reads(
+    rt: Runtime, question: str, text: str, people: tuple[str, ...] = ("maria", "dave", "bob")
+) -> set[str]:
     found = set()
-    for n, email in enumerate(("maria@example.com", "dave@example.com", "bob@example.com")):
+    for n, email in enumerate(f"{name}@example.com" for name in people):
         answer, _ = await ask_as(rt, question, email, user=f"{email}-{n}-{question[:12]}")
         if text in answer.text:
             found.add(email.split("@")[0])
@@ -264,6 +266,57 @@ async def test_confluence_restrictions_and_their_ancestors_decide_who_reads_a_pa
     await ingest_space(rt, wiki)
     assert await who_reads(rt, GRADE_EIGHT_QUESTION, "131,000") == {"maria", "bob"}
     assert await who_reads(rt, SALARY_QUESTION, "104,000") == {"maria", "dave", "bob"}
+
+
+@pytest.mark.parametrize("edition", ["Data Center", "Cloud"])
+async def test_who_may_view_the_space_bounds_every_page_and_restrictions_narrow_it(
+    rt: Runtime, wiki, edition: str
+):
+    """The space is for Erin and the HR Managers group; Bob is in HR Managers in Confluence
+    (not in Entra). A page restriction can only narrow the space's audience: someone it names
+    reads the page only if the space lets them in too (named, or through a group)."""
+    fake, _ = wiki
+    if edition == "Cloud":
+        fake.email = "bot@example.com"  # basic auth with an API token; the v2 API
+    fake.let_view("HR", people=("erin@example.com", None), groups=("HR Managers",))
+    fake.memberships["bob@example.com"] = ["HR Managers"]
+    fake.restrict("HR", "Grade eight", people=("maria@example.com", "bob@example.com"))
+    fake.restrict("HR", "Salary bands", groups=("HR Managers",))
+    await ingest_space(rt, wiki)
+    asked = {path for _, path in fake.requests}
+    assert ("/wiki/api/v2/spaces/9000/permissions" in asked) == (edition == "Cloud")
+    assert ("/wiki/rest/api/space/HR/permissions" in asked) == (edition == "Data Center")
+    everyone = ("maria", "dave", "bob", "erin")
+    # Not restricted: the space's audience (Dave through his Entra group HR Managers).
+    assert await who_reads(rt, LEAVE_QUESTION, "25 days", everyone) == {"dave", "erin"}
+    # Maria is named on the page but may not view the space; Bob may, through HR Managers.
+    assert await who_reads(rt, GRADE_EIGHT_QUESTION, "131,000", everyone) == {"bob"}
+    # Erin may view the space, but is not among the HR Managers the page is restricted to.
+    assert await who_reads(rt, SALARY_QUESTION, "104,000", everyone) == {"dave"}
+
+    # The space is opened to every licensed user: page restrictions alone decide again.
+    fake.let_view("HR", groups=("confluence-users",))
+    await ingest_space(rt, wiki)
+    assert await who_reads(rt, LEAVE_QUESTION, "25 days", everyone) == set(everyone)
+    assert await who_reads(rt, GRADE_EIGHT_QUESTION, "131,000", everyone) == {"maria", "bob"}
+
+
+async def test_a_space_whose_permissions_cannot_be_read_is_closed_with_a_clear_error(
+    rt: Runtime, wiki
+):
+    fake, _ = wiki
+    await ingest_space(rt, wiki)
+    assert await who_reads(rt, LEAVE_QUESTION, "25 days") == {"maria", "dave", "bob"}
+
+    fake.space_permissions_refused = True
+    with pytest.raises(IngestError, match="Cannot read who may view Confluence space HR"):
+        await ingest_space(rt, wiki)
+    # Closed, not left open as it was mirrored before.
+    assert await who_reads(rt, LEAVE_QUESTION, "25 days") == set()
+
+    fake.space_permissions_refused = False
+    await ingest_space(rt, wiki)
+    assert await who_reads(rt, LEAVE_QUESTION, "25 days") == {"maria", "dave", "bob"}
 
 
 async def test_the_reingest_job_mirrors_permissions_and_drops_answers_they_no_longer_allow(
