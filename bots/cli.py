@@ -246,6 +246,8 @@ async def _ingest(settings: Settings, targets: Sequence[str]) -> int:
             await runtime.answer_cache.invalidate()
     for path, error in report.failed:
         print(f"error: {error}", file=sys.stderr)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
     print(f"Ingest: {report.summary()}")
     return 1 if report.failed else 0
 

@@ -74,6 +74,7 @@ def sharepoint(settings: Settings) -> SharePointLibrary:
         graph_url=settings.graph_url,
         authority_host=settings.entra_authority_host,
         ca_file=str(settings.graph_ca_file) if settings.graph_ca_file else None,
+        cert_file=str(settings.sharepoint_cert_file) if settings.sharepoint_cert_file else None,
     )
 
 

@@ -50,6 +50,10 @@ class SharePointSettings(GraphSettings):
     sharepoint_drive: str | None = Field(None, alias="SHAREPOINT_DRIVE")
     sharepoint_folder: str = Field("/", alias="SHAREPOINT_FOLDER")
     sharepoint_domain: str | None = Field(None, alias="SHAREPOINT_DOMAIN")
+    # A PEM file with the app's private key and the certificate registered on it: lets the
+    # connector list the members of SharePoint site groups (SharePoint's REST API accepts an
+    # app's certificate sign-in only). Unset: site groups stand for the source's --allow.
+    sharepoint_cert_file: Path | None = Field(None, alias="SHAREPOINT_CERT_FILE")
 
 
 class ConfluenceSettings(SettingsPart):

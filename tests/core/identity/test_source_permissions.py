@@ -28,10 +28,15 @@ from tests.support import fake_confluence
 from tests.support.fake_confluence import FakeConfluence
 from tests.support.fake_graph import (
     FakeGraph,
+    app_certificate,
     group_grant,
     people_link,
     running,
+    site_entra_group,
+    site_everyone,
     site_group_grant,
+    site_m365_group,
+    site_user,
     user_grant,
 )
 
@@ -75,17 +80,18 @@ async def rt(configured: Settings) -> AsyncIterator[Runtime]:
         yield runtime
 
 
-def library(graph: tuple[FakeGraph, str]) -> SharePointLibrary:
+def library(graph: tuple[FakeGraph, str], cert_file: Path | None = None) -> SharePointLibrary:
     fake, ca_file = graph
     return SharePointLibrary(
         tenant_id=fake.tenant_id, client_id=fake.client_id, client_secret=fake.client_secret,
         site=f"{fake.hostname}:{fake.site_path}", drive="Documents", folder="/Policies",
         graph_url=f"{fake.base_url}/v1.0", authority_host=fake.base_url, ca_file=ca_file,
+        cert_file=str(cert_file) if cert_file else None,
     )
 
 
-async def ingest_library(rt: Runtime, graph: tuple[FakeGraph, str]):
-    source = library(graph)
+async def ingest_library(rt: Runtime, graph: tuple[FakeGraph, str], cert_file: Path | None = None):
+    source = library(graph, cert_file)
     source.permissions = rt.audiences
     try:
         return await rt.ingestor.ingest_source(source)
@@ -144,14 +150,71 @@ async def test_a_revoked_permission_stops_at_the_next_listing_without_a_download
 async def test_site_groups_stand_for_the_audience_set_on_the_source(rt: Runtime, graph):
     fake, _ = graph
     fake.share(SALARIES, site_group_grant("People Members"))
-    await ingest_library(rt, graph)
-    # The directory cannot say who "People Members" are: no one, until an admin says.
+    report = await ingest_library(rt, graph)
+    # Graph cannot say who "People Members" are: no one, until an admin says; the report
+    # names the group and what would list its members.
     assert await readers(rt) == set()
+    [note] = report.notes
+    assert "People Members" in note and "SHAREPOINT_CERT_FILE" in note and report.failed == []
 
     await rt.audiences.allow("sharepoint:", ("dave@example.com",))
     assert await readers(rt) == {"dave"}
     # An admin's audience narrows what SharePoint opens to the whole organisation, too.
     assert await readers(rt, LEAVE_QUESTION) == {"dave"}
+
+
+async def test_site_group_members_are_read_from_sharepoint_with_the_app_certificate(
+    rt: Runtime, graph, tmp_path: Path
+):
+    """With a certificate, site groups are their members: people by email, Entra and
+    Microsoft 365 groups by id, "Everyone except external users" as everyone; a Microsoft 365
+    group's owners claim is left out. The source's --allow no longer stands in for them."""
+    fake, _ = graph
+    fake.app_certificate = app_certificate(tmp_path)
+    managers = next(i for i, n in fake.groups.items() if n == "HR Managers")
+    fake.site_groups = {
+        "5": ("People Members", [site_user("Maria@Example.com"),
+                                 site_entra_group(managers, "HR Managers")]),
+        "3": ("People Owners", [site_m365_group("0b7a1c9e-5d1f-4c8e-9a57-3f0f1e2d4c6b", "People",
+                                                owners=True)]),
+        "4": ("People Visitors", [site_everyone()]),
+    }
+    fake.share(SALARIES, site_group_grant("People Members", "5"),
+               site_group_grant("People Owners", "3"))
+    fake.share("Policies/annual-leave.md", site_group_grant("People Visitors", "4"))
+    report = await ingest_library(rt, graph, fake.app_certificate)
+    assert report.notes == [] and report.failed == []
+    assert await readers(rt) == {"maria", "dave"}
+    assert await readers(rt, LEAVE_QUESTION) == {"maria", "dave", "bob", "erin"}
+    # An admin's "everyone" on the source does not open what the site groups restrict.
+    await rt.audiences.allow("sharepoint:", None)
+    assert await readers(rt) == {"maria", "dave"}
+    # Members were read once a listing, not once a file.
+    assert sum(1 for _, p in fake.requests if p.endswith("GetById(5)/users")) == 1
+
+    # SharePoint refuses: those groups fall back to the source's audience, and it is said.
+    fake.site_groups_refused = True
+    await rt.audiences.allow("sharepoint:", ("erin@example.com",))
+    report = await ingest_library(rt, graph, fake.app_certificate)
+    assert await readers(rt) == {"erin"}
+    [note] = report.notes
+    assert "People Members" in note and "could not be read" in note
+
+
+async def test_site_groups_stay_closed_when_sharepoint_refuses_the_app_sign_in(
+    rt: Runtime, graph, tmp_path: Path
+):
+    """SharePoint's REST API turns away secret sign-ins; a certificate the app does not have
+    registered is refused at sign-in. Either way nothing opens."""
+    fake, _ = graph
+    fake.site_groups = {"5": ("People Members", [site_user("maria@example.com")])}
+    fake.share(SALARIES, site_group_grant("People Members", "5"))
+    fake.app_certificate = app_certificate(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    report = await ingest_library(rt, graph, app_certificate(other))
+    assert await readers(rt) == set()
+    assert "could not be read" in report.notes[0]
 
 
 async def test_a_permission_of_an_unknown_shape_opens_nothing(rt: Runtime, graph):
