@@ -3,7 +3,7 @@
 A person's identity and groups are looked up in the background (``People``, ``Groups``), on
 any replica. Forget-me deletes what is kept, but a lookup that started before it could write
 it back a moment later. So forget-me first leaves a mark (a fresh random token under
-``forgotten:<key>``, kept as long as the entry itself would be), then deletes; a lookup reads
+``forgotten:<hash of the key>``, kept at least an hour), then deletes; a lookup reads
 the mark before it asks, writes, and reads the mark again: a changed mark means forget-me came
 in between, and the lookup deletes what it wrote. Whichever of the two finishes last, the
 entry is gone. No clocks are compared, so replicas need not agree on the time.
@@ -11,6 +11,7 @@ entry is gone. No clocks are compared, so replicas need not agree on the time.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Protocol
 
@@ -24,7 +25,8 @@ class Cache(Protocol):
 
 
 def _mark(key: str) -> str:
-    return f"forgotten:{key}"
+    # Hashed: the mark outlives forget-me, so it must not name the person (their email).
+    return "forgotten:" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 async def mark_of(cache: Cache, key: str) -> str | None:

@@ -89,6 +89,8 @@ async def test_forget_me_wins_over_a_group_refresh_in_flight(graph, redis: Redis
         gate.set()  # Graph answers the refresh now
         await asyncio.sleep(0.3)
         assert await kept(redis) is None
+        # What stops the write back does not name him either.
+        assert not [k for k in await redis.keys("*") if b"dave" in k.lower()]
 
         # Dave asks again later: his groups are looked up afresh and kept as usual.
         fake.memberships_gate = None
