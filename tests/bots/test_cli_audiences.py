@@ -43,3 +43,25 @@ def test_ingest_allow_and_ask_as(env: dict[str, str], tmp_path: Path):  # noqa: 
     )
     refreshed = switchboard("ingest", "--permissions-only", env=env)
     assert refreshed.returncode == 0 and "Permissions:" in refreshed.stdout
+
+
+def test_access_shows_who_may_read_each_restricted_document(  # noqa: F811
+    env: dict[str, str], tmp_path: Path
+):
+    """An admin checks what is restricted, to whom, and whether a given person may read it."""
+    public, managers = knowledge(tmp_path / "kb")
+    assert switchboard("ingest", str(managers), "--allow", "group:HR Managers", env=env).returncode == 0
+    assert switchboard("ingest", str(public), env=env).returncode == 0
+
+    listed = switchboard("access", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "1 public document(s); 1 restricted." in listed.stdout
+    assert "Salary bands 2027" in listed.stdout and "readers: group:hr managers" in listed.stdout
+    assert "Annual leave" not in listed.stdout
+
+    member = switchboard("access", "salary", "--as", "carol@example.com", "--group", "HR Managers",
+                         env=env)
+    assert "Salary bands 2027" in member.stdout and "[may read]" in member.stdout
+    outsider = switchboard("access", "--as", "bob@example.com", env=env)
+    assert "[may not read]" in outsider.stdout and "[may read]" not in outsider.stdout
+    assert "0 restricted" in switchboard("access", "payroll", env=env).stdout
