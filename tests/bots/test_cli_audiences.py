@@ -45,8 +45,8 @@ def test_ingest_allow_and_ask_as(env: dict[str, str], tmp_path: Path):  # noqa: 
     assert refreshed.returncode == 0 and "Permissions:" in refreshed.stdout
 
 
-def test_access_shows_who_may_read_each_restricted_document(  # noqa: F811
-    env: dict[str, str], tmp_path: Path
+def test_access_shows_who_may_read_each_restricted_document(
+    env: dict[str, str], tmp_path: Path  # noqa: F811
 ):
     """An admin checks what is restricted, to whom, and whether a given person may read it."""
     public, managers = knowledge(tmp_path / "kb")

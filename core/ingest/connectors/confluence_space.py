@@ -126,7 +126,7 @@ class SpacePermissions:
         )
         granted = json.loads(body)
         if not isinstance(granted, list):
-            raise ValueError("the answer is not a list of permissions")
+            raise TypeError("the answer is not a list of permissions")
         audience = SpaceAudience(frozenset())
         named: set[str] = set()
         for grant in granted:
