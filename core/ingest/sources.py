@@ -90,4 +90,5 @@ def confluence(settings: Settings, space: str) -> ConfluenceSpace:
         email=settings.confluence_email,
         domain=settings.confluence_domain,
         everyone_groups=settings.confluence_everyone_groups,
+        space_permissions=settings.confluence_space_permissions,
     )

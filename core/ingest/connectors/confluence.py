@@ -27,7 +27,11 @@ from core.ingest.connectors.confluence_permissions import (
     page_levels,
     readers,
 )
-from core.ingest.connectors.confluence_space import SpacePermissions, SpaceUnreadable
+from core.ingest.connectors.confluence_space import (
+    SpaceAudience,
+    SpacePermissions,
+    SpaceUnreadable,
+)
 from core.ingest.connectors.permissions import NO_ONE, PermissionSink, record, require
 from core.ingest.documents import LoadedDocument
 from core.ingest.loaders import KNOWN_DOMAINS, load_bytes
@@ -46,6 +50,8 @@ class ConfluenceSpace:
     Center personal access token sent as a bearer token. ``base_url`` is the wiki's root
     (``https://example.atlassian.net/wiki`` on Cloud). ``everyone_groups``: Confluence groups
     that hold every licensed user; a space or page open to one of them is open to everyone.
+    ``space_permissions`` False: who may view the space is not read (Data Center before 9.1
+    cannot say); the audience given to the space with ``--allow`` is then its only bound.
     """
 
     kind = "confluence"
@@ -60,7 +66,9 @@ class ConfluenceSpace:
         domain: str | None = None,
         timeout: float = 30.0,
         everyone_groups: Sequence[str] = ("confluence-users",),
+        space_permissions: bool = True,
     ) -> None:
+        self._read_space = space_permissions
         self._base = base_url.rstrip("/")
         self._everyone_groups = tuple(everyone_groups)
         self._space = space
@@ -132,7 +140,10 @@ class ConfluenceSpace:
             start += len(results)
         what = f"Confluence space {self._space}"
         try:
-            space = await self._space_permissions.audience(self._space)
+            space = (
+                await self._space_permissions.audience(self._space) if self._read_space
+                else SpaceAudience(None)
+            )
         except SpaceUnreadable:
             # Closed, not left as they were: they may have been mirrored open before.
             await record(self.permissions, self.scope, {i.uri: NO_ONE for i in items}, what)

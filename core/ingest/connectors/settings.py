@@ -71,6 +71,9 @@ class ConfluenceSettings(SettingsPart):
     confluence_everyone_groups: CommaList = Field(
         ("confluence-users",), alias="CONFLUENCE_EVERYONE_GROUPS"
     )
+    # Read who may view each space (Cloud; Data Center 9.1+). False, for Data Center before
+    # 9.1, which cannot say: give each space its audience with `ingest confluence:KEY --allow`.
+    confluence_space_permissions: bool = Field(True, alias="CONFLUENCE_SPACE_PERMISSIONS")
 
 
 class ConnectorSettings(SharePointSettings, ConfluenceSettings, WebSettings):

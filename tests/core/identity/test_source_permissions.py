@@ -382,6 +382,30 @@ async def test_a_space_whose_permissions_cannot_be_read_is_closed_with_a_clear_e
     assert await who_reads(rt, LEAVE_QUESTION, "25 days") == {"maria", "dave", "bob"}
 
 
+async def test_space_permissions_can_be_turned_off_for_old_data_center(
+    rt: Runtime, wiki, configured: Settings
+):
+    """Data Center before 9.1 cannot say who may view a space: with
+    CONFLUENCE_SPACE_PERMISSIONS=false the space is not asked, page restrictions still apply,
+    and the admin bounds the space with --allow."""
+    fake, base = wiki
+    fake.space_permissions_refused = True
+    fake.restrict("HR", "Grade eight", people=("maria@example.com",))
+    cli = configured.model_copy(update={
+        "sharepoint_site": None, "confluence_url": base, "confluence_spaces": ("HR",),
+        "confluence_token": SecretStr(fake.token), "confluence_space_permissions": False,
+    })
+    source = sources_for("confluence:HR", cli)[0]
+    source.permissions = rt.audiences  # type: ignore[attr-defined]
+    try:
+        await rt.ingestor.ingest_source(source)
+    finally:
+        await source.aclose()
+    assert not any(p.endswith("/permissions") for _, p in fake.requests)
+    assert await who_reads(rt, LEAVE_QUESTION, "25 days") == {"maria", "dave", "bob"}
+    assert await who_reads(rt, GRADE_EIGHT_QUESTION, "131,000") == {"maria"}
+
+
 async def test_the_reingest_job_mirrors_permissions_and_drops_answers_they_no_longer_allow(
     rt: Runtime, graph
 ):
