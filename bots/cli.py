@@ -284,6 +284,11 @@ async def _ingest_command(settings: Settings, args: argparse.Namespace) -> int:
     except UnknownPrincipal as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SwitchboardError:
+        # A source failed part-way (e.g. a Confluence space whose permissions cannot be read
+        # is closed first): audiences may have changed, so no cached answer outlives them.
+        await _drop_cached_answers(settings)
+        raise
     if changed:
         await _drop_cached_answers(settings)
     if args.permissions_only:
