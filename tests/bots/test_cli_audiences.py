@@ -3,11 +3,19 @@ Postgres."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
 from pathlib import Path
+
+from redis.asyncio import Redis
 
 from tests.bots.test_cli import env, switchboard  # noqa: F401 (the fixture)
 from tests.core.identity.helpers import SALARY_QUESTION, knowledge
+from tests.core.llm.conftest import API_KEY, CHAT_MODEL, fake, fake_url  # noqa: F401
+from tests.support import fake_confluence
+from tests.support.fake_confluence import FakeConfluence
 
 
 def sources_of(result) -> list[str]:
@@ -65,3 +73,40 @@ def test_access_shows_who_may_read_each_restricted_document(
     outsider = switchboard("access", "--as", "bob@example.com", env=env)
     assert "[may not read]" in outsider.stdout and "[may read]" not in outsider.stdout
     assert "0 restricted" in switchboard("access", "payroll", env=env).stdout
+
+
+async def _run(*args: str, env: dict[str, str]) -> tuple[int, str]:
+    """The CLI in a real process, awaited, so fakes served by this test's loop answer it."""
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("DATABASE_", "SWITCHBOARD_", "REDIS_", "CONFLUENCE_"))}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bots.cli", *args, env={**clean, **env},
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 120)
+    return process.returncode or 0, err.decode()
+
+
+async def test_permissions_only_drops_cached_answers_when_a_space_is_closed_on_error(
+    env: dict[str, str], redis_url: str, fake_url: str  # noqa: F811
+):
+    """A space whose permissions cannot be read is closed, and `--permissions-only` then
+    fails: the answers cached from it (on every replica, through Redis) go too."""
+    fake = FakeConfluence()
+    fake.put("HR", "Annual leave", "<p>Every associate gets 25 days of annual leave a year.</p>")
+    redis = Redis.from_url(redis_url)
+    async with fake_confluence.running(fake) as base:
+        wiki = {**env, "REDIS_URL": redis_url, "CONFLUENCE_URL": base,
+                "CONFLUENCE_TOKEN": fake.token, "CONFLUENCE_SPACES": "HR",
+                # A chat model (the local fake): answers are cached, in Redis.
+                "OPENAI_BASE_URL": fake_url, "OPENAI_API_KEY": API_KEY,
+                "SWITCHBOARD_CHAT_MODEL": CHAT_MODEL}
+        assert (await _run("ingest", "confluence:HR", env=wiki))[0] == 0
+        generation = int(await redis.get("sb:answers:generation") or 0)
+
+        fake.space_permissions_refused = True
+        status, err = await _run("ingest", "--permissions-only", env=wiki)
+        assert status == 2 and "Cannot read who may view Confluence space HR" in err
+        assert int(await redis.get("sb:answers:generation") or 0) > generation
+    await redis.aclose()
