@@ -75,12 +75,12 @@ def test_access_shows_who_may_read_each_restricted_document(
     assert "0 restricted" in switchboard("access", "payroll", env=env).stdout
 
 
-async def _run(*args: str, env: dict[str, str]) -> tuple[int, str]:
+async def _run(*args: str, variables: dict[str, str]) -> tuple[int, str]:
     """The CLI in a real process, awaited, so fakes served by this test's loop answer it."""
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith(("DATABASE_", "SWITCHBOARD_", "REDIS_", "CONFLUENCE_"))}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bots.cli", *args, env={**clean, **env},
+        sys.executable, "-m", "bots.cli", *args, env={**clean, **variables},
         cwd=Path(__file__).resolve().parents[2],
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
@@ -93,20 +93,20 @@ async def test_permissions_only_drops_cached_answers_when_a_space_is_closed_on_e
 ):
     """A space whose permissions cannot be read is closed, and `--permissions-only` then
     fails: the answers cached from it (on every replica, through Redis) go too."""
-    fake = FakeConfluence()
-    fake.put("HR", "Annual leave", "<p>Every associate gets 25 days of annual leave a year.</p>")
+    wiki_server = FakeConfluence()
+    wiki_server.put("HR", "Annual leave", "<p>Every associate gets 25 days of annual leave.</p>")
     redis = Redis.from_url(redis_url)
-    async with fake_confluence.running(fake) as base:
+    async with fake_confluence.running(wiki_server) as base:
         wiki = {**env, "REDIS_URL": redis_url, "CONFLUENCE_URL": base,
-                "CONFLUENCE_TOKEN": fake.token, "CONFLUENCE_SPACES": "HR",
+                "CONFLUENCE_TOKEN": wiki_server.token, "CONFLUENCE_SPACES": "HR",
                 # A chat model (the local fake): answers are cached, in Redis.
                 "OPENAI_BASE_URL": fake_url, "OPENAI_API_KEY": API_KEY,
                 "SWITCHBOARD_CHAT_MODEL": CHAT_MODEL}
-        assert (await _run("ingest", "confluence:HR", env=wiki))[0] == 0
+        assert (await _run("ingest", "confluence:HR", variables=wiki))[0] == 0
         generation = int(await redis.get("sb:answers:generation") or 0)
 
-        fake.space_permissions_refused = True
-        status, err = await _run("ingest", "--permissions-only", env=wiki)
+        wiki_server.space_permissions_refused = True
+        status, err = await _run("ingest", "--permissions-only", variables=wiki)
         assert status == 2 and "Cannot read who may view Confluence space HR" in err
         assert int(await redis.get("sb:answers:generation") or 0) > generation
     await redis.aclose()
