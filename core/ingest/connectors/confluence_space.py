@@ -74,7 +74,9 @@ class SpacePermissions:
             raise SpaceUnreadable(
                 f"Cannot read who may view Confluence space {space} ({reason}). Its pages are "
                 "readable by no one here until its permissions can be read: the token's "
-                "account needs to view the space (Cloud) or administer it (Data Center 9.1+).",
+                "account needs to view the space (Cloud) or administer it (Data Center 9.1+; "
+                "before 9.1, set CONFLUENCE_SPACE_PERMISSIONS=false and give the space its "
+                "audience with --allow).",
                 status=status,
             ) from exc
 
