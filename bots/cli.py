@@ -65,6 +65,17 @@ def _parser() -> argparse.ArgumentParser:
         help="apply the audiences set with --allow again, without reading any content",
     )
 
+    access = commands.add_parser(
+        "access", help="who may read each restricted document (and whether a person may)"
+    )
+    access.add_argument("text", nargs="?", default=None,
+                        help="only documents whose title or location contains this")
+    access.add_argument("--as", dest="as_email", metavar="EMAIL", default=None,
+                        help="say for each whether this person may read it, groups resolved "
+                        "as the server does")
+    access.add_argument("--group", action="append", default=[], metavar="NAME",
+                        help="with --as: count them in this group too (repeatable)")
+
     commands.add_parser("migrate", help="apply database migrations")
 
     jobs = commands.add_parser("jobs", help="list the scheduled jobs, or run one now")
@@ -246,6 +257,8 @@ async def _ingest(settings: Settings, targets: Sequence[str]) -> int:
             await runtime.answer_cache.invalidate()
     for path, error in report.failed:
         print(f"error: {error}", file=sys.stderr)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
     print(f"Ingest: {report.summary()}")
     return 1 if report.failed else 0
 
@@ -271,12 +284,46 @@ async def _ingest_command(settings: Settings, args: argparse.Namespace) -> int:
     except UnknownPrincipal as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SwitchboardError:
+        # A source failed part-way (e.g. a Confluence space whose permissions cannot be read
+        # is closed first): audiences may have changed, so no cached answer outlives them.
+        await _drop_cached_answers(settings)
+        raise
     if changed:
         await _drop_cached_answers(settings)
     if args.permissions_only:
         print(f"Permissions: {changed} document(s) changed audience")
         return 0
     return await _ingest(settings, args.paths)  # paths, URLs or sources
+
+
+async def _access(settings: Settings, args: argparse.Namespace) -> int:
+    """``access``: the restricted documents and their readers; with ``--as``, whether that
+    person may read each (their principals as a question of theirs would have them)."""
+    async with await Runtime.start(settings) as runtime:
+        public, restricted = await runtime.audiences.restricted(args.text)
+        principals: set[str] | None = None
+        if args.as_email:
+            email = args.as_email.strip().lower()
+            if args.group:
+                runtime.people.assume(email, args.group)
+            scope = await runtime.people.scope(
+                Person(platform="cli", workspace_id="local", user_id=email, email=email)
+            )
+            if not scope.checked:
+                print(f"note: {email}'s groups could not be checked (Microsoft Graph); "
+                      "restricted documents are closed to them until they can be.",
+                      file=sys.stderr)
+            principals = set(scope.principals)
+    print(f"{public} public document(s); {len(restricted)} restricted"
+          + (f" matching {args.text!r}" if args.text else "") + ".")
+    for document in restricted:
+        readers = ", ".join(document.audience) or "no one here"
+        verdict = ""
+        if principals is not None:
+            verdict = "  [may read]" if principals & set(document.audience) else "  [may not read]"
+        print(f"- {document.title} ({document.location}){verdict}\n    readers: {readers}")
+    return 0
 
 
 async def _migrate(settings: Settings) -> int:
@@ -345,6 +392,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_ask(settings, args))
         if args.command == "ingest":
             return asyncio.run(_ingest_command(settings, args))
+        if args.command == "access":
+            return asyncio.run(_access(settings, args))
         if args.command == "jobs":
             return asyncio.run(_jobs(settings, args))
         if args.command == "teams-package":

@@ -25,7 +25,7 @@ def build_people(settings: Settings, redis: Redis | None) -> People:
                 client_secret=settings.sharepoint_client_secret.get_secret_value(),
                 graph_url=settings.graph_url,
                 authority_host=settings.entra_authority_host,
-                ca_file=str(identity.graph_ca_file) if identity.graph_ca_file else None,
+                ca_file=str(settings.graph_ca_file) if settings.graph_ca_file else None,
             ),
             cache,
             ttl=identity.groups_ttl_s,

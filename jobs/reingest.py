@@ -79,6 +79,7 @@ class _Totals:
     unchanged: int = 0
     removed: int = 0
     failed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def add(self, report: IngestReport) -> None:
         self.added += report.added
@@ -86,6 +87,7 @@ class _Totals:
         self.unchanged += report.unchanged
         self.removed += report.removed
         self.failed.extend(f"{where}: {why}" for where, why in report.failed)
+        self.notes.extend(report.notes)
 
 
 RemoteSources = Callable[[], Sequence[Source]]
@@ -207,7 +209,9 @@ class Reingest:
             f"{totals.unchanged} unchanged, {totals.removed} removed"
             + ("; cached answers invalidated." if invalidated else ".")
         )
-        return JobResult(summary=summary, counts=counts, details=totals.failed)
+        return JobResult(
+            summary=summary, counts=counts, details=[*totals.failed, *totals.notes]
+        )
 
     async def _scan(
         self,

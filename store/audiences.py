@@ -11,7 +11,9 @@ out with a hashed sub-plan: a few percent of documents restricted cost the walk 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 
 from core.ingest.connectors.permissions import Mirrored
@@ -40,6 +42,16 @@ _APPLY = """
 UPDATE documents d SET audience = document_audience(d.uri, d.url), updated_at = now()
 WHERE d.audience IS DISTINCT FROM document_audience(d.uri, d.url)
 """
+
+
+@dataclass(frozen=True, slots=True)
+class RestrictedDocument:
+    """A document not everyone may read (``switchboard access``); ``audience`` empty: no one
+    here."""
+
+    title: str
+    location: str
+    audience: list[str]
 
 
 class PgAudiences:
@@ -105,6 +117,30 @@ class PgAudiences:
         async with self._pool.connection() as conn:
             cur = await conn.execute(_APPLY)
             return cur.rowcount
+
+    async def restricted(
+        self, matching: str | None = None, *, limit: int = 500
+    ) -> tuple[int, list[RestrictedDocument]]:
+        """How many stored documents are public, and the restricted ones (those whose title or
+        location contains ``matching``), by title."""
+        like = f"%{matching}%" if matching else "%"
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT count(*) FROM documents WHERE audience IS NULL"
+            )
+            row = await cur.fetchone()
+            async with conn.cursor(row_factory=class_row(RestrictedDocument)) as rows:
+                await rows.execute(
+                    """SELECT title, coalesce(url, path, uri) AS location, audience
+                       FROM documents
+                       WHERE audience IS NOT NULL
+                         AND (title ILIKE %(like)s OR uri ILIKE %(like)s
+                              OR coalesce(url, '') ILIKE %(like)s)
+                       ORDER BY title, uri LIMIT %(limit)s""",
+                    {"like": like, "limit": limit},
+                )
+                found = await rows.fetchall()
+        return (int(row[0]) if row else 0), found
 
     async def any_restricted(self, document_ids: Sequence[int]) -> bool:
         if not document_ids:

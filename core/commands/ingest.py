@@ -127,6 +127,7 @@ async def _result(title: str, report: IngestReport, ctx: CommandContext) -> Comm
             f"{len(report.failed)} could not be read:\n{shown}"
             + (f"\n…and {more} more" if more > 0 else "")
         )
+    sections.extend(report.notes[:3])
     return CommandReply(title=title, facts=facts, sections=sections)
 
 

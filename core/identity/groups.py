@@ -3,7 +3,9 @@
 A person's groups are fetched once and kept for ``ttl`` seconds; past half of it they are
 still used, and fetched again in the background. When they cannot be fetched and nothing
 fresh enough is kept, ``Groups.of`` says so (None): the caller closes restricted documents to
-that person rather than guess (fail closed).
+that person rather than guess (fail closed). ``Groups.forget`` (forget-me) stops this
+replica's refresh and marks the entry, so no lookup in flight on any replica writes the groups
+back afterwards (``core.identity.forgetting``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Protocol
 
 import structlog
 
+from core.identity import forgetting
 from core.identity.principals import group_principals
 
 log = structlog.get_logger(__name__)
@@ -30,12 +33,6 @@ class GroupDirectory(Protocol):
     async def aclose(self) -> None: ...
 
 
-class _Cache(Protocol):
-    async def get(self, key: str) -> str | None: ...
-
-    async def set(self, key: str, value: str, ttl: float) -> None: ...
-
-
 def groups_key(who: str) -> str:
     """Where a person's groups are kept (``who``: their Entra object id or email)."""
     return f"groups:{who.strip().lower()}"
@@ -45,7 +42,7 @@ class Groups:
     """Cached group principals (``group:<id>`` and ``group:<name>``) per person."""
 
     def __init__(
-        self, directory: GroupDirectory, cache: _Cache, *, ttl: float = 3600.0,
+        self, directory: GroupDirectory, cache: forgetting.Cache, *, ttl: float = 3600.0,
         timeout: float = 5.0,
     ) -> None:
         self._directory = directory
@@ -69,17 +66,29 @@ class Groups:
             return None
 
     async def _fetch(self, key: str, who: str) -> tuple[str, ...]:
+        mark = await forgetting.mark_of(self._cache, key)
         found = group_principals(await self._directory.groups(who))
-        await self._cache.set(key, json.dumps({"at": time.time(), "groups": found}), self._ttl)
+        entry = json.dumps({"at": time.time(), "groups": found})
+        await forgetting.keep(self._cache, key, entry, self._ttl, mark)
         return found
+
+    async def forget(self, who: str) -> None:
+        """Forget ``who``'s groups (forget-me): a refresh under way here is stopped, and one
+        under way on another replica does not write them back."""
+        key = groups_key(who)
+        task = self._refreshing.pop(key, None)
+        if task is not None:
+            task.cancel()
+        await forgetting.forget(self._cache, key, self._ttl)
 
     async def _refresh(self, key: str, who: str) -> None:
         try:
-            await self._fetch(key, who)
+            await asyncio.wait_for(self._fetch(key, who), self._timeout)
         except Exception as exc:  # noqa: BLE001 — the kept groups stay until their TTL ends
             log.warning("groups_refresh_failed", error=repr(exc))
         finally:
-            self._refreshing.pop(key, None)
+            if self._refreshing.get(key) is asyncio.current_task():
+                self._refreshing.pop(key, None)
 
     async def aclose(self) -> None:
         for task in self._refreshing.values():

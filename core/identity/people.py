@@ -20,6 +20,7 @@ from typing import Protocol
 import structlog
 
 from core.events import ChatEvent, ConversationKind, Person
+from core.identity import forgetting
 from core.identity.groups import Groups, groups_key
 from core.identity.principals import EVERYONE_SCOPE, Scope, group_principals
 
@@ -177,6 +178,7 @@ class People:
         if key in self._pending:
             return None
         extras = dict(extras)  # kept by the background lookup after the event is gone
+        mark = await forgetting.mark_of(self._cache, key)
         try:
             identity = await asyncio.wait_for(
                 resolver.resolve(person, extras, now=True), self._inline_timeout
@@ -188,7 +190,7 @@ class People:
             log.info("identity_deferred", platform=person.platform, error=repr(exc))
             self._later(key, resolver, person, extras)
             return None
-        await self._remember(key, identity)
+        await self._remember(key, identity, mark)
         return identity
 
     async def scope(self, person: Person) -> Scope:
@@ -227,7 +229,8 @@ class People:
         """Forget what is remembered about a person (``forget-me``): the identity each of
         their platform accounts (platform, workspace, user id) resolved to, their groups, and
         groups given to their email (``assume``). Lookups still running for them are stopped,
-        so none writes the identity back afterwards."""
+        so none writes the identity back afterwards, and lookups under way on other replicas
+        find the entry marked forgotten and do not write it either (``forgetting``)."""
         keys = [account_key(*account) for account in accounts]
         for key in keys:
             task = self._pending.pop(key, None)
@@ -235,8 +238,15 @@ class People:
                 task.cancel()
         for email in emails:
             self._given.pop(email.strip().lower(), None)
-        for key in [*keys, *(groups_key(who) for who in (*emails, *entra_ids) if who)]:
-            await self._cache.delete(key)
+        for key in keys:
+            await forgetting.forget(self._cache, key, self._ttl)
+        for who in (*emails, *entra_ids):
+            if not who:
+                continue
+            if self._groups is not None:
+                await self._groups.forget(who)
+            else:
+                await self._cache.delete(groups_key(who))
 
     async def aclose(self) -> None:
         for task in list(self._pending.values()):
@@ -245,9 +255,10 @@ class People:
         if self._groups is not None:
             await self._groups.aclose()
 
-    async def _remember(self, key: str, identity: Identity | None) -> None:
+    async def _remember(self, key: str, identity: Identity | None, mark: str | None) -> None:
         # "Not found" is remembered too, so an unknown person does not cost a call a question.
-        await self._cache.set(key, (identity or Identity()).to_json(), self._ttl)
+        value = (identity or Identity()).to_json()
+        await forgetting.keep(self._cache, key, value, self._ttl, mark)
 
     def _later(
         self, key: str, resolver: IdentityResolver, person: Person, extras: Mapping[str, object]
@@ -261,9 +272,11 @@ class People:
         self, key: str, resolver: IdentityResolver, person: Person, extras: Mapping[str, object]
     ) -> None:
         try:
+            mark = await forgetting.mark_of(self._cache, key)
             for attempt in range(5):
                 try:
-                    await self._remember(key, await resolver.resolve(person, extras, now=False))
+                    found = await resolver.resolve(person, extras, now=False)
+                    await self._remember(key, found, mark)
                     return
                 except NotNow as wait:
                     await asyncio.sleep(wait.retry_after)

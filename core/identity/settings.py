@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Self, cast
 
 from pydantic import Field
@@ -27,8 +26,6 @@ class IdentitySettings(SettingsPart):
     groups_from_graph: bool = Field(False, alias="SWITCHBOARD_GROUPS_FROM_GRAPH")
     groups_ttl_s: float = Field(3600.0, alias="SWITCHBOARD_GROUPS_TTL", gt=0)
     groups_timeout_s: float = Field(5.0, alias="SWITCHBOARD_GROUPS_TIMEOUT", gt=0)
-    # A certificate authority to trust for Graph and Entra (a TLS-inspecting proxy).
-    graph_ca_file: Path | None = Field(None, alias="GRAPH_CA_FILE")
 
     @classmethod
     def of(cls, settings: Settings) -> Self:

@@ -244,7 +244,9 @@ class Ingestor:
         source no longer holds removed.
         """
         items = await source.list()
-        report = IngestReport(failed=list(source.failed))
+        report = IngestReport(
+            failed=list(source.failed), notes=list(getattr(source, "notes", ()))
+        )
         if total is not None:
             total(len(items))
         known = await self._store.document_hashes([i.uri for i in items])

@@ -98,6 +98,9 @@ class IngestReport:
     chunks: int = 0
     embedded: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    # What a source could not fully say but did not fail on (e.g. SharePoint site groups
+    # whose members it could not list); shown with the report.
+    notes: list[str] = field(default_factory=list)
 
     def merge(self, other: IngestReport) -> None:
         self.added += other.added
@@ -107,6 +110,7 @@ class IngestReport:
         self.chunks += other.chunks
         self.embedded += other.embedded
         self.failed.extend(other.failed)
+        self.notes.extend(other.notes)
 
     def summary(self) -> str:
         text = (

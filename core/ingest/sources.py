@@ -73,6 +73,8 @@ def sharepoint(settings: Settings) -> SharePointLibrary:
         domain=settings.sharepoint_domain,
         graph_url=settings.graph_url,
         authority_host=settings.entra_authority_host,
+        ca_file=str(settings.graph_ca_file) if settings.graph_ca_file else None,
+        cert_file=str(settings.sharepoint_cert_file) if settings.sharepoint_cert_file else None,
     )
 
 
@@ -87,4 +89,6 @@ def confluence(settings: Settings, space: str) -> ConfluenceSpace:
         token=settings.confluence_token.get_secret_value(),
         email=settings.confluence_email,
         domain=settings.confluence_domain,
+        everyone_groups=settings.confluence_everyone_groups,
+        space_permissions=settings.confluence_space_permissions,
     )

@@ -4,7 +4,12 @@ Enforces a bearer token (Data Center personal access token) or basic auth with a
 and API token (Cloud), pages listings with ``start``/``limit`` and ``_links.next``, and
 answers the body only when ``expand=body.storage`` is asked for, a page's read restrictions
 (``restrictions.read.restrictions.user/group``) and ancestors only when asked for too.
-Records every request.
+
+Space view permissions are served as Cloud does (``/api/v2/spaces?keys=``,
+``/api/v2/spaces/{id}/permissions`` naming people by account id and groups by id, resolved
+through ``/rest/api/user?accountId=`` and ``/rest/api/group/by-id``) and as Data Center does
+(``/rest/api/space/{KEY}/permissions``, people by user key). A person's groups:
+``/rest/api/user/memberof``. Records every request.
 """
 
 from __future__ import annotations
@@ -44,6 +49,14 @@ class FakeConfluence:
     garbage: bool = False
     requests: list[tuple[str, str]] = field(default_factory=list)
     base_url: str = ""
+    # Who may view each space: people (emails; None: an email the profile hides) and group
+    # names. A space not here is viewable by "confluence-users" (every licensed user).
+    space_viewers: dict[str, tuple[tuple[str | None, ...], tuple[str, ...]]] = field(
+        default_factory=dict
+    )
+    space_permissions_refused: bool = False
+    # Confluence groups each person (email) is in.
+    memberships: dict[str, list[str]] = field(default_factory=dict)
     _next_id: int = 1000
 
     def put(self, space: str, title: str, body: str) -> Page:
@@ -72,6 +85,12 @@ class FakeConfluence:
             )
         return page
 
+    def let_view(
+        self, space: str, *, people: tuple[str | None, ...] = (), groups: tuple[str, ...] = ()
+    ) -> None:
+        """Only ``people`` and ``groups`` may view ``space``."""
+        self.space_viewers[space] = (people, groups)
+
     def delete(self, space: str, title: str) -> None:
         for key, page in list(self.pages.items()):
             if page.space == space and page.title == title:
@@ -84,6 +103,12 @@ class FakeConfluence:
         app = web.Application(middlewares=[self._guard])
         app.router.add_get("/wiki/rest/api/content", self._list)
         app.router.add_get("/wiki/rest/api/content/{id}", self._get)
+        app.router.add_get("/wiki/api/v2/spaces", self._spaces)
+        app.router.add_get("/wiki/api/v2/spaces/{id}/permissions", self._space_assignments)
+        app.router.add_get("/wiki/rest/api/space/{key}/permissions", self._space_permissions)
+        app.router.add_get("/wiki/rest/api/user", self._user)
+        app.router.add_get("/wiki/rest/api/user/memberof", self._member_of)
+        app.router.add_get("/wiki/rest/api/group/by-id", self._group)
         return app
 
     @web.middleware
@@ -115,11 +140,7 @@ class FakeConfluence:
         if "version" in expand:
             data["version"] = {"number": page.version, "when": "2025-01-01T00:00:00.000Z"}
         if "restrictions.read" in expand:
-            users = [
-                {"type": "known", "accountId": f"acc-{n}", "displayName": f"Person {n}",
-                 **({"email": e} if e else {})}
-                for n, e in enumerate(page.readers)
-            ]
+            users = [self._person(e, n) for n, e in enumerate(page.readers)]
             groups = [{"type": "group", "name": g, "id": f"gid-{g}"} for g in page.reader_groups]
             data["restrictions"] = {"read": {
                 "operation": "read",
@@ -138,6 +159,102 @@ class FakeConfluence:
         if "body.storage" in expand:
             data["body"] = {"storage": {"value": page.body, "representation": "storage"}}
         return data
+
+    @staticmethod
+    def _person(email: str | None, n: int = 0) -> dict[str, Any]:
+        if email is None:
+            return {"type": "known", "accountId": f"acc-hidden-{n}", "displayName": f"Person {n}"}
+        return {"type": "known", "accountId": f"acc-{email}", "username": email.split("@")[0],
+                "userKey": f"key-{email}", "displayName": email.split("@")[0], "email": email}
+
+    def _viewers(self, space: str) -> tuple[tuple[str | None, ...], tuple[str, ...]]:
+        return self.space_viewers.get(space, ((), ("confluence-users",)))
+
+    def _refused(self) -> web.Response | None:
+        if self.space_permissions_refused:
+            return web.json_response({"statusCode": 403, "message": "Forbidden"}, status=403)
+        return None
+
+    def _space_keys(self) -> list[str]:
+        return sorted({p.space for p in self.pages.values()} | set(self.space_viewers))
+
+    async def _spaces(self, request: web.Request) -> web.Response:
+        keys = request.query.get("keys", "").split(",")
+        return web.json_response({"results": [
+            {"id": str(9000 + n), "key": key, "name": key, "type": "global"}
+            for n, key in enumerate(self._space_keys()) if key in keys
+        ], "_links": {}})
+
+    async def _space_assignments(self, request: web.Request) -> web.Response:
+        """Cloud v2: assignments by principal id, one at a time a page (``cursor``)."""
+        if (refused := self._refused()) is not None:
+            return refused
+        keys = self._space_keys()
+        n = int(request.match_info["id"]) - 9000
+        if not 0 <= n < len(keys):
+            return web.json_response({"statusCode": 404}, status=404)
+        people, groups = self._viewers(keys[n])
+        assignments: list[dict[str, Any]] = [
+            {"id": f"a-{n}", "principal": {"type": "group", "id": f"gid-{g}"},
+             "operation": {"key": "read", "targetType": "space"}} for g in groups
+        ] + [
+            {"id": f"u-{i}", "principal": {"type": "user", "id": self._person(e, i)["accountId"]},
+             "operation": {"key": "read", "targetType": "space"}} for i, e in enumerate(people)
+        ] + [{"id": "admin", "principal": {"type": "group", "id": "gid-site-admins"},
+              "operation": {"key": "administer", "targetType": "space"}}]
+        at = int(request.query.get("cursor", "0"))
+        body: dict[str, Any] = {"results": assignments[at:at + 1], "_links": {}}
+        if at + 1 < len(assignments):
+            body["_links"]["next"] = f"{request.path}?cursor={at + 1}"
+        return web.json_response(body)
+
+    async def _space_permissions(self, request: web.Request) -> web.Response:
+        """Data Center 9.1+: one list, groups by name, people by user key."""
+        if (refused := self._refused()) is not None:
+            return refused
+        people, groups = self._viewers(request.match_info["key"])
+        read = {"targetType": "space", "operationKey": "read"}
+        return web.json_response(
+            [{"operation": read, "subject": {"type": "group", "name": g}} for g in groups]
+            + [{"operation": read, "subject": {"type": "user",
+                                               "userKey": self._person(e, i)["userKey"]
+                                               if e else f"key-hidden-{i}"}}
+               for i, e in enumerate(people)]
+            + [{"operation": {"targetType": "space", "operationKey": "administer"},
+                "subject": {"type": "group", "name": "site-admins"}}]
+        )
+
+    def _known(self) -> dict[str, str]:
+        """Every email the fake knows of."""
+        found = {e for p in self.pages.values() for e in p.readers if e}
+        found |= {e for people, _ in self.space_viewers.values() for e in people if e}
+        return {e: e for e in found | set(self.memberships)}
+
+    async def _user(self, request: web.Request) -> web.Response:
+        q = request.query
+        for email in self._known():
+            person = self._person(email)
+            if q.get("accountId") == person["accountId"] or q.get("key") == person["userKey"]:
+                return web.json_response(person)
+        if q.get("accountId", "").startswith("acc-hidden") or q.get("key", "").startswith("key-hidden"):
+            return web.json_response({"type": "known", "displayName": "Hidden"})
+        return web.json_response({"statusCode": 404}, status=404)
+
+    async def _member_of(self, request: web.Request) -> web.Response:
+        q = request.query
+        for email, groups in self.memberships.items():
+            person = self._person(email)
+            if q.get("accountId") == person["accountId"] or q.get("username") == person["username"]:
+                return web.json_response({"results": [
+                    {"type": "group", "name": g, "id": f"gid-{g}"} for g in groups
+                ], "size": len(groups), "_links": {}})
+        return web.json_response({"results": [], "size": 0, "_links": {}})
+
+    async def _group(self, request: web.Request) -> web.Response:
+        gid = request.query.get("id", "")
+        if not gid.startswith("gid-"):
+            return web.json_response({"statusCode": 404}, status=404)
+        return web.json_response({"type": "group", "name": gid[4:], "id": gid})
 
     async def _list(self, request: web.Request) -> web.Response:
         q = request.query

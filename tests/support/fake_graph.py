@@ -5,10 +5,16 @@ authorities. It enforces what the real services do: the client-credentials grant
 right client id and secret, every Graph call needs a bearer token the fake issued, listings
 page through ``@odata.nextLink``, and ``/content`` answers 302 to a pre-authenticated
 download address. It records every request so tests can see what was (not) downloaded.
+
+It also plays the site's SharePoint REST API for site group members
+(``{site}/_api/web/sitegroups/GetById(n)/users``), which, like SharePoint Online, accepts only
+tokens the app got by signing in with its certificate (a signed client assertion the fake
+checks against ``app_certificate``), never with its secret.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import ipaddress
@@ -64,6 +70,32 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+def app_certificate(folder: Path) -> Path:
+    """An RSA key and a self-signed certificate for the app's sign-in, in one PEM file."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "switchboard-app")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    path = folder / "app-cert.pem"
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                          serialization.NoEncryption())
+        + cert.public_bytes(serialization.Encoding.PEM)
+    )
+    return path
+
+
 @dataclass
 class DriveFile:
     id: str
@@ -94,6 +126,14 @@ class FakeGraph:
     nested: dict[str, list[str]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
+    # Set: group-membership lookups wait for it (a lookup in flight, held open by a test).
+    memberships_gate: asyncio.Event | None = None
+    # The certificate registered on the app (PEM path; its public key checks assertions), and
+    # the site's groups: number -> (name, members as SharePoint lists them).
+    app_certificate: Path | None = None
+    site_groups: dict[str, tuple[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    site_groups_refused: bool = False
+    sharepoint_tokens: set[str] = field(default_factory=set)
     # Item id -> its effective permissions as Graph lists them; an item not here is shared
     # with the whole organisation by a view link. Item ids whose permissions answer 403.
     permissions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -135,6 +175,7 @@ class FakeGraph:
         app.router.add_get("/download/{drive}/{item}", self._download)
         app.router.add_get("/v1.0/drives/{drive}/items/{item}/permissions", self._permissions)
         app.router.add_get("/v1.0/users/{who}", self._user)
+        app.router.add_get(self.site_path + "/_api/web/sitegroups/{call}/users", self._site_group)
         app.router.add_get(
             "/v1.0/users/{who}/transitiveMemberOf/microsoft.graph.group", self._member_of
         )
@@ -159,12 +200,42 @@ class FakeGraph:
             }
         )
 
+    def _assertion_valid(self, request: web.Request, assertion: str) -> bool:
+        import jwt
+        from cryptography import x509
+
+        if self.app_certificate is None:
+            return False
+        cert = x509.load_pem_x509_certificate(self.app_certificate.read_bytes())
+        try:
+            claims = jwt.decode(
+                assertion, cert.public_key(), algorithms=["RS256", "PS256"],  # type: ignore[arg-type]
+                audience=f"{self.base_url}{request.path}",
+            )
+        except jwt.PyJWTError:
+            return False
+        return claims.get("iss") == self.client_id and claims.get("sub") == self.client_id
+
     async def _token(self, request: web.Request) -> web.Response:
         form = await request.post()
         if form.get("grant_type") != "client_credentials":
             return web.json_response({"error": "unsupported_grant_type"}, status=400)
-        if form.get("scope") != "https://graph.microsoft.com/.default":
+        sharepoint = f"{self.base_url}/.default"
+        if form.get("scope") not in ("https://graph.microsoft.com/.default", sharepoint):
             return web.json_response({"error": "invalid_scope"}, status=400)
+        assertion = form.get("client_assertion")
+        if isinstance(assertion, str) and form.get("client_id") == self.client_id:
+            if not self._assertion_valid(request, assertion):
+                return web.json_response(
+                    {"error": "invalid_client",
+                     "error_description": "AADSTS700027: Client assertion failed signature validation."},
+                    status=401,
+                )
+            token = uuid.uuid4().hex
+            (self.sharepoint_tokens if form.get("scope") == sharepoint else self.tokens).add(token)
+            return web.json_response(
+                {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
+            )
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
             return web.json_response(
                 {
@@ -206,6 +277,8 @@ class FakeGraph:
         """Transitive memberships, paged like Graph (``page_size`` a page)."""
         if (refused := self._refuse(request)) is not None:
             return refused
+        if self.memberships_gate is not None:
+            await self.memberships_gate.wait()
         who = request.match_info["who"].lower()
         found: list[str] = []
         todo = list(self.members.get(who, ()))
@@ -233,7 +306,8 @@ class FakeGraph:
             return refused
         site = request.match_info["site"]
         by_path = f"{self.hostname}:{self.site_path}"
-        info = {"id": self.site_id, "webUrl": f"https://{self.hostname}{self.site_path}"}
+        # The site's address is this fake, which also plays its SharePoint REST API.
+        info = {"id": self.site_id, "webUrl": f"{self.base_url}{self.site_path}"}
         if site in (by_path, self.site_id):
             return web.json_response(info)
         if site in (f"{by_path}/drives", f"{self.site_id}/drives"):
@@ -315,6 +389,24 @@ class FakeGraph:
         if mail is None:
             return web.json_response({"error": {"code": "Request_ResourceNotFound"}}, status=404)
         return web.json_response({"mail": mail, "userPrincipalName": mail})
+
+    async def _site_group(self, request: web.Request) -> web.Response:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer ") or header[7:] not in self.sharepoint_tokens:
+            # SharePoint Online turns away app tokens got with a client secret.
+            return web.json_response(
+                {"error_description": "Unsupported app only token."}, status=401
+            )
+        if self.site_groups_refused:
+            return web.json_response({"odata.error": {"code": "-2147024891"}}, status=403)
+        call = request.match_info["call"]
+        group_id = call.removeprefix("GetById(").removesuffix(")")
+        if group_id not in self.site_groups or not call.startswith("GetById("):
+            return web.json_response({"odata.error": {"code": "-2146232832"}}, status=404)
+        if "odata=nometadata" not in request.headers.get("Accept", ""):
+            return web.Response(text="<feed/>", content_type="application/atom+xml")
+        _, members = self.site_groups[group_id]
+        return web.json_response({"value": members})
 
     async def _permissions(self, request: web.Request) -> web.Response:
         """An item's effective permissions, paged like Graph (``page_size`` a page)."""
@@ -403,7 +495,32 @@ def group_grant(group_id: str, name: str, *, inherited: bool = True) -> dict[str
     return grant
 
 
-def site_group_grant(name: str) -> dict[str, Any]:
+def site_group_grant(name: str, group_id: str = "5") -> dict[str, Any]:
     return {"id": f"grant-site-{name}", "roles": ["write"],
-            "grantedToV2": {"siteGroup": {"id": "5", "displayName": name, "loginName": name}},
+            "grantedToV2": {"siteGroup": {"id": group_id, "displayName": name, "loginName": name}},
             "inheritedFrom": {"driveId": "drive-docs", "id": "root"}}
+
+
+# -- site group members as SharePoint's REST API lists them --------------------------------
+
+
+def site_user(email: str) -> dict[str, Any]:
+    return {"Id": 11, "Title": email.split("@")[0], "Email": email, "PrincipalType": 1,
+            "LoginName": f"i:0#.f|membership|{email}"}
+
+
+def site_entra_group(group_id: str, name: str) -> dict[str, Any]:
+    return {"Id": 12, "Title": name, "Email": "", "PrincipalType": 4,
+            "LoginName": f"c:0t.c|tenant|{group_id}"}
+
+
+def site_m365_group(group_id: str, name: str, *, owners: bool = False) -> dict[str, Any]:
+    return {"Id": 13, "Title": name + (" Owners" if owners else " Members"), "Email": "",
+            "PrincipalType": 4,
+            "LoginName": f"c:0o.c|federateddirectoryclaimprovider|{group_id}"
+            + ("_o" if owners else "")}
+
+
+def site_everyone() -> dict[str, Any]:
+    return {"Id": 14, "Title": "Everyone except external users", "Email": "", "PrincipalType": 4,
+            "LoginName": "c:0-.f|rolemanager|spo-grid-all-users/contoso-tenant"}

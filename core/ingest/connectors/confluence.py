@@ -2,13 +2,15 @@
 
 Pages are listed with their version numbers only; a page whose version is already indexed
 is not downloaded again. The page's body (storage format, XHTML) is read as HTML. Each listing
-also records who may read each page, from its and its ancestors' read restrictions
-(``confluence_permissions``).
+also records who may read each page: who may view the space (``confluence_space``), narrowed
+by its and its ancestors' read restrictions (``confluence_permissions``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -17,8 +19,20 @@ import structlog
 
 from core.errors import SourceUnavailable
 from core.ingest.connectors.base import RemoteItem, get_json
-from core.ingest.connectors.confluence_permissions import EXPAND, own_readers, page_readers
-from core.ingest.connectors.permissions import PermissionSink, record, require
+from core.ingest.connectors.confluence_permissions import (
+    EXPAND,
+    Handle,
+    Level,
+    own_readers,
+    page_levels,
+    readers,
+)
+from core.ingest.connectors.confluence_space import (
+    SpaceAudience,
+    SpacePermissions,
+    SpaceUnreadable,
+)
+from core.ingest.connectors.permissions import NO_ONE, PermissionSink, record, require
 from core.ingest.documents import LoadedDocument
 from core.ingest.loaders import KNOWN_DOMAINS, load_bytes
 
@@ -34,7 +48,10 @@ class ConfluenceSpace:
 
     With ``email`` the token is a Cloud API token sent as basic auth; without it, a Data
     Center personal access token sent as a bearer token. ``base_url`` is the wiki's root
-    (``https://example.atlassian.net/wiki`` on Cloud).
+    (``https://example.atlassian.net/wiki`` on Cloud). ``everyone_groups``: Confluence groups
+    that hold every licensed user; a space or page open to one of them is open to everyone.
+    ``space_permissions`` False: who may view the space is not read (Data Center before 9.1
+    cannot say); the audience given to the space with ``--allow`` is then its only bound.
     """
 
     kind = "confluence"
@@ -48,8 +65,12 @@ class ConfluenceSpace:
         email: str | None = None,
         domain: str | None = None,
         timeout: float = 30.0,
+        everyone_groups: Sequence[str] = ("confluence-users",),
+        space_permissions: bool = True,
     ) -> None:
+        self._read_space = space_permissions
         self._base = base_url.rstrip("/")
+        self._everyone_groups = tuple(everyone_groups)
         self._space = space
         self._domain = domain or (space.lower() if space.lower() in KNOWN_DOMAINS else None)
         if email:
@@ -61,6 +82,10 @@ class ConfluenceSpace:
             timeout=aiohttp.ClientTimeout(total=timeout),
             headers={"Authorization": auth, "Accept": "application/json"},
         )
+        self._space_permissions = SpacePermissions(
+            self._session, self._base, cloud=bool(email), everyone_groups=self._everyone_groups,
+            hint=_HINT,
+        )
         self.scope = f"confluence:{urlsplit(self._base).netloc}:{space}:"
         self.gone: list[str] = []
         self.failed: list[tuple[str, str]] = []
@@ -70,8 +95,9 @@ class ConfluenceSpace:
     async def list(self) -> list[RemoteItem]:
         require(self.permissions, f"Confluence space {self._space}")
         items: list[RemoteItem] = []
-        own: dict[str, frozenset[str] | None] = {}
+        own: dict[str, Level] = {}
         ancestors: dict[str, list[str]] = {}
+        handles: dict[str, Handle] = {}
         start = 0
         while True:
             page = await get_json(
@@ -98,7 +124,9 @@ class ConfluenceSpace:
                 item = self._item(entry)
                 items.append(item)
                 page_id = item.uri.rsplit(":", 1)[1]
-                own[page_id], left_out = own_readers(entry, self._space)
+                own[page_id], left_out = own_readers(
+                    entry, self._space, self._everyone_groups, handles
+                )
                 if left_out:
                     log.warning("confluence_restrictions_left_out", page=item.name, left_out=left_out)
                 ancestors[page_id] = [
@@ -110,12 +138,40 @@ class ConfluenceSpace:
             if not results or not links.get("next"):
                 break
             start += len(results)
-        found = {
-            item.uri: page_readers(pid, ancestors[pid], own)
-            for item in items
-            for pid in [item.uri.rsplit(":", 1)[1]]
-        }
-        await record(self.permissions, self.scope, found, f"Confluence space {self._space}")
+        what = f"Confluence space {self._space}"
+        try:
+            space = (
+                await self._space_permissions.audience(self._space) if self._read_space
+                else SpaceAudience(None)
+            )
+        except SpaceUnreadable:
+            # Closed, not left as they were: they may have been mirrored open before.
+            await record(self.permissions, self.scope, {i.uri: NO_ONE for i in items}, what)
+            raise
+        if space.left_out:
+            log.warning("confluence_space_permissions_left_out", space=self._space,
+                        left_out=space.left_out)
+        handles = {**space.handles, **handles}
+        memberships: dict[str, asyncio.Future[frozenset[str]]] = {}
+
+        async def groups_of(email: str) -> frozenset[str]:
+            handle = handles.get(email)
+            if handle is None:
+                return frozenset()
+            if email not in memberships:
+                memberships[email] = asyncio.ensure_future(
+                    self._space_permissions.groups_of(handle)
+                )
+            return await memberships[email]
+
+        found = {}
+        for item in items:
+            pid = item.uri.rsplit(":", 1)[1]
+            levels = page_levels(pid, ancestors[pid], own)
+            if levels is not None and space.principals is not None:
+                levels = [space.principals, *levels]
+            found[item.uri] = await readers(levels, groups_of)
+        await record(self.permissions, self.scope, found, what)
         return items
 
     def _item(self, entry: Any) -> RemoteItem:

@@ -20,7 +20,10 @@ SCOPE = "https://graph.microsoft.com/.default"
 
 class GraphAppToken:
     """An app token for Graph, cached by msal until it expires. ``hint`` ends the message of a
-    refused sign-in (which settings and permission to check)."""
+    refused sign-in (which settings and permission to check). ``certificate`` (msal's
+    ``{"private_key": …, "public_certificate": …}``) signs in with a certificate instead of
+    the secret; ``scope`` asks for another resource (SharePoint's own REST API accepts only
+    certificate sign-ins)."""
 
     def __init__(
         self,
@@ -32,8 +35,12 @@ class GraphAppToken:
         timeout: float = 30.0,
         ca_file: str | None = None,
         hint: str = "",
+        certificate: dict[str, str] | None = None,
+        scope: str = SCOPE,
     ) -> None:
-        self._credentials = (client_id, client_secret, f"{authority_host.rstrip('/')}/{tenant_id}")
+        credential: str | dict[str, str] = certificate or client_secret
+        self._credentials = (client_id, credential, f"{authority_host.rstrip('/')}/{tenant_id}")
+        self._scope = scope
         self._timeout = timeout
         self._ca_file = ca_file
         self._hint = hint
@@ -41,7 +48,7 @@ class GraphAppToken:
 
     def _acquire(self) -> dict[str, Any]:
         if self._app is None:
-            client_id, secret, authority = self._credentials
+            client_id, credential, authority = self._credentials
             http = requests.Session()
             # Per request, because requests lets REQUESTS_CA_BUNDLE override a session's verify.
             http.request = functools.partial(  # type: ignore[method-assign]
@@ -50,13 +57,13 @@ class GraphAppToken:
             # The constructor already fetches the tenant's metadata over HTTP.
             self._app = msal.ConfidentialClientApplication(
                 client_id,
-                client_credential=secret,
+                client_credential=credential,
                 authority=authority,
                 # Discovery asks the public cloud's host; the tenant's own metadata suffices.
                 instance_discovery=False,
                 http_client=http,
             )
-        return self._app.acquire_token_for_client(scopes=[SCOPE])
+        return self._app.acquire_token_for_client(scopes=[self._scope])
 
     async def get(self) -> str:
         """The token; raises ``SourceUnavailable`` when Entra cannot be reached or refuses."""

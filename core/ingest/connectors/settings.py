@@ -8,6 +8,8 @@ The environment names are the ones deployments already set (``SHAREPOINT_…``,
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 
 from core.settings_part import CommaList, SettingsPart
@@ -30,6 +32,9 @@ class GraphSettings(SettingsPart):
     entra_authority_host: str = Field(
         "https://login.microsoftonline.com", alias="ENTRA_AUTHORITY_HOST"
     )
+    # A certificate authority to trust for Graph and Entra (a TLS-inspecting proxy): the
+    # SharePoint connector and the group lookup both use it.
+    graph_ca_file: Path | None = Field(None, alias="GRAPH_CA_FILE")
 
 
 class SharePointSettings(GraphSettings):
@@ -45,6 +50,10 @@ class SharePointSettings(GraphSettings):
     sharepoint_drive: str | None = Field(None, alias="SHAREPOINT_DRIVE")
     sharepoint_folder: str = Field("/", alias="SHAREPOINT_FOLDER")
     sharepoint_domain: str | None = Field(None, alias="SHAREPOINT_DOMAIN")
+    # A PEM file with the app's private key and the certificate registered on it: lets the
+    # connector list the members of SharePoint site groups (SharePoint's REST API accepts an
+    # app's certificate sign-in only). Unset: site groups stand for the source's --allow.
+    sharepoint_cert_file: Path | None = Field(None, alias="SHAREPOINT_CERT_FILE")
 
 
 class ConfluenceSettings(SettingsPart):
@@ -57,6 +66,14 @@ class ConfluenceSettings(SettingsPart):
     confluence_email: str | None = Field(None, alias="CONFLUENCE_EMAIL")
     confluence_spaces: CommaList = Field((), alias="CONFLUENCE_SPACES")
     confluence_domain: str | None = Field(None, alias="CONFLUENCE_DOMAIN")
+    # Confluence groups that hold every licensed user: a space or page open to one of them is
+    # open to everyone who may ask. Empty: every space counts as restricted to whom it names.
+    confluence_everyone_groups: CommaList = Field(
+        ("confluence-users",), alias="CONFLUENCE_EVERYONE_GROUPS"
+    )
+    # Read who may view each space (Cloud; Data Center 9.1+). False, for Data Center before
+    # 9.1, which cannot say: give each space its audience with `ingest confluence:KEY --allow`.
+    confluence_space_permissions: bool = Field(True, alias="CONFLUENCE_SPACE_PERMISSIONS")
 
 
 class ConnectorSettings(SharePointSettings, ConfluenceSettings, WebSettings):

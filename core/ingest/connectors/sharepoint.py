@@ -8,14 +8,17 @@ numbers are kept.
 
 Every listing also reads each file's permissions (the same application permission suffices)
 and records who may read it (``sharepoint_permissions``; fail closed: a file whose permissions
-cannot be read is readable by no one here until the next listing reads them).
+cannot be read is readable by no one here until the next listing reads them). With a
+certificate (``cert_file``) the members of the SharePoint site groups that grant access are
+read from SharePoint's REST API (``sharepoint_groups``); without one, or when they cannot be
+read, the listing notes which groups stand for the source's ``--allow`` audience.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
@@ -32,7 +35,12 @@ from core.ingest.connectors.permissions import (
     record,
     require,
 )
-from core.ingest.connectors.sharepoint_permissions import readers, unnamed_users
+from core.ingest.connectors.sharepoint_groups import (
+    SiteGroupMembers,
+    certificate_credential,
+    resource_of,
+)
+from core.ingest.connectors.sharepoint_permissions import readers, site_groups, unnamed_users
 from core.ingest.documents import LoadedDocument
 from core.ingest.loaders import LOADERS, load_bytes
 
@@ -57,6 +65,8 @@ class SharePointLibrary:
     ``site`` is ``host:/sites/Name`` or a site id; ``users/alice@contoso.com`` names that
     user's OneDrive instead. ``drive`` is the library's name (default: the site's default
     library). ``ca_file`` trusts an extra certificate authority (a TLS-inspecting proxy).
+    ``cert_file``: a PEM file with the app's private key and certificate, to list the members
+    of SharePoint site groups.
     """
 
     kind = "sharepoint"
@@ -75,8 +85,19 @@ class SharePointLibrary:
         authority_host: str = "https://login.microsoftonline.com",
         timeout: float = 30.0,
         ca_file: str | None = None,
+        cert_file: str | None = None,
     ) -> None:
         self._site = site.strip("/")
+        self._sign_in = {
+            "tenant_id": tenant_id, "client_id": client_id, "client_secret": client_secret,
+            "authority_host": authority_host, "timeout": timeout, "ca_file": ca_file,
+        }
+        self._certificate = certificate_credential(Path(cert_file)) if cert_file else None
+        self._site_groups: SiteGroupMembers | None = None
+        # What the last listing could not fully say (the ingest report shows it), and the site
+        # groups whose members it could not list: name -> the files they grant.
+        self.notes: list[str] = []
+        self._unlisted: dict[str, set[str]] = {}
         self._drive_name = drive
         self._folder = "/" + folder.strip("/") if folder.strip("/") else "/"
         self._domain = domain
@@ -115,6 +136,7 @@ class SharePointLibrary:
                 f"{self._graph}/sites/{site_path}", f"SharePoint site {self._site}"
             )
             site_id = _field(site, "id", "site")
+            self._site_groups_of(site.get("webUrl"))
             if self._drive_name:
                 drives = await self._get(
                     f"{self._graph}/sites/{site_id}/drives", f"SharePoint site {self._site}"
@@ -137,8 +159,23 @@ class SharePointLibrary:
         self.scope = f"sharepoint:{self._drive_id}:{self._folder}:"
         return f"{self._graph}/drives/{self._drive_id}"
 
+    def _site_groups_of(self, site_url: object) -> None:
+        if self._certificate is None or not isinstance(site_url, str) or not site_url:
+            return
+        if self._site_groups is None:
+            token = GraphAppToken(
+                **self._sign_in,  # type: ignore[arg-type]
+                certificate=self._certificate, scope=resource_of(site_url),
+                hint="Check SHAREPOINT_CERT_FILE: its certificate must be registered on the app, "
+                "which needs the SharePoint Sites.Read.All application permission.",
+            ).get
+            self._site_groups = SiteGroupMembers(self._session, site_url, token)
+        self._site_groups.reset()
+
     async def list(self) -> list[RemoteItem]:
         require(self.permissions, f"SharePoint {self._folder}")
+        self.notes = []
+        self._unlisted = {}
         base = await self._drive_base()
         if self._folder == "/":
             start = f"{base}/root/children"
@@ -184,6 +221,18 @@ class SharePointLibrary:
         self._emails = {}
         found = await self._readers(base, items)
         await record(self.permissions, self.scope, found, f"SharePoint {self._folder}")
+        if self._unlisted:
+            names = ", ".join(sorted(self._unlisted))
+            files = len(set().union(*self._unlisted.values()))
+            why = (
+                "could not be read from SharePoint" if self._site_groups is not None
+                else "cannot be listed through Graph (set SHAREPOINT_CERT_FILE to read them)"
+            )
+            self.notes.append(
+                f"{files} file(s) in {self._folder} are shared through SharePoint site groups "
+                f"({names}) whose members {why}: for those groups the audience set on this "
+                "source with --allow stands in, or no one when none is set."
+            )
         return items
 
     async def _readers(self, base: str, items: list[RemoteItem]) -> dict[str, Mirrored]:
@@ -230,7 +279,17 @@ class SharePointLibrary:
             self.failed.append((item.url or item.uri, why))
             return NO_ONE
         emails = {uid: await self._email_of(uid) for uid in unnamed_users(granted)}
-        found, unknown = readers(granted, {k: v for k, v in emails.items() if v})
+        members = {}
+        for group_id, name in site_groups(granted).items():
+            listed = (
+                await self._site_groups.members(group_id, name)
+                if self._site_groups is not None else None
+            )
+            if listed is None:
+                self._unlisted.setdefault(name, set()).add(item.uri)
+            else:
+                members[group_id] = listed
+        found, unknown = readers(granted, {k: v for k, v in emails.items() if v}, members)
         if unknown:
             log.warning("sharepoint_permissions_left_out", item=item.name, left_out=unknown)
         return found

@@ -7,7 +7,9 @@ the effective ones, inherited and unique) as the item's readers.
   the directory's ``mail`` or user principal name for their object id);
 - an Entra group: ``group:<object id>``;
 - "Everyone" / "Everyone except external users": everyone;
-- a SharePoint site group ("HR Members"): ``via_target`` (the directory cannot list it);
+- a SharePoint site group ("HR Members"): its members, when SharePoint's REST API could list
+  them (``sharepoint_groups``); otherwise ``via_target`` (the audience set on the source with
+  ``--allow`` stands in, none set: no one), and the listing notes it;
 - applications and devices read nothing for a person. Anything else is left out (noted).
 """
 
@@ -44,12 +46,26 @@ def unnamed_users(permissions: Iterable[Any]) -> set[str]:
     return found
 
 
+def site_groups(permissions: Iterable[Any]) -> dict[str, str]:
+    """The site groups granted access: their number in the site -> their name."""
+    found: dict[str, str] = {}
+    for permission in permissions:
+        grantee = permission.get("grantedToV2") if isinstance(permission, dict) else None
+        group = grantee.get("siteGroup") if isinstance(grantee, dict) else None
+        if isinstance(group, dict) and group.get("id"):
+            found[str(group["id"])] = str(group.get("displayName") or group["id"])
+    return found
+
+
 def readers(
-    permissions: Iterable[Any], emails: Mapping[str, str] | None = None
+    permissions: Iterable[Any], emails: Mapping[str, str] | None = None,
+    site_members: Mapping[str, Mirrored] | None = None,
 ) -> tuple[Mirrored, list[str]]:
     """The readers the permissions grant, and what could not be understood (left out).
-    ``emails``: the directory's email of people whose grant shows only their object id."""
+    ``emails``: the directory's email of people whose grant shows only their object id.
+    ``site_members``: the members of the site groups that could be listed, by number."""
     emails = emails or {}
+    site_members = site_members or {}
     principals: set[str] = set()
     via_target = False
     unknown: list[str] = []
@@ -85,7 +101,13 @@ def readers(
             if found == "everyone":
                 return EVERYONE, unknown
             if found == "site":
-                via_target = True
+                members = site_members.get(str(grantee["siteGroup"].get("id")))
+                if members is None:
+                    via_target = True
+                elif members.everyone:
+                    return EVERYONE, unknown
+                else:
+                    principals.update(members.principals)
             elif found is not None:
                 principals.add(found)
             elif not _not_a_person(grantee):
