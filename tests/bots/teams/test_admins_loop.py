@@ -95,8 +95,8 @@ async def test_the_loop_through_teams(make_bot: BotFactory):
     [saved] = await send(bot, activity)
     assert "Verified answer #" in saved.text and "saved" in saved.text
 
-    # Each in a personal chat of its own: in one chat, every later question is a follow-up,
-    # and a follow-up is never given a verified answer.
+    # Each in a personal chat of its own (the same chat works too:
+    # test_personal_chat_follow_ups.py).
     carol = {"user": "29:carol", "aad": "aad-carol", "user_name": "Carol"}
     dave = {"user": "29:dave", "aad": "aad-dave", "user_name": "Dave"}
     answered = await say(bot, PARAPHRASE, **carol)
