@@ -23,67 +23,17 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # Words that carry a question on from the last one, whatever its length: "and for contractors?",
 # "but what if I'm part-time?" (English, German, French, Spanish).
 _CONTINUES = frozenset(
-    [
-        "and",
-        "but",
-        "or",
-        "also",
-        "so",
-        "then",
-        "plus",
-        "otherwise",
-        "same",
-        "und",
-        "aber",
-        "auch",
-        "oder",
-        "et",
-        "mais",
-        "aussi",
-        "ou",
-        "y",
-        "pero",
-        "también",
-    ]
+    "and but or also so then plus otherwise same und aber auch oder et mais aussi ou y pero "
+    "también".split()
 )
 _CONTINUES_PAIRS = frozenset({("what", "about"), ("how", "about"), ("what", "if")})
 # In a short question, words that point back at the last one: "is it paid?", "for them?".
 _POINTS_BACK = frozenset(
-    [
-        "it",
-        "its",
-        "it's",
-        "that",
-        "this",
-        "these",
-        "those",
-        "they",
-        "them",
-        "their",
-        "he",
-        "she",
-        "him",
-        "her",
-        "same",
-    ]
+    "it its it's that this these those they them their he she him her same".split()
 )
 # A short question opening with these completes the last one: "for contractors?", "in Berlin?".
 _COMPLETES = frozenset(
-    [
-        "for",
-        "in",
-        "at",
-        "with",
-        "without",
-        "on",
-        "during",
-        "after",
-        "before",
-        "if",
-        "only",
-        "even",
-        "there",
-    ]
+    "for in at with without on during after before if only even there".split()
 )
 SHORT_WORDS = 5
 FRAGMENT_WORDS = 2
