@@ -52,7 +52,7 @@ from bots.teams.files import (
     read_consent,
     upload,
 )
-from bots.teams.handoff import TeamsHandoff
+from bots.teams.handoff import TeamsHandoff, conversation_link
 from bots.teams.references import TeamsConversations
 from core.commands import CommandHandler, CommandRequest, is_command
 from core.errors import PlatformError
@@ -214,14 +214,20 @@ class TeamsBot(ActivityHandler):
             return
         person = person_of(activity)
         user = await self._services.users.upsert_user(person)
+
+        async def tell(text: str) -> None:
+            await Outbox(turn_context).send(plain_message(text))
+
         outcome = await handoff.desk.hand_off(
             person,
             user.id,
             message_id,
             channel=handoff.channel,
             pressed_in=thread_of(activity).channel_id,
+            link=conversation_link(activity),
+            tell=tell,
         )
-        await Outbox(turn_context).send(plain_message(outcome.message))
+        await tell(outcome.message)
 
     async def tell(self, turn_context: TurnContext, claim: ClaimedEvent, text: str) -> None:
         """The event was given up: say ``text``, in the earlier attempt's message when there
