@@ -119,6 +119,8 @@ async def test_handoff_reaches_the_help_channel_and_webhook_once_per_press(setti
         assert ticket["question"] == "How do I reset my password?"
         assert ticket["message_id"] == message_id
         assert ticket["person"]["user_id"] == "U1"
+        # The requester's confirmed email, for a ticketing system that answers by mail.
+        assert ticket["person"]["email"] == "u1@example.com"
         assert ticket["answer"] == (await slack.answers())[-1][1]
 
         # A second press: nothing new is sent, and the person is told so.

@@ -97,6 +97,8 @@ async def test_handoff_reaches_the_teams_channel_and_webhook_once_per_press(
     assert [d.status for d in fake.received] == [503, 200]  # retried once
     assert fake.accepted[0].body["person"]["platform"] == "teams"
     assert fake.accepted[0].body["message_id"] == data["message_id"]
+    assert fake.accepted[0].body["person"]["email"]  # from the member record
+    assert fake.accepted[0].body["thread"]["link"] is None  # a personal chat: nobody else's
 
     again = await press(bot, conversation, card, data)
     assert "already sent" in again
