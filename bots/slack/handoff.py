@@ -158,7 +158,7 @@ async def press(
                 **where,
             )
 
-    outcome = await bot.desk.hand_off(
+    await bot.desk.hand_off(
         person,
         record.id,
         message_id,
@@ -167,4 +167,3 @@ async def press(
         link=thread_link(channel, thread_ts) if channel and thread_ts else None,
         tell=tell,
     )
-    await tell(outcome.message)

@@ -218,7 +218,7 @@ class TeamsBot(ActivityHandler):
         async def tell(text: str) -> None:
             await Outbox(turn_context).send(plain_message(text))
 
-        outcome = await handoff.desk.hand_off(
+        await handoff.desk.hand_off(
             person,
             user.id,
             message_id,
@@ -227,7 +227,6 @@ class TeamsBot(ActivityHandler):
             link=conversation_link(activity),
             tell=tell,
         )
-        await tell(outcome.message)
 
     async def tell(self, turn_context: TurnContext, claim: ClaimedEvent, text: str) -> None:
         """The event was given up: say ``text``, in the earlier attempt's message when there

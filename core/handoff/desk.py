@@ -119,8 +119,34 @@ class HandoffDesk:
     ) -> HandoffOutcome:
         """``person`` (stored as ``user_id``) pressed "Talk to a person" under answer
         ``message_id``, in the chat or channel ``pressed_in``: an answer from elsewhere (a
-        forged or copied button) is refused like one that does not exist. ``tell`` reaches
-        the person later, if the ticketing webhook gives up."""
+        forged or copied button) is refused like one that does not exist.
+
+        With ``tell``, the desk tells the person the outcome itself, before the webhook starts,
+        so that a webhook giving up at once is never told before the press is answered; and
+        tells them later if it gives up. Without it, the caller shows the outcome."""
+        queue: list[Coroutine[Any, Any, None]] = []
+        try:
+            outcome = await self._hand_off(
+                person, user_id, message_id, channel, pressed_in, link, tell, queue
+            )
+            if tell is not None:
+                await tell(outcome.message)
+            return outcome
+        finally:
+            for work in queue:
+                self._spawn(work)
+
+    async def _hand_off(
+        self,
+        person: Person,
+        user_id: int,
+        message_id: int,
+        channel: HelpChannel | None,
+        pressed_in: str,
+        link: str | None,
+        tell: Tell | None,
+        queue: list[Coroutine[Any, Any, None]],
+    ) -> HandoffOutcome:
         platform = person.platform
         if not self.offered(has_channel=channel is not None):
             return await self._end(person, user_id, message_id, "failed", [], NOT_SET_UP)
@@ -150,7 +176,7 @@ class HandoffDesk:
                 log.warning("handoff_channel_failed", platform=platform, error=str(exc))
         queued = self._webhook is not None
         if self._webhook is not None:
-            self._spawn(self._send(self._webhook, ticket, user_id, bool(arrived), tell))
+            queue.append(self._send(self._webhook, ticket, user_id, bool(arrived), tell))
         if not arrived and not queued:
             await self._store.release(message_id, user_id)
             return await self._end(person, user_id, message_id, "failed", [], FAILED)
