@@ -221,7 +221,9 @@ class Assistant:
 
         # 4. retrieve
         retrieval_started = time.perf_counter()
-        query = _search_query(question, history)
+        # Only a follow-up is searched with the question before it: a short question on its own
+        # ("How do I reset my password?") is searched as in a new chat.
+        query = _search_query(question, history if context.follow_up else ())
         domains = search_scope(self._domains, route) if route.confidence >= _CONFIDENT else ()
         passages = await self._retriever.search(
             query, k=self._limits.retrieval_k, domains=domains, principals=scope.principals

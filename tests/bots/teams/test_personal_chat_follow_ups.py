@@ -67,3 +67,10 @@ async def test_a_follow_up_in_a_personal_chat_is_read_with_the_question_before_i
     replies = await say(bot, "and on my phone?")
     assert await last_status(bot) == "complete"
     assert "VPN" in said(replies)
+
+
+async def test_a_short_question_on_its_own_is_answered_as_in_a_new_chat(bot: BotServer):
+    fresh = await say(bot, "How do I reset my password?", user="29:carol", aad="aad-carol")
+    await say(bot, "How do I connect to the VPN from home?")
+    in_chat = await say(bot, "How do I reset my password?")
+    assert said(in_chat) == said(fresh)
