@@ -74,3 +74,28 @@ async def test_a_short_question_on_its_own_is_answered_as_in_a_new_chat(bot: Bot
     await say(bot, "How do I connect to the VPN from home?")
     in_chat = await say(bot, "How do I reset my password?")
     assert said(in_chat) == said(fresh)
+
+
+async def test_after_a_quiet_gap_the_chat_starts_afresh_unless_it_is_a_follow_up(
+    make_bot: BotFactory, model
+):
+    fake, overrides = model
+    fake.behaviour.token_interval_s = 0.0
+    fake.default_reply = "Use the portal and follow the steps [1]."
+    bot = await make_bot(**overrides)
+
+    def seen_by_the_model() -> str:
+        return str(fake.bodies("chat")[-1]["messages"])
+
+    await say(bot, "How do I connect to the VPN from home?")
+    await say(bot, "How many days of annual leave do I get?")
+    assert "connect to the VPN" in seen_by_the_model()  # minutes apart: one conversation
+
+    await rows(
+        bot.runtime.db.pool,
+        "UPDATE messages SET created_at = created_at - interval '2 hours' RETURNING id",
+    )
+    await say(bot, "What should I do after resetting my password?")
+    assert "annual leave" not in seen_by_the_model()  # two hours later: afresh
+    await say(bot, "and if I am locked out?")
+    assert "after resetting my password" in seen_by_the_model()  # a follow-up keeps it
