@@ -18,6 +18,7 @@ from core.declining import HelpContacts
 from core.embeddings import OpenAIEmbedder
 from core.errors import ModelError
 from core.extractive import ExtractiveAnswerer
+from core.follow_up import FollowUpRule
 from core.grounding import GroundingPolicy
 from core.identity.people import People
 from core.ingest import Ingestor
@@ -183,6 +184,7 @@ class Runtime:
                 min_share=settings.decline_min_coverage, by_meaning=embedder is not None
             ),
             contacts=HelpContacts(domains, settings.help_contacts, settings.help_contact),
+            follow_up=FollowUpRule(quiet_s=settings.follow_up_quiet_s),
         )
         ingestor = Ingestor(
             knowledge,

@@ -16,6 +16,7 @@ from core.coverage import CoverageJudge, DeclinePolicy
 from core.declining import HelpContacts, not_found_text
 from core.errors import SwitchboardError
 from core.events import ChatEvent
+from core.follow_up import FollowUpRule
 from core.generation import GenerationRequest, Generator
 from core.grounded_writer import INTERRUPTED, MODEL_DOWN, UNCHECKED, GroundedWriter, Written
 from core.grounding import GroundingPolicy
@@ -96,6 +97,7 @@ class Assistant:
         contacts: HelpContacts | None = None,
         people: People | None = None,
         restricted: RestrictedDocuments | None = None,
+        follow_up: FollowUpRule | None = None,
     ) -> None:
         self._conversations = conversations
         self._router = router
@@ -123,6 +125,8 @@ class Assistant:
         )
         # Admins' verified answers: served as written, before routing, retrieval and the model.
         self._verified = verified
+        # Which questions lean on their conversation (a Teams chat is one for ever).
+        self._follow_up = follow_up or FollowUpRule()
         # A model's answer is shown only once checked against its passages.
         self._writer = GroundedWriter(
             generator, fallback=fallback, policy=grounding, reask=reask, metrics=metrics
@@ -175,8 +179,11 @@ class Assistant:
         asked: asyncio.Task[int],
     ) -> Answer:
         """Steps 2–8 of ``handle``, once the question has a conversation."""
-        # A follow-up leans on its thread, which the verified question never saw.
-        if self._verified is not None and not history:
+        context = self._follow_up.context(question, history)
+        history = context.turns
+        # A follow-up leans on its thread, which the verified question never saw; a question
+        # that stands on its own gets the verified answer however long the chat.
+        if self._verified is not None and not context.follow_up:
             found = await self._verified.match(question, scope)
             if found is not None:
                 answer = await self._answer_directly(
@@ -195,8 +202,10 @@ class Assistant:
                 event, user_id, conversation_id, route, route.clarification, stream, started,
                 asked,
             )
-        # The cache knows standalone questions only: a follow-up depends on its thread.
-        cacheable = self._cache is not None and not history
+        # The cache knows standalone questions only: a follow-up depends on its thread, and an
+        # answer written with the conversation in view is not kept for others.
+        cacheable = self._cache is not None and not context.follow_up
+        keep = cacheable and not history
         # An answer is written in the asker's language: askers of another share no entry.
         asked_in = language_of(question, event.locale)
         cache_domain = (route.primary or "") + (f"~{asked_in}" if asked_in else "")
@@ -212,7 +221,9 @@ class Assistant:
 
         # 4. retrieve
         retrieval_started = time.perf_counter()
-        query = _search_query(question, history)
+        # Only a follow-up is searched with the question before it: a short question on its own
+        # ("How do I reset my password?") is searched as in a new chat.
+        query = _search_query(question, history if context.follow_up else ())
         domains = search_scope(self._domains, route) if route.confidence >= _CONFIDENT else ()
         passages = await self._retriever.search(
             query, k=self._limits.retrieval_k, domains=domains, principals=scope.principals
@@ -282,7 +293,7 @@ class Assistant:
         else:
             await stream.fail(FAILED)
         if (
-            cacheable
+            keep
             and status == "complete"
             and not fell_back
             and written.grounding.grounded

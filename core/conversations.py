@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from core.answers import Answer
@@ -17,10 +18,12 @@ class UserRecord:
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """One earlier message in the conversation, oldest first when listed."""
+    """One earlier message in the conversation, oldest first when listed; ``at`` when it was
+    written (None where the store does not say)."""
 
     role: str
     text: str
+    at: datetime | None = None
 
 
 class ConversationStore(Protocol):

@@ -111,6 +111,9 @@ class Settings(ConnectorSettings, SettingsPart):
     # Questions
     max_question_chars: int = Field(4000, alias="SWITCHBOARD_MAX_QUESTION_CHARS", ge=10)
     history_turns: int = Field(10, alias="SWITCHBOARD_HISTORY_TURNS", ge=0)
+    # Seconds without a message after which a conversation starts afresh for a question that
+    # does not read as a follow-up (a Teams chat is one conversation for ever; 0: never).
+    follow_up_quiet_s: float = Field(1800.0, alias="SWITCHBOARD_FOLLOW_UP_QUIET_S", ge=0)
     # Per person: a token bucket of RATE_LIMIT_BURST questions, refilled at RATE_LIMIT_PER_MINUTE
     # (shared through Redis when configured; 0 burst turns it off). Daily model-cost budgets in
     # USD per person and per workspace, renewed at midnight UTC (0: no budget).

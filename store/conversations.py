@@ -69,8 +69,8 @@ class PgConversationStore:
         async with self._pool.connection() as conn:
             cur = conn.cursor(row_factory=class_row(Turn))
             await cur.execute(
-                """SELECT role, text FROM (
-                       SELECT id, role, text FROM messages
+                """SELECT role, text, created_at AS at FROM (
+                       SELECT id, role, text, created_at FROM messages
                        WHERE conversation_id = %s AND status IN ('complete', 'verified')
                        ORDER BY id DESC LIMIT %s) recent
                    ORDER BY id""",

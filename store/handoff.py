@@ -40,6 +40,22 @@ class PgHandoffs:
             )
             return cur.rowcount == 1
 
+    async def email(self, user_id: int) -> str | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute("SELECT email FROM users WHERE id = %s", (user_id,))
+            row = await cur.fetchone()
+        return str(row[0]) if row is not None and row[0] else None
+
+    async def arrived(self, message_id: int, user_id: int, destination: str) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                """UPDATE handoffs
+                   SET destination = CASE WHEN destination = '' THEN %(d)s
+                                          ELSE destination || '+' || %(d)s END
+                   WHERE message_id = %(m)s AND user_id = %(u)s""",
+                {"d": destination, "m": message_id, "u": user_id},
+            )
+
     async def release(self, message_id: int, user_id: int) -> None:
         async with self._pool.connection() as conn:
             await conn.execute(

@@ -136,30 +136,34 @@ async def press(
     )
     record = await bot.users.upsert_user(person)
     help_channel = SlackHelpChannel(bot.calls, bot.channel, team, token) if bot.channel else None
-    outcome = await bot.desk.hand_off(
+
+    async def tell(text: str) -> None:
+        if not channel:
+            return
+        where: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
+        if channel.startswith("D"):
+            # Their own DM with the app: a message in the thread stays there for them.
+            await bot.calls.try_api(
+                team, "chat.postMessage", token=token, channel=channel, text=text, **where
+            )
+        else:
+            # A channel: only the person who pressed sees it.
+            await bot.calls.try_api(
+                team,
+                "chat.postEphemeral",
+                token=token,
+                channel=channel,
+                user=person.user_id,
+                text=text,
+                **where,
+            )
+
+    await bot.desk.hand_off(
         person,
         record.id,
         message_id,
         channel=help_channel,
         pressed_in=channel,
         link=thread_link(channel, thread_ts) if channel and thread_ts else None,
+        tell=tell,
     )
-    if not channel:
-        return
-    where: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
-    if channel.startswith("D"):
-        # Their own DM with the app: a message in the thread stays there for them.
-        await bot.calls.try_api(
-            team, "chat.postMessage", token=token, channel=channel, text=outcome.message, **where
-        )
-    else:
-        # A channel: only the person who pressed sees it.
-        await bot.calls.try_api(
-            team,
-            "chat.postEphemeral",
-            token=token,
-            channel=channel,
-            user=person.user_id,
-            text=outcome.message,
-            **where,
-        )

@@ -10,6 +10,7 @@ stored reference, so jobs can post later without being asked.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from http import HTTPStatus
@@ -31,6 +32,7 @@ from bots.teams.activities import (
     person_of,
     question_text,
     thread_of,
+    user_key,
 )
 from bots.teams.answers import StreamPace, TeamsPlace
 from bots.teams.cards import (
@@ -50,7 +52,7 @@ from bots.teams.files import (
     read_consent,
     upload,
 )
-from bots.teams.handoff import TeamsHandoff
+from bots.teams.handoff import TeamsHandoff, conversation_link
 from bots.teams.references import TeamsConversations
 from core.commands import CommandHandler, CommandRequest, is_command
 from core.errors import PlatformError
@@ -112,12 +114,34 @@ class TeamsBot(ActivityHandler):
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
-        # A card's Action.Submit arrives as a message with the card's data in ``value``.
+        # A card's Action.Submit arrives as a message with the card's data in ``value``. Each
+        # press is recorded in the inbox like a question: a delivery Teams sends again (no ack
+        # in time) is not acted on twice. The payload keeps no activity, so a press whose work
+        # died is not done again by the inbox worker: the person presses again.
         if (message_id := read_handoff(activity.value)) is not None:
-            self._spawn(self._hand_off(turn_context, activity, message_id))
+            claim = await self._lifecycle.accept(
+                event_key(activity), PLATFORM, {"handoff": message_id}
+            )
+            if claim is not None:
+                self._spawn(
+                    self._lifecycle.once(
+                        claim, lambda: self._hand_off(turn_context, activity, message_id)
+                    )
+                )
             return
         if (command := read_form(activity.value)) is not None:
-            self._spawn(self._submitted(turn_context, activity, command))
+            claim = await self._lifecycle.accept(
+                event_key(activity),
+                PLATFORM,
+                {"form": command.split(" ", 2)[:2]},
+                message_key=_form_key(activity, command),
+            )
+            if claim is not None:
+                self._spawn(
+                    self._lifecycle.once(
+                        claim, lambda: self._submitted(turn_context, activity, command)
+                    )
+                )
             return
         text = question_text(activity)
         if not text:
@@ -190,14 +214,19 @@ class TeamsBot(ActivityHandler):
             return
         person = person_of(activity)
         user = await self._services.users.upsert_user(person)
-        outcome = await handoff.desk.hand_off(
+
+        async def tell(text: str) -> None:
+            await Outbox(turn_context).send(plain_message(text))
+
+        await handoff.desk.hand_off(
             person,
             user.id,
             message_id,
             channel=handoff.channel,
             pressed_in=thread_of(activity).channel_id,
+            link=conversation_link(activity),
+            tell=tell,
         )
-        await Outbox(turn_context).send(plain_message(outcome.message))
 
     async def tell(self, turn_context: TurnContext, claim: ClaimedEvent, text: str) -> None:
         """The event was given up: say ``text``, in the earlier attempt's message when there
@@ -290,6 +319,17 @@ class TeamsBot(ActivityHandler):
             await outbox.send(command_reply_activity(reply))
             return
         await outbox.send(file_info_activity(answer))
+
+
+def _form_key(activity: Activity, command: str) -> str | None:
+    """A new verified answer sent twice from the same card with the same words (a double
+    press) is the same submission: one answer, not two. Other forms (an edit) may be sent
+    again on purpose."""
+    if not command.lower().startswith("answers add"):
+        return None
+    digest = hashlib.sha256(command.encode()).hexdigest()[:32]
+    card = activity.reply_to_id or ""
+    return f"teams:form:{activity.conversation.id}:{card}:{user_key(activity)}:{digest}"
 
 
 def is_personal_command(activity: Activity) -> bool:

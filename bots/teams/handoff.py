@@ -3,10 +3,13 @@ press means is the core's (``core.handoff``); the turn handler reads the press."
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 from botbuilder.schema import Activity, ActivityTypes, TextFormatTypes
 
+from bots.teams.activities import CHANNEL, GROUP_CHAT, conversation_type, tenant_id
 from bots.teams.cards import WireEntity
 from bots.teams.escaping import no_mentions
 from bots.teams.proactive import TeamsNotifier
@@ -21,6 +24,34 @@ def _quote(text: str) -> str:
     if len(text) > EXCERPT_CHARS:
         text = text[: EXCERPT_CHARS - 1].rstrip() + "…"
     return "\n".join("> " + line for line in text.splitlines() or [""])
+
+
+MESSAGE_LINK = "https://teams.microsoft.com/l/message/"
+_THREAD_SUFFIX = ";messageid="
+
+
+def conversation_link(activity: Activity) -> str | None:
+    """A Teams deep link to where "Talk to a person" was pressed (the card under the answer):
+    in a channel thread with its root (``parentMessageId``) and team (``groupId``, when the
+    activity names it), in a group chat as a chat message. None in a personal chat: it is the
+    person's own with the app, and nobody else can open it (the post's mention reaches them)."""
+    kind = conversation_type(activity)
+    conversation = activity.conversation.id if activity.conversation else ""
+    message = activity.reply_to_id
+    if not conversation or not message:
+        return None
+    if kind == CHANNEL:
+        channel, _, root = conversation.partition(_THREAD_SUFFIX)
+        params = {"tenantId": tenant_id(activity), "parentMessageId": root or message}
+        data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+        group = (data.get("team") or {}).get("aadGroupId")
+        if group:
+            params["groupId"] = str(group)
+        return f"{MESSAGE_LINK}{quote(channel, safe='')}/{message}?{urlencode(params)}"
+    if kind == GROUP_CHAT:
+        context = json.dumps({"contextType": "chat"}, separators=(",", ":"))
+        return f"{MESSAGE_LINK}{quote(conversation, safe='')}/{message}?{urlencode({'context': context})}"
+    return None
 
 
 def ticket_activity(ticket: HandoffTicket) -> Activity:

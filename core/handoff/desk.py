@@ -4,13 +4,16 @@ The adapter says who pressed, on which answer, and where its platform's help cha
 (None when it has none); the desk claims the (answer, person) pair — a second press gets
 "already sent" — posts to the help channel, queues the webhook in the background (it retries
 on its own and never holds up the reply), audits and counts, and says what to tell the person.
+``handoffs.destination`` holds where it arrived: the channel once posted, the webhook once
+delivered. A webhook that gives up is told to the person later (``tell``); when nothing
+arrived anywhere, the claim is released so the person can press again.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
@@ -26,6 +29,8 @@ from core.metrics import Metrics
 log = structlog.get_logger(__name__)
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], object]
+# Says something to the person who pressed, in their thread, after the press was answered.
+Tell = Callable[[str], Awaitable[None]]
 Status = Literal["sent", "already", "unknown", "failed"]
 
 
@@ -38,6 +43,14 @@ class HandoffStore(Protocol):
 
     async def claim(self, message_id: int, user_id: int, destination: str) -> bool:
         """Record the hand-off; False when this person already handed off this answer."""
+        ...
+
+    async def email(self, user_id: int) -> str | None:
+        """The person's confirmed email, when known (a ticket's requester)."""
+        ...
+
+    async def arrived(self, message_id: int, user_id: int, destination: str) -> None:
+        """Add ``destination`` ("channel", "webhook") to where the hand-off arrived."""
         ...
 
     async def release(self, message_id: int, user_id: int) -> None:
@@ -102,19 +115,50 @@ class HandoffDesk:
         channel: HelpChannel | None,
         pressed_in: str,
         link: str | None = None,
+        tell: Tell | None = None,
     ) -> HandoffOutcome:
         """``person`` (stored as ``user_id``) pressed "Talk to a person" under answer
         ``message_id``, in the chat or channel ``pressed_in``: an answer from elsewhere (a
-        forged or copied button) is refused like one that does not exist."""
+        forged or copied button) is refused like one that does not exist.
+
+        With ``tell``, the desk tells the person the outcome itself, before the webhook starts,
+        so that a webhook giving up at once is never told before the press is answered; and
+        tells them later if it gives up. Without it, the caller shows the outcome."""
+        queue: list[Coroutine[Any, Any, None]] = []
+        try:
+            outcome = await self._hand_off(
+                person, user_id, message_id, channel, pressed_in, link, tell, queue
+            )
+            if tell is not None:
+                await tell(outcome.message)
+            return outcome
+        finally:
+            for work in queue:
+                self._spawn(work)
+
+    async def _hand_off(
+        self,
+        person: Person,
+        user_id: int,
+        message_id: int,
+        channel: HelpChannel | None,
+        pressed_in: str,
+        link: str | None,
+        tell: Tell | None,
+        queue: list[Coroutine[Any, Any, None]],
+    ) -> HandoffOutcome:
         platform = person.platform
         if not self.offered(has_channel=channel is not None):
             return await self._end(person, user_id, message_id, "failed", [], NOT_SET_UP)
         subject = await self._store.subject(message_id)
         if subject is None or subject.channel_id != pressed_in:
             return await self._end(person, user_id, message_id, "unknown", [], UNKNOWN)
-        places = [p for p, on in (("channel", channel), ("webhook", self._webhook)) if on]
-        if not await self._store.claim(message_id, user_id, "+".join(places)):
-            return await self._end(person, user_id, message_id, "already", places, ALREADY)
+        # Claimed with nowhere yet: a destination is added once the ticket arrives there.
+        if not await self._store.claim(message_id, user_id, ""):
+            return await self._end(person, user_id, message_id, "already", [], ALREADY)
+        if person.email is None:
+            # A ticketing system answers by email: the one identity confirmed for them.
+            person = replace(person, email=await self._store.email(user_id))
         ticket = HandoffTicket(
             id=f"handoff-{message_id}-{user_id}-{uuid.uuid4().hex[:8]}",
             subject=subject,
@@ -122,30 +166,54 @@ class HandoffDesk:
             at=datetime.now(UTC),
             link=link,
         )
-        where: list[str] = []
+        arrived: list[str] = []
         if channel is not None:
             try:
                 await channel.post(ticket)
-                where.append(channel.where)
+                arrived.append("channel")
+                await self._store.arrived(message_id, user_id, "channel")
             except SwitchboardError as exc:
                 log.warning("handoff_channel_failed", platform=platform, error=str(exc))
-                places.remove("channel")
+        queued = self._webhook is not None
         if self._webhook is not None:
-            self._spawn(self._send(self._webhook, ticket))
-            where.append("the help desk's ticket system")
-        if not where:
+            queue.append(self._send(self._webhook, ticket, user_id, bool(arrived), tell))
+        if not arrived and not queued:
             await self._store.release(message_id, user_id)
             return await self._end(person, user_id, message_id, "failed", [], FAILED)
-        told = f"I've passed your question and my answer to {' and '.join(where)}. {NEXT}"
+        told = _told(channel.where if arrived and channel is not None else None, queued)
+        places = [*arrived, *(["webhook (queued)"] if queued else [])]
         return await self._end(person, user_id, message_id, "sent", places, told)
 
-    async def _send(self, webhook: WebhookSender, ticket: HandoffTicket) -> None:
+    async def _send(
+        self,
+        webhook: WebhookSender,
+        ticket: HandoffTicket,
+        user_id: int,
+        posted: bool,
+        tell: Tell | None,
+    ) -> None:
         delivered = await webhook.send(ticket)
+        person, message_id = ticket.person, ticket.subject.message_id
         if self._metrics is not None:
             self._metrics.handoffs.labels(
-                platform=ticket.person.platform,
+                platform=person.platform,
                 outcome="webhook" if delivered else "webhook_failed",
             ).inc()
+        if delivered:
+            await self._store.arrived(message_id, user_id, "webhook")
+            return
+        if posted:
+            note = WEBHOOK_FAILED
+        else:
+            # It arrived nowhere: the person may press again, and is told so.
+            await self._store.release(message_id, user_id)
+            await self._end(person, user_id, message_id, "failed", [], FAILED)
+            note = FAILED
+        if tell is not None:
+            try:
+                await tell(note)
+            except (SwitchboardError, OSError) as exc:  # the ticket's fate is logged anyway
+                log.warning("handoff_note_not_sent", error=str(exc))
 
     async def _end(
         self,
@@ -176,6 +244,26 @@ NOT_SET_UP = "Handing questions to a person is not set up here. Please contact t
 UNKNOWN = "I can't find that answer any more, so I can't pass it on. Please ask again."
 ALREADY = f"You already sent this one to a person. {NEXT}"
 FAILED = (
-    "I couldn't reach the help desk just now, so nothing was sent. Please press "
-    "“Talk to a person” again in a few minutes."
+    "Sorry — I couldn't reach the help desk just now, so your question was not passed on. "
+    "Please press “Talk to a person” again in a few minutes."
 )
+WEBHOOK_FAILED = (
+    "Your question reached the help channel, but the help desk's ticket system could not be "
+    "reached, so no ticket was opened. The team in the channel will still get back to you."
+)
+TICKETS = "the help desk's ticket system"
+
+
+def _told(channel: str | None, queued: bool) -> str:
+    """What the person is told at once: where it arrived, and where it is on its way."""
+    if channel is not None and queued:
+        return (
+            f"I've passed your question and my answer to {channel}, and they are on their way "
+            f"to {TICKETS}. {NEXT}"
+        )
+    if channel is not None:
+        return f"I've passed your question and my answer to {channel}. {NEXT}"
+    return (
+        f"I'm passing your question and my answer to {TICKETS}; if it can't get through, "
+        f"I'll tell you here. {NEXT}"
+    )

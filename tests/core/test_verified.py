@@ -137,8 +137,11 @@ async def test_a_follow_up_in_a_thread_is_not_given_a_verified_answer(runtime: R
     assert (await ask(handler, ana, "answers add How do I book a meeting room? :: Use Outlook.")).ok
     await asked(runtime, "Where is the Lisbon office?", thread="T-follow")
 
-    follow_up, _ = await asked(runtime, "How do I book a meeting room?", thread="T-follow")
+    follow_up, _ = await asked(runtime, "And how do I book a meeting room?", thread="T-follow")
     assert follow_up.status != "verified"
+    # A question that stands on its own is not a follow-up, however long the conversation.
+    own, _ = await asked(runtime, "How can I reserve a meeting room?", thread="T-follow")
+    assert own.status == "verified"
 
 
 async def test_edit_and_remove_change_what_is_answered_and_every_change_is_audited(

@@ -217,3 +217,25 @@ async def test_a_verified_answer_with_an_audience_is_given_only_to_people_in_it(
     await slash(slack, ADMIN, f"answers edit {answer_id} :: {ANSWER} --allow everyone")
     _, status, text, _ = await ask(slack, "U3", PARAPHRASE)
     assert status == "verified" and ANSWER in text
+
+
+async def test_a_later_question_in_a_dm_thread_gets_the_verified_answer(slack: SlackHarness):
+    assert "saved" in shown(await slash(slack, ADMIN, f"answers add {DECLINED} :: {ANSWER}"))
+    ts = new_ts()
+    await slack.event(dm("How do I connect to the VPN from home?", user="U4", channel="DU4", ts=ts))
+    await slack.settle()
+
+    async def in_thread(text: str) -> str:
+        await slack.event(dm(text, user="U4", channel="DU4", thread_ts=ts))
+        await slack.settle()
+        [(status,)] = await rows(
+            slack.runtime.db.pool,
+            "SELECT status FROM messages WHERE role = 'assistant' ORDER BY id DESC LIMIT 1",
+        )
+        return str(status)
+
+    # The agent pane's thread: a question on its own gets the verified answer in it.
+    assert await in_thread(PARAPHRASE) == "verified"
+    assert ANSWER in slack.fake.thread_text("DU4", ts)
+    # A follow-up leans on the thread instead.
+    assert await in_thread("And can I bring my dog to the office?") != "verified"

@@ -71,6 +71,12 @@ async def ask(slack: SlackHarness, question: str) -> tuple[int, str, dict[str, A
     return message_id, ts, buttons[0] if buttons else None
 
 
+async def destinations(slack: SlackHarness) -> list[str]:
+    async with slack.runtime.db.pool.connection() as conn:
+        cur = await conn.execute("SELECT destination FROM handoffs ORDER BY id")
+        return [str(r[0]) for r in await cur.fetchall()]
+
+
 async def audit(slack: SlackHarness) -> list[tuple[str, str | None, str]]:
     async with slack.runtime.db.pool.connection() as conn:
         cur = await conn.execute(
@@ -113,6 +119,8 @@ async def test_handoff_reaches_the_help_channel_and_webhook_once_per_press(setti
         assert ticket["question"] == "How do I reset my password?"
         assert ticket["message_id"] == message_id
         assert ticket["person"]["user_id"] == "U1"
+        # The requester's confirmed email, for a ticketing system that answers by mail.
+        assert ticket["person"]["email"] == "u1@example.com"
         assert ticket["answer"] == (await slack.answers())[-1][1]
 
         # A second press: nothing new is sent, and the person is told so.
@@ -132,6 +140,8 @@ async def test_handoff_reaches_the_help_channel_and_webhook_once_per_press(setti
                 "SELECT count(*) FROM handoffs WHERE message_id = %s", (message_id,)
             )
             assert (await cur.fetchone())[0] == 2
+        # Where each one arrived: the channel at once, the webhook once delivered.
+        assert await destinations(slack) == ["channel+webhook", "channel+webhook"]
         assert [o for _, _, o in await audit(slack)] == ["sent", "already", "sent"]
         assert {t for _, t, _ in await audit(slack)} == {f"message:{message_id}"}
         counted = slack.runtime.metrics.registry.get_sample_value(
@@ -159,6 +169,10 @@ async def test_a_forged_signature_is_refused_by_the_receiver(settings: Settings)
         # 401 is not retried: a wrong secret will not get better.
         assert [(d.signed, d.status) for d in hook.received] == [(False, 401)]
         assert not slack.fake.messages.get(HELP)
+        # It arrived nowhere: the person is told so, and may press again.
+        assert any("was not passed on" in m.text for m in slack.fake.thread("D1", ts))
+        assert await destinations(slack) == []
+        assert [o for _, _, o in await audit(slack)] == ["sent", "failed"]
 
 
 async def test_with_nothing_configured_no_button_is_shown(settings: Settings):
@@ -174,12 +188,16 @@ async def test_with_nothing_configured_no_button_is_shown(settings: Settings):
 
 async def test_a_slow_ticketing_system_does_not_hold_up_the_note_to_the_person(settings: Settings):
     hook = FakeWebhook(SECRET, delay_s=1.5)
-    async with webhook_up(hook) as url, running_slack(
-        settings, FakeSlack(), handoff_webhook=url, handoff_webhook_secret=SecretStr(SECRET)
-    ) as slack:
+    async with (
+        webhook_up(hook) as url,
+        running_slack(
+            settings, FakeSlack(), handoff_webhook=url, handoff_webhook_secret=SecretStr(SECRET)
+        ) as slack,
+    ):
         message_id, ts, _ = await ask(slack, "How do I reset my password?")
         await slack.interaction(press(message_id, ts))
         await slack.settle()
-        [told] = [m for m in slack.fake.thread("D1", ts) if "passed your question" in m.text]
+        [told] = [m for m in slack.fake.thread("D1", ts) if "your question and my answer" in m.text]
+        assert "ticket system" in told.text
         [delivery] = hook.accepted
         assert told.started_at < delivery.at - 1.0

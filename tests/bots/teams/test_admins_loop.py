@@ -95,8 +95,8 @@ async def test_the_loop_through_teams(make_bot: BotFactory):
     [saved] = await send(bot, activity)
     assert "Verified answer #" in saved.text and "saved" in saved.text
 
-    # Each in a personal chat of its own: in one chat, every later question is a follow-up,
-    # and a follow-up is never given a verified answer.
+    # Each in a personal chat of its own (the same chat works too:
+    # test_personal_chat_follow_ups.py).
     carol = {"user": "29:carol", "aad": "aad-carol", "user_name": "Carol"}
     dave = {"user": "29:dave", "aad": "aad-dave", "user_name": "Dave"}
     answered = await say(bot, PARAPHRASE, **carol)
@@ -165,3 +165,25 @@ async def test_a_non_admin_is_refused_the_loop_and_each_attempt_is_audited(bot: 
     assert "admins only" in reply.text
     [(count,)] = await rows(bot.runtime.db.pool, "SELECT count(*) FROM verified_answers")
     assert count == 0
+
+
+async def test_a_form_sent_again_saves_one_verified_answer(make_bot: BotFactory):
+    bot = await make_bot(admins=("aad-bob",))
+    await say(bot, DECLINED)
+    [reply] = await say(bot, "unanswered 7d", **BOB)
+    [action] = [a for t, a in forms(reply) if "bring my dog" in t]
+    [submit] = action["card"]["actions"]
+    prefix = submit["data"]["prefix"]
+    activity = bot.connector.activity("", mention_bot=False, **BOB)
+    value = {**submit["data"], prefix + "question": DECLINED, prefix + "answer": ANSWER}
+    activity.update({"replyToId": reply.id, "value": value})
+    [saved] = await send(bot, activity)
+    assert "saved" in saved.text
+
+    # Teams sends the same submit again (our ack was late): nothing more is said or saved.
+    assert await send(bot, activity) == []
+    # A double press: a second activity with the same card and the same words.
+    pressed_twice = {**activity, "id": activity["id"] + "2"}
+    assert await send(bot, pressed_twice) == []
+    [(count,)] = await rows(bot.runtime.db.pool, "SELECT count(*) FROM verified_answers")
+    assert count == 1

@@ -66,11 +66,23 @@ async def test_a_re_ingest_invalidates_the_cache(model_runtime: Runtime, fake: F
 async def test_a_follow_up_in_a_thread_is_never_answered_from_the_cache(
     model_runtime: Runtime, fake: FakeOpenAI
 ):
+    follow_up = "And how do I connect to the VPN from home?"
     fake.replies = ["Reset it in the portal [1].", "Use the VPN client [1].", "In a thread [1]."]
-    await ask(model_runtime, VPN)  # cached, asked on its own
+    await ask(model_runtime, follow_up)  # cached, asked on its own
     await ask(model_runtime, "How do I reset my password?", thread="T-thread")
-    follow, _ = await ask(model_runtime, VPN, thread="T-thread")
+    follow, _ = await ask(model_runtime, follow_up, thread="T-thread")
     assert follow.text == "In a thread [1]." and fake.count("chat") == 3
+
+
+async def test_a_question_standing_on_its_own_in_a_long_conversation_is_answered_from_the_cache(
+    model_runtime: Runtime, fake: FakeOpenAI
+):
+    fake.replies = ["Use the VPN client [1].", "Reset it in the portal [1]."]
+    await ask(model_runtime, VPN)  # cached, asked on its own
+    await ask(model_runtime, "How do I reset my password?", thread="T-chat")
+    again, _ = await ask(model_runtime, VPN, thread="T-chat")
+    assert again.text == "Use the VPN client [1]." and again.usage.model == "cache"
+    assert fake.count("chat") == 2
 
 
 async def test_answers_from_the_fallback_or_cut_streams_are_not_cached(
