@@ -52,9 +52,10 @@ from bots.teams.files import (
     read_consent,
     upload,
 )
+from bots.teams.forms import closes_card, saved_card
 from bots.teams.handoff import TeamsHandoff, conversation_link
 from bots.teams.references import TeamsConversations
-from core.commands import CommandHandler, CommandRequest, is_command
+from core.commands import CommandHandler, CommandReply, CommandRequest, is_command
 from core.errors import PlatformError
 from core.lifecycle import Question, QuestionLifecycle
 from core.worker import ClaimedEvent
@@ -175,9 +176,15 @@ class TeamsBot(ActivityHandler):
     ) -> None:
         """A command typed in a personal chat: run once, done or failed."""
         text = question_text(activity)
-        await self._lifecycle.once(claim, lambda: self._command(turn_context, activity, text))
 
-    async def _command(self, turn_context: TurnContext, activity: Activity, text: str) -> None:
+        async def run() -> None:
+            await self._command(turn_context, activity, text)
+
+        await self._lifecycle.once(claim, run)
+
+    async def _command(
+        self, turn_context: TurnContext, activity: Activity, text: str
+    ) -> CommandReply:
         request = _command_request(activity, text)
         reply = await self._services.commands.handle(request)
         offer = None
@@ -191,16 +198,27 @@ class TeamsBot(ActivityHandler):
                 file_type=reply.file_type,
             )
         await Outbox(turn_context).send(command_reply_activity(reply, file_offer=offer))
+        return reply
 
     async def _submitted(self, turn_context: TurnContext, activity: Activity, command: str) -> None:
         """A form on a card ("Write a verified answer") was sent: its command, run for whoever
-        sent it, as if they had typed it — so only in a personal chat, where commands run."""
+        sent it, as if they had typed it — so only in a personal chat, where commands run. A
+        new verified answer, once saved, turns its card read-only; one that failed leaves the
+        form as it was, filled in, to send again."""
         if conversation_type(activity) != PERSONAL:
             await Outbox(turn_context).send(
                 plain_message("Commands run in your personal chat with me: open it and try there.")
             )
             return
-        await self._command(turn_context, activity, command)
+        reply = await self._command(turn_context, activity, command)
+        card = activity.reply_to_id
+        if not (reply.ok and card and closes_card(command)):
+            return
+        try:
+            await Outbox(turn_context).update(card, saved_card(reply, command))
+        except PlatformError as exc:
+            # Saved all the same; a second press of the old card is then a duplicate.
+            log.info("teams_form_card_not_updated", activity_id=card, error=str(exc))
 
     async def _hand_off(
         self, turn_context: TurnContext, activity: Activity, message_id: int
@@ -267,7 +285,20 @@ class TeamsBot(ActivityHandler):
         if activity.name == INVOKE:
             answer = read_consent(activity.value)
             if answer is not None:
-                self._spawn(self._deliver_file(turn_context, activity, answer))
+                # Recorded like a card press: a redelivered or second accept of the same card
+                # uploads nothing more, and is still answered 200.
+                claim = await self._lifecycle.accept(
+                    event_key(activity),
+                    PLATFORM,
+                    {"consent": "accept" if answer.accepted else "decline"},
+                    message_key=_consent_key(activity),
+                )
+                if claim is not None:
+                    self._spawn(
+                        self._lifecycle.once(
+                            claim, lambda: self._deliver_file(turn_context, activity, answer)
+                        )
+                    )
             return InvokeResponse(status=int(HTTPStatus.OK))
         if activity.name != "message/submitAction":
             return await super().on_invoke_activity(turn_context)
@@ -330,6 +361,15 @@ def _form_key(activity: Activity, command: str) -> str | None:
     digest = hashlib.sha256(command.encode()).hexdigest()[:32]
     card = activity.reply_to_id or ""
     return f"teams:form:{activity.conversation.id}:{card}:{user_key(activity)}:{digest}"
+
+
+def _consent_key(activity: Activity) -> str | None:
+    """A FileConsentCard is answered once: Teams may send the answer again (a late ack) or the
+    card may be pressed twice before Teams swaps it for the result; either is the same answer."""
+    card = activity.reply_to_id
+    if not card:
+        return None
+    return f"teams:consent:{activity.conversation.id}:{card}:{user_key(activity)}"
 
 
 def is_personal_command(activity: Activity) -> bool:

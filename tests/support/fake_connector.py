@@ -14,7 +14,9 @@ refuses:
   text last streamed;
 - after the user pressed Stop, past the time limit, or once final: 403
   ``ContentStreamNotAllowed``;
-- edits: about 7 a second and 60 in 30 seconds per conversation (429);
+- edits (``PUT …/activities/{id}``): only of a message the bot sent in that conversation
+  (404), only as a ``message`` whose cards pass the same checks as a new one (400), about 7 a
+  second and 60 in 30 seconds per conversation (429);
 - messages over 100 KB (UTF-16, as Teams counts) get 413 ``MessageSizeTooBig``;
 - with ``expected_token`` set, calls without that bearer token get 401.
 
@@ -609,6 +611,15 @@ class FakeConnector:
             return await self._answer(
                 request, body, 404, self._error("NotFound", "no such message")
             )
+        # An edit replaces the whole message and is held to the rules of a new one.
+        if body.get("type") != "message":
+            return await self._answer(
+                request, body, 400, self._error("BadArgument", "only a message can be updated")
+            )
+        if (problem := self._file_card_error(conversation_id, body)) is not None:
+            return await self._answer(request, body, 400, self._error("BadArgument", problem))
+        if (problem := _adaptive_card_error(body)) is not None:
+            return await self._answer(request, body, 400, self._error("BadArgument", problem))
         if self._failures:
             status = self._failures.pop(0)
             return await self._answer(

@@ -187,3 +187,106 @@ async def test_a_form_sent_again_saves_one_verified_answer(make_bot: BotFactory)
     assert await send(bot, pressed_twice) == []
     [(count,)] = await rows(bot.runtime.db.pool, "SELECT count(*) FROM verified_answers")
     assert count == 1
+
+
+def card_texts(message: Message) -> list[str]:
+    return [
+        block.get("text", "")
+        for attachment in message.activity.get("attachments") or ()
+        for block in (attachment.get("content") or {}).get("body") or ()
+    ]
+
+
+def has_actions(message: Message) -> bool:
+    return any(
+        "actions" in part or part.get("type", "").startswith("Input.")
+        for attachment in message.activity.get("attachments") or ()
+        for part in _parts(attachment.get("content") or {})
+    )
+
+
+def _parts(card: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [card]
+    for block in card.get("body") or ():
+        found.extend(_parts(block) if block.get("type") == "Container" else [block])
+    found.extend(card.get("items") or ())
+    return found
+
+
+async def write_form_submit(bot: BotServer, answer: str) -> tuple[Message, dict[str, Any]]:
+    """Bob's `unanswered` card, and the activity Teams posts when he sends its form."""
+    await say(bot, DECLINED)
+    [reply] = await say(bot, "unanswered 7d", **BOB)
+    [action] = [a for t, a in forms(reply) if "bring my dog" in t]
+    [submit] = action["card"]["actions"]
+    prefix = submit["data"]["prefix"]
+    activity = bot.connector.activity("", mention_bot=False, **BOB)
+    value = {**submit["data"], prefix + "question": DECLINED, prefix + "answer": answer}
+    activity.update({"replyToId": reply.id, "value": value})
+    return reply, activity
+
+
+def shown(bot: BotServer, message: Message) -> Message:
+    [now] = [m for m in bot.connector.visible(message.conversation_id) if m.id == message.id]
+    return now
+
+
+async def test_a_saved_form_turns_its_card_read_only(make_bot: BotFactory):
+    bot = await make_bot(admins=("aad-bob",))
+    card, activity = await write_form_submit(bot, ANSWER)
+    assert has_actions(card)
+    [saved] = await send(bot, activity)
+    assert "saved" in saved.text
+
+    [(answer_id, updated_at)] = await rows(
+        bot.runtime.db.pool, "SELECT id, updated_at FROM verified_answers"
+    )
+    day = f"{updated_at.day} {updated_at:%b %Y}"
+    now = shown(bot, card)
+    assert now.edits == 1
+    assert f"Saved as verified answer #{answer_id} · Bob · {day}" in card_texts(now)
+    assert any(DECLINED in t for t in card_texts(now))
+    assert not has_actions(now) and forms(now) == []
+    [update] = [r for r in bot.connector.requests if r.method == "PUT"]
+    assert (update.activity_id, update.status) == (card.id, 200)
+
+    # The old card's submit arrives again: nothing said, saved or changed.
+    assert await send(bot, activity) == []
+    assert shown(bot, card).edits == 1
+    [(count,)] = await rows(bot.runtime.db.pool, "SELECT count(*) FROM verified_answers")
+    assert count == 1
+
+
+async def test_a_form_that_fails_to_save_keeps_its_card(make_bot: BotFactory):
+    bot = await make_bot(admins=("aad-bob",))
+    card, activity = await write_form_submit(bot, "   ")
+    [problem] = await send(bot, activity)
+    assert "::" in problem.text  # what went wrong, and how to write it
+    now = shown(bot, card)
+    assert now.edits == 0 and has_actions(now)
+    assert not [r for r in bot.connector.requests if r.method == "PUT"]
+
+
+async def test_a_file_consent_accepted_twice_uploads_one_file(make_bot: BotFactory):
+    bot = await make_bot(admins=("aad-bob",))
+    [offer] = await say(bot, "stats csv 7d", **BOB)
+    accept = bot.connector.file_consent(offer, user="29:bob", aad="aad-bob")
+    [shown_file] = await send(bot, accept)
+    assert shown_file.text == "Here is your file."
+
+    # Teams delivers the same accept again (a late ack), then a second press of the card
+    # arrives as an invoke of its own with a new upload session: each gets 200, nothing more.
+    for again in (accept, bot.connector.file_consent(offer, user="29:bob", aad="aad-bob")):
+        status, _ = await bot.post(again)
+        assert status == 200
+        await bot.settle()
+    assert len(bot.connector.files) == 1
+    files = [
+        m
+        for m in bot.connector.visible(offer.conversation_id)
+        if any(
+            a.get("contentType") == "application/vnd.microsoft.teams.card.file.info"
+            for a in m.activity.get("attachments") or ()
+        )
+    ]
+    assert len(files) == 1
