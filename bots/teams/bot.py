@@ -51,6 +51,7 @@ from bots.teams.files import (
     upload,
 )
 from bots.teams.handoff import TeamsHandoff
+from bots.teams.identity import mentioned_people
 from bots.teams.references import TeamsConversations
 from core.commands import CommandHandler, CommandRequest, is_command
 from core.errors import PlatformError
@@ -155,6 +156,10 @@ class TeamsBot(ActivityHandler):
 
     async def _command(self, turn_context: TurnContext, activity: Activity, text: str) -> None:
         request = _command_request(activity, text)
+        if request.mentions:
+            request = replace(
+                request, mentions=await mentioned_people(turn_context, request.mentions)
+            )
         reply = await self._services.commands.handle(request)
         offer = None
         if reply.file_name and reply.file_content is not None:
