@@ -126,12 +126,22 @@ class PgSpendLedger:
 
     async def _user(self, person: Person, since: datetime) -> float:
         async with self._pool.connection() as conn:
+            # One person across platforms (``Person.account``): their record is found by
+            # email too, so the first question from an account not yet joined to it (no
+            # ``users`` row, or no ``same_as`` yet) still counts what they spent elsewhere.
             cur = await conn.execute(
-                """SELECT coalesce(sum(m.cost_usd), 0)
-                   FROM users u JOIN messages m ON m.user_id = coalesce(u.same_as, u.id)
-                   WHERE u.platform = %s AND u.workspace_id = %s AND u.platform_user_id = %s
-                     AND m.created_at >= %s AND m.role = 'assistant'""",
-                (person.platform, person.workspace_id, person.user_id, since),
+                """SELECT coalesce(sum(m.cost_usd), 0) FROM messages m
+                   WHERE m.created_at >= %(since)s AND m.role = 'assistant'
+                     AND m.user_id IN (
+                         SELECT coalesce(u.same_as, u.id) FROM users u
+                         WHERE (u.platform = %(platform)s AND u.workspace_id = %(workspace)s
+                                AND u.platform_user_id = %(user)s)
+                            OR (%(account)s::text IS NOT NULL AND u.email IS NOT NULL
+                                AND lower(u.email) = %(account)s))""",
+                {
+                    "platform": person.platform, "workspace": person.workspace_id,
+                    "user": person.user_id, "since": since, "account": person.account,
+                },
             )
             row = await cur.fetchone()
         return float(row[0]) if row else 0.0

@@ -54,6 +54,7 @@ from bots.teams.files import (
 )
 from bots.teams.forms import closes_card, saved_card
 from bots.teams.handoff import TeamsHandoff, conversation_link
+from bots.teams.identity import mentioned_people
 from bots.teams.references import TeamsConversations
 from core.commands import CommandHandler, CommandReply, CommandRequest, is_command
 from core.errors import PlatformError
@@ -186,6 +187,10 @@ class TeamsBot(ActivityHandler):
         self, turn_context: TurnContext, activity: Activity, text: str
     ) -> CommandReply:
         request = _command_request(activity, text)
+        if request.mentions:
+            request = replace(
+                request, mentions=await mentioned_people(turn_context, request.mentions)
+            )
         reply = await self._services.commands.handle(request)
         offer = None
         if reply.file_name and reply.file_content is not None:

@@ -4,13 +4,18 @@ their user id) and their email or user principal name from the Bot Connector's m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import structlog
+from botbuilder.core import TurnContext
+from botbuilder.core.teams import TeamsInfo
 from botframework.connector.auth import ConnectorFactory
 
 from core.events import Person
 from core.identity import Identity
+
+log = structlog.get_logger(__name__)
 
 
 class TeamsIdentities:
@@ -52,3 +57,24 @@ def identity_of(account: Any, user_id: str) -> Identity:
         email=str(email).strip().lower() if email and "@" in str(email) else None,
         entra_id=str(entra) if entra else None,
     )
+
+
+async def mentioned_people(turn_context: TurnContext, mentions: Sequence[str]) -> tuple[str, ...]:
+    """The @-mentioned people as the core knows them (``role @someone admin``).
+
+    A mention carries the Teams user id (``29:…``); a person is known by their Entra object id
+    (``activities.user_key``), so each mention's member record is read for it. A mention whose
+    record cannot be read keeps its Teams id.
+    """
+    found: list[str] = []
+    for mention in mentions:
+        if not mention.startswith(("29:", "8:")):
+            found.append(mention)
+            continue
+        try:
+            member = await TeamsInfo.get_member(turn_context, mention)
+        except Exception as exc:  # noqa: BLE001 — the command still runs, on the Teams id
+            log.warning("teams_mention_lookup_failed", error=repr(exc))
+            member = None
+        found.append(str(getattr(member, "aad_object_id", None) or mention))
+    return tuple(found)

@@ -53,3 +53,36 @@ async def test_member_lookup_down_answers_with_public_documents_then_catches_up(
     bot.connector.members_down = False
     await bot.runtime.people.settled()
     assert "104,000" in await said(bot, SALARY_QUESTION + " Thanks", MARIA)
+
+
+def mentioning(bot: BotServer, text: str, who: dict[str, str], mentioned: dict[str, str]):
+    """``text`` with ``mentioned`` @-mentioned, as Teams posts it: the mention's id is the
+    Teams user id (``29:…``), not the Entra object id the person is known by."""
+    activity = bot.connector.activity(text, **who)
+    activity["text"] = text.replace("@", f"<at>{mentioned['user_name']}</at>", 1)
+    activity["entities"].append({
+        "type": "mention",
+        "text": f"<at>{mentioned['user_name']}</at>",
+        "mentioned": {"id": mentioned["user"], "name": mentioned["user_name"]},
+    })
+    return activity
+
+
+async def test_role_by_mention_on_teams_reaches_the_person_mentioned(
+    make_bot: BotFactory, tmp_path: Path
+):
+    bot = await restricted(await make_bot(admins=("maria@example.com",)), tmp_path)
+    await said(bot, "How many days of annual leave do I get?", BOB)
+    assert "admins only" in await said(bot, "stats", BOB)
+    status, _ = await bot.post(mentioning(bot, "role @ admin", MARIA, BOB))
+    assert status in (200, 201, 202)
+    await bot.settle()
+    assert "now an admin" in bot.connector.visible("a:personal-29:maria")[-1].text
+    assert "admins only" not in await said(bot, "stats", BOB)
+
+
+async def test_role_by_email_on_teams(make_bot: BotFactory, tmp_path: Path):
+    bot = await restricted(await make_bot(admins=("maria@example.com",)), tmp_path)
+    await said(bot, "How many days of annual leave do I get?", BOB)
+    assert "now an admin" in await said(bot, "role bob@example.com admin", MARIA)
+    assert "admins only" not in await said(bot, "stats", BOB)

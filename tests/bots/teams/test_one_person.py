@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 
 from bots.runtime import Runtime
 from bots.server import build_app
@@ -26,8 +28,10 @@ from tests.bots.slack.conftest import (
 from tests.bots.slack.conftest import TEAM as SLACK_TEAM
 from tests.bots.slack.test_commands_e2e import shown, slash
 from tests.bots.teams.conftest import BotServer
+from tests.conftest import SAMPLE_KNOWLEDGE
 from tests.support.conversations import rows
 from tests.support.fake_connector import FakeConnector
+from tests.support.fake_openai import FakeOpenAI, serve_fake
 from tests.support.fake_openid import FakeBotFrameworkOpenId
 from tests.support.fake_slack import FakeSlack
 
@@ -113,3 +117,71 @@ async def test_a_setting_keeps_the_platforms_apart(
         )
         assert len(people) == 2
         assert "annual leave" not in shown(await slash(world.slack, "UMARIA", "history"))
+
+
+async def latest_on_teams(world: Both, text: str) -> str:
+    status, _ = await world.teams.post(world.teams.connector.activity(text, **TEAMS_MARIA))
+    assert status in (200, 201, 202)
+    await world.teams.settle()
+    return world.teams.connector.visible(f"a:personal-{TEAMS_MARIA['user']}")[-1].text
+
+
+@pytest.mark.parametrize("merged", [True, False], ids=["merged", "apart"])
+async def test_the_rate_limit_spans_both_platforms(
+    settings: Settings, connector: FakeConnector, openid: FakeBotFrameworkOpenId, merged: bool
+):
+    # Two questions at once, then one a minute: her third, on Teams, is one too many.
+    limits = {"rate_limit_burst": 2, "rate_limit_per_minute": 1, "merge_platforms": merged}
+    async with both(settings, connector, openid, **limits) as world:
+        for text in (ON_SLACK, ON_TEAMS):
+            await world.slack.event(dm(text, user="UMARIA", channel="DUMARIA"))
+            await world.slack.settle()
+        third = await latest_on_teams(world, "How do I reset my password?")
+        assert ("asking fast" in third) is merged
+
+
+async def test_the_daily_budget_spans_both_platforms(
+    settings: Settings, connector: FakeConnector, openid: FakeBotFrameworkOpenId
+):
+    model = FakeOpenAI()
+    async with serve_fake(model) as url:
+        priced = {
+            "openai_base_url": url, "openai_api_key": SecretStr("test-key"),
+            "chat_model": "fake-chat", "model_prices": {"fake-chat": (1_000_000.0, 1_000_000.0)},
+            "answer_cache_ttl": 0, "user_daily_budget_usd": 5.0,
+        }
+        async with both(settings, connector, openid, **priced) as world:
+            assert not (await world.runtime.ingestor.ingest([SAMPLE_KNOWLEDGE])).failed
+            await world.slack.event(dm(ON_SLACK, user="UMARIA", channel="DUMARIA"))
+            await world.slack.settle()
+            calls = model.count("chat")
+            assert calls >= 1  # answered on Slack, and over her budget now
+            assert "today's allowance" in await latest_on_teams(world, ON_TEAMS)
+            assert model.count("chat") == calls
+
+
+async def test_forget_me_on_one_platform_forgets_the_person_on_both(
+    settings: Settings, connector: FakeConnector, openid: FakeBotFrameworkOpenId
+):
+    async with both(settings, connector, openid) as world:
+        await ask_on_both(world)
+        pool = world.runtime.db.pool
+        assert len(await rows(pool, "SELECT id FROM users WHERE platform_user_id IN "
+                                    "('UMARIA', 'aad-maria')")) == 2
+        looked_up = len(world.slack.fake.calls_to("users.info"))
+
+        await latest_on_teams(world, "forget-me")
+        card = world.teams.connector.visible(f"a:personal-{TEAMS_MARIA['user']}")[-1]
+        confirm = card.activity["attachments"][0]["content"]
+        [button] = [a for a in confirm["actions"] if a["title"] == "Yes, delete my data"]
+        assert "forgotten you" in await latest_on_teams(world, button["data"]["msteams"]["text"])
+
+        # Her Slack questions and answers are gone with her Teams ones, and neither account
+        # keeps her name or email (the rows stay with ids and role only, store/privacy.py).
+        assert await rows(pool, "SELECT role, user_id, text FROM messages") == []
+        assert await rows(pool, """SELECT platform_user_id FROM users
+                                   WHERE email IS NOT NULL OR display_name IS NOT NULL""") == []
+        # Who she is on Slack is not remembered either: her next question asks Slack again.
+        await world.slack.event(dm(ON_SLACK, user="UMARIA", channel="DUMARIA"))
+        await world.slack.settle()
+        assert len(world.slack.fake.calls_to("users.info")) > looked_up
