@@ -30,7 +30,17 @@ ASKING = frozenset(
     used rely relying relies shown show shows stated state states statement detail details
     information info according documentation docs document documents mentioned mention
     provide provided assume assuming primarily following defined definition formula
-    specifically specific key main two three several""".split()
+    specifically specific key main one two three several""".split()
+) | frozenset(
+    # Comparing, ranking and judging: the frame of the question, seldom the documents' words
+    # ("which region had the worst…", "how does X differ from Y", "what drove…").
+    """compare compared compares comparing comparison versus vs differ differs different
+    biggest largest smallest highest lowest worst best most least better worse greater
+    drove drive drives driven driver drivers reason reasons why roughly approximately
+    approximate quickly thing things overall generally typically""".split()
+) | frozenset(
+    # The unit an answer is to be given in, and a period's label written apart ("FY 2023").
+    """usd eur gbp million millions billion billions thousand thousands fy""".split()
 )
 
 

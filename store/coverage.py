@@ -15,7 +15,9 @@ from core.text import ASKING, STOPWORDS
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
 # "FY2022", "Q3", "H1": a period's label glued to its number; documents mostly write the
 # number alone ("fiscal 2022", "third quarter"), so the number is what is looked for.
-_PERIOD = re.compile(r"^(?:fy|q|h|cy)(\d{1,4})$", re.IGNORECASE)
+# Glued to each other too: "Q22023" is the second quarter of 2023, "FY2023Q1" its first.
+_PERIOD = re.compile(r"^(?:fy|cy|[qh][1-4](?=\d{4}$)|q|h)?(\d{4})(?:[qh][1-4])?$|^(?:fy|q|h|cy)(\d{1,4})$",
+                     re.IGNORECASE)
 
 
 def content(question: str) -> str:
@@ -26,7 +28,7 @@ def content(question: str) -> str:
         if low in STOPWORDS or low in ASKING:
             continue
         period = _PERIOD.match(low)
-        kept.append(period.group(1) if period else word)
+        kept.append(next(g for g in period.groups() if g) if period else word)
     return " ".join(kept)
 
 # Each lexeme of the question weighs its IDF (BM25's form, as in store/retrieval.py); a word
