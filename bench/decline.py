@@ -201,6 +201,17 @@ words left out nor the whole-index rule), full text: claude-docs false decline 0
 answer 0.21; financebench-subset 0.40 and 0.62; mean 0.27 and 0.42 (mean error 0.343). The
 sample knowledge: 0.00 and 0.41.
 
+Variants tried this release on the same retrieved passages (full text; mean error over the
+two sets at each variant's best threshold, then over the sample knowledge too): the top 5
+read together 0.306 / 0.272 (kept); the top 3 together 0.305 / 0.256; the best single passage
+0.357 / 0.263; half and half of the two 0.336 / 0.284; the question's capitalised names
+weighted two or three times, or a missing name halving the share, 0.265–0.301 on the two sets
+but 0.268–0.322 with the sample knowledge, whose false answers rose to 0.55–0.73: a fit to
+financebench's "a company the filings do not cover" questions, not kept. Leaving the
+comparing, unit and period words out lowered the two sets' mean error from 0.343 to 0.306
+at the same threshold. A vector-similarity signal was not tried: passages do not carry their
+cosine to the question, and reading it would add a query to every question.
+
 What this signal cannot tell: a near miss in the documents' own words. "What was AT&T's
 postpaid phone churn in 2022?" finds Verizon's filing, which names AT&T, postpaid phones and
 churn; "How do I reset my Claude.ai account password?" finds every word in the docs. Those are
