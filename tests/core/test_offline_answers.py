@@ -154,3 +154,10 @@ async def test_a_wrong_route_does_not_decline_what_the_whole_index_covers(loaded
     # The lexical router sends this to HR; the Help Hub's priorities are in IT's documents.
     text = await answer_text(loaded_runtime, "What is the first response time for a P1 ticket?")
     assert "15 minutes" in text
+
+
+def test_word_matching_meets_a_verb_and_its_noun():
+    from core.text import match_terms
+
+    assert len(set(match_terms("arrive arrival arriving"))) == 1
+    assert len(set(match_terms("include including"))) == 1
