@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench import (
     EMBED_MODEL,
@@ -39,7 +40,6 @@ from bench import (
     table,
     write_section,
 )
-from bench.baselines import Baselines
 from bench.evalsets import (
     EVAL_ROOT,
     SETS,
@@ -60,6 +60,9 @@ from core.routing import Domain, LexicalRouter, search_scope
 from core.settings import Settings
 from store.database import Database
 from store.retrieval import HybridRetriever, HybridWeights
+
+if TYPE_CHECKING:  # the baselines need numpy and LangChain, which only their runs install
+    from bench.baselines import Baselines
 
 CACHE = Path("/tmp/sbbench-cache")
 EVAL = EVAL_ROOT / "claude-docs"
@@ -115,8 +118,9 @@ async def ask(
 ) -> dict[str, Totals]:
     rankings = OURS if embedder is not None else OURS[:1]
     rankings = tuple(r for r in rankings if only is None or r in only)
-    names = Baselines.names if embedder is not None else Baselines.names[:1]
-    totals = {name: Totals() for name in (*rankings, *(names if baselines else ()))}
+    names: tuple[str, ...] = () if baselines is None else (
+        tuple(baselines.names) if embedder is not None else tuple(baselines.names[:1]))
+    totals = {name: Totals() for name in (*rankings, *names)}
     vectors: list[list[float] | None] = (
         list(await embedder.embed([q.text for q in questions])) if embedder is not None
         else [None] * len(questions)
@@ -154,7 +158,10 @@ async def run_set(
                                round(time.perf_counter() - started, 1))
             print(f"{name}: {report.added} documents, {report.chunks} chunks in "
                   f"{result.ingest_s} s", flush=True)
-            baselines = None if args.no_baselines else await Baselines.build(evalset, embedder)
+            baselines = None
+            if not args.no_baselines:
+                from bench.baselines import Baselines
+                baselines = await Baselines.build(evalset, embedder)
             result.totals = await ask(db, embedder, args, evalset.questions, baselines, result)
             single: set[tuple[object, ...]] = set()
             for label, variant in sweep_variants(args):

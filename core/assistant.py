@@ -234,7 +234,16 @@ class Assistant:
             )
         retrieval_ms = (time.perf_counter() - retrieval_started) * 1000
         language = language_of(question, event.locale)
-        if await self._uncovered(query, passages, language):
+        uncovered = await self._uncovered(query, passages, language)
+        if uncovered and domains:
+            # A route narrows the search; only the whole index can say the documents are silent.
+            again = time.perf_counter()
+            passages = await self._retriever.search(
+                query, k=self._limits.retrieval_k, principals=scope.principals
+            )
+            retrieval_ms += (time.perf_counter() - again) * 1000
+            uncovered = await self._uncovered(query, passages, language)
+        if uncovered:
             # Nothing retrieved is about the question: say so and where to ask, show no
             # passages, call no model; stored as not_found for the admins' list.
             text = not_found_text(self._contacts.for_domain(route.primary), language)

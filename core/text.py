@@ -19,6 +19,30 @@ STOPWORDS = frozenset(
     know need want get got let us i'm im can't cant don't dont much many also""".split()
 )
 
+# How a question is asked, not what it is about: these never decide whether a passage is.
+# Questions come with instructions too ("answer in percent, rounded to one decimal place",
+# "according to the documentation").
+ASKING = frozenset(
+    """long often mean means meaning must may might happen happens possible able allowed way
+    ways find explain describe described give given example difference answer answers
+    question questions response respond reply calculate calculated compute round rounded
+    decimal decimals place places unit units percent percents percentage based using use
+    used rely relying relies shown show shows stated state states statement detail details
+    information info according documentation docs document documents mentioned mention
+    provide provided assume assuming primarily following defined definition formula
+    specifically specific key main one two three several""".split()
+) | frozenset(
+    # Comparing, ranking and judging: the frame of the question, seldom the documents' words
+    # ("which region had the worst…", "how does X differ from Y", "what drove…").
+    """compare compared compares comparing comparison versus vs differ differs different
+    biggest largest smallest highest lowest worst best most least better worse greater
+    drove drive drives driven driver drivers reason reasons why roughly approximately
+    approximate quickly thing things overall generally typically""".split()
+) | frozenset(
+    # The unit an answer is to be given in, and a period's label written apart ("FY 2023").
+    """usd eur gbp million millions billion billions thousand thousands fy""".split()
+)
+
 
 def clean(text: str) -> str:
     """Drop control and format characters (keeping newlines and tabs) and trim."""
@@ -50,11 +74,13 @@ def terms(text: str) -> list[str]:
 
 def _fold(word: str) -> str:
     # A little further than _stem, for matching a question with a passage's sentences:
-    # "booking" meets "book", "locked" meets "lock", "connection" meets "connect".
-    for suffix, keep in (("ations", 5), ("ation", 5), ("ings", 4), ("ing", 4), ("ed", 4), ("ly", 4)):
+    # "booking" meets "book", "locked" meets "lock", "connection" meets "connect"; a final
+    # "e" goes too, so "arrive" meets "arrival" and "arriving", "include" meets "including".
+    for suffix, keep in (("ations", 5), ("ation", 5), ("ings", 4), ("ing", 4), ("ed", 4),
+                         ("ly", 4), ("al", 5)):
         if word.endswith(suffix) and len(word) - len(suffix) >= keep - 1:
             return word[: -len(suffix)]
-    return word
+    return word[:-1] if word.endswith("e") and len(word) >= 5 else word
 
 
 def match_terms(text: str) -> list[str]:

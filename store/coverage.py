@@ -10,25 +10,14 @@ from psycopg_pool import AsyncConnectionPool
 
 from core.answers import Passage
 from core.coverage import Coverage
-from core.text import STOPWORDS
+from core.text import ASKING, STOPWORDS
 
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
-# How a question is asked, not what it is about: these never decide whether a passage is.
-# Questions come with instructions too ("answer in percent, rounded to one decimal place",
-# "according to the documentation").
-_ASKING = frozenset(
-    """long often mean means meaning must may might happen happens possible able allowed way
-    ways find explain describe described give given example difference answer answers
-    question questions response respond reply calculate calculated compute round rounded
-    decimal decimals place places unit units percent percents percentage based using use
-    used rely relying relies shown show shows stated state states statement detail details
-    information info according documentation docs document documents mentioned mention
-    provide provided assume assuming primarily following defined definition formula
-    specifically specific key main two three several""".split()
-)
 # "FY2022", "Q3", "H1": a period's label glued to its number; documents mostly write the
 # number alone ("fiscal 2022", "third quarter"), so the number is what is looked for.
-_PERIOD = re.compile(r"^(?:fy|q|h|cy)(\d{1,4})$", re.IGNORECASE)
+# Glued to each other too: "Q22023" is the second quarter of 2023, "FY2023Q1" its first.
+_PERIOD = re.compile(r"^(?:fy|cy|[qh][1-4](?=\d{4}$)|q|h)?(\d{4})(?:[qh][1-4])?$|^(?:fy|q|h|cy)(\d{1,4})$",
+                     re.IGNORECASE)
 
 
 def content(question: str) -> str:
@@ -36,10 +25,10 @@ def content(question: str) -> str:
     kept = []
     for word in _WORD.findall(question):
         low = word.lower()
-        if low in STOPWORDS or low in _ASKING:
+        if low in STOPWORDS or low in ASKING:
             continue
         period = _PERIOD.match(low)
-        kept.append(period.group(1) if period else word)
+        kept.append(next(g for g in period.groups() if g) if period else word)
     return " ".join(kept)
 
 # Each lexeme of the question weighs its IDF (BM25's form, as in store/retrieval.py); a word

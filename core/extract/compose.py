@@ -7,12 +7,13 @@ else retrieved stays in the sources, not in the answer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from core.answers import Passage
+from core.text import ASKING
 from core.extract.blocks import Block, Unit, read
-from core.extract.scoring import Question, Weights, block_score, context_words, score
+from core.extract.scoring import Question, Weights, block_score, context_words, score, words
 
 # A lower-ranked passage must beat the one above it clearly to be quoted first.
 _RANK_PRIOR = 0.08
@@ -25,6 +26,11 @@ _SECOND_PASSAGE = 0.9
 _MAX_ROWS = 4
 _MAX_ITEMS = 12
 _MAX_EXTRA_UNITS = 2
+# Sentences quoted from a paragraph whose heading names what was asked.
+_PARAGRAPH = 3
+# Share of the question's weight a heading must name for its paragraph to be about it.
+_ABOUT = 0.5
+_ASKING = frozenset(words(" ".join(ASKING)))
 
 
 @dataclass(slots=True)
@@ -76,10 +82,22 @@ def _following(units: list[Unit], unit: Unit) -> Block | None:
     return None
 
 
+def _steps_after(units: list[Unit], unit: Unit) -> Block | None:
+    """Numbered steps later under the same heading as ``unit``, with no other list or table
+    between ("The fastest way is Lumen Reset. It works from any browser. 1. Go to …")."""
+    for later in units[unit.index + 1:]:
+        if later.block.heading != unit.block.heading or later.block.kind == "table":
+            return None
+        if later.block.kind == "list":
+            return later.block if later.block.ordered else None
+    return None
+
+
 class _Composer:
-    def __init__(self, question: Question, read_: _Read) -> None:
+    def __init__(self, question: Question, read_: _Read, about: Callable[[Unit], bool]) -> None:
         self.q = question
         self.r = read_
+        self.about = about  # the heading a unit sits under names what was asked
         self.shown: set[int] = set()
         self.parts: list[tuple[int, list[str]]] = []
 
@@ -141,10 +159,17 @@ class _Composer:
         picked = [unit]
         siblings = [u for u in block.units if u.text]
         position = siblings.index(unit)
-        if position + 1 < len(siblings) and self.s(siblings[position + 1]) >= 0.5 * self.s(unit):
+        if self.about(unit):
+            # A paragraph under a heading that names what was asked ("Error MFA-112") is
+            # about it throughout: what it goes on to say is part of the answer.
+            picked = siblings[position:position + _PARAGRAPH]
+        elif position + 1 < len(siblings) and self.s(siblings[position + 1]) >= 0.5 * self.s(unit):
             picked.append(siblings[position + 1])
         self.parts.append((unit.index, [" ".join(u.text for u in picked)]))
         self.shown.update(u.index for u in picked)
+        if self.q.procedure and (steps := _steps_after(self.r.units, picked[-1])) is not None:
+            self.whole_block(steps)  # "how do I…" answered by the way, then its steps
+            return
         nxt = _following(self.r.units, picked[-1])
         if nxt is None or nxt.lead != picked[-1].text:
             return
@@ -173,6 +198,12 @@ class _Composer:
         return [line for _, lines in self.parts for line in lines]
 
 
+def _heading(passage: Passage, unit: Unit) -> set[str]:
+    """The words of the heading a unit sits under: the one above it inside the passage, else
+    the passage's section."""
+    return words(unit.block.heading or passage.section or "")
+
+
 def _under(passage: Passage, unit: Unit, around: str) -> str:
     """What a unit is read under: the heading above it inside the passage where there is one
     (a passage merged from two sections), else the passage's own section."""
@@ -191,7 +222,8 @@ def compose(question: str, passages: Sequence[Passage], *, max_passages: int = 3
         around = f"{r.passage.title} {r.passage.section or ''}"
         prior = 1 / (1 + _RANK_PRIOR * (r.n - 1))
         r.scores = {
-            u.index: score(u, q, weights, context_words(u, _under(r.passage, u, around))) * prior
+            u.index: score(u, q, weights, context_words(u, _under(r.passage, u, around)),
+                             _heading(r.passage, u)) * prior
             for u in r.units
             if u.text
         }
@@ -216,11 +248,16 @@ def compose(question: str, passages: Sequence[Passage], *, max_passages: int = 3
     chosen = [ranked[0]] + [
         r for r in ranked[1:max_passages] if r.best[0] >= _SECOND_PASSAGE * top
     ][:1]
+    asked = q.words - _ASKING  # what the question is about, not how it is asked ("mean")
     out: list[str] = []
     for r in chosen:
         _, unit = r.best
         assert unit is not None
-        lines = _Composer(q, r).compose(unit)
+
+        def about(u: Unit, passage: Passage = r.passage) -> bool:
+            return weights.of(_heading(passage, u) & asked) >= _ABOUT * weights.of(asked)
+
+        lines = _Composer(q, r, about).compose(unit)
         said = set(out)
         if not lines or all(line in said or line.startswith("|---") for line in lines):
             continue  # the same rows or sentences in another document say nothing new

@@ -23,6 +23,22 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d")
+# The kind of figure a quantity question asks for, and how that kind is written: "what
+# time" wants a clock time, "how long" a duration, "how much" an amount. A unit holding
+# a figure of the asked kind answers before one holding any number ("4 times salary").
+_UNITS = r"(minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)"
+_KINDS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (re.compile(r"\bwhat time\b|\bwhen\b.*\b(start|open|close|arrive|finish|begin)", re.I),
+     re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?(am|pm)\b", re.I)),
+    (re.compile(r"\bhow (long|soon)\b|\bhow far in advance\b|\bwithin\b", re.I),
+     re.compile(rf"\b(\d+|one|two|three|four|five|six|ten)\s+(working\s+|calendar\s+)?{_UNITS}\b", re.I)),
+    (re.compile(r"\bhow much\b|\b(rate|cost|cap|amount|allowance|price|fee)\b", re.I),
+     re.compile(r"[£$€]\s?\d|\b\d[\d,.]*\s?(%|percent|gbp|eur|usd|cad|p)\b", re.I)),
+    (re.compile(r"\bwhen\b|\bwhat date\b|\bdeadline\b|\bwhich day\b", re.I),
+     re.compile(r"\b\d{1,2}(st|nd|rd|th)\b|\b(january|february|march|april|may|june|july|"
+                r"august|september|october|november|december|monday|tuesday|wednesday|"
+                r"thursday|friday)\b", re.I)),
+)
 
 
 def words(text: str) -> set[str]:
@@ -37,6 +53,7 @@ class Question:
     words: frozenset[str]
     procedure: bool
     quantity: bool
+    kinds: tuple[re.Pattern[str], ...] = ()  # how the figures it asks for are written
 
     @classmethod
     def of(cls, text: str) -> Question:
@@ -44,6 +61,7 @@ class Question:
             words=frozenset(words(text)),
             procedure=bool(_PROCEDURE.search(text)),
             quantity=bool(_QUANTITY.search(text)),
+            kinds=tuple(figure for asks, figure in _KINDS if asks.search(text)),
         )
 
 
@@ -65,19 +83,32 @@ class Weights:
         return sum(self._idf.values())
 
 
-def score(unit: Unit, question: Question, weights: Weights, context: set[str]) -> float:
+# What a word found beside a unit counts, against one in the unit itself: in the heading
+# the unit sits under ("Partner leave (UK)" over "Partners … receive 6 weeks"), a heading
+# names what the unit is about; elsewhere around it (the document's title, the lead-in,
+# the table's header) it only places it.
+HEADING = 0.8
+AROUND = 0.5
+
+
+def score(unit: Unit, question: Question, weights: Weights, context: set[str],
+          heading: set[str] | frozenset[str] = frozenset()) -> float:
     """The weight of the question's words found in ``unit``; words found only in its
-    ``context`` (the passage's title and section, the list's lead-in, the table's header)
-    count half. A number in the unit matters when the question asks for a quantity."""
+    ``heading`` count ``HEADING``, only in the rest of its ``context`` (the passage's title,
+    the list's lead-in, the table's header) ``AROUND``. A number in the unit matters when
+    the question asks for a quantity."""
     if not unit.text:
         return 0.0
     own = words(unit.text) & question.words
-    around = (context - own) & question.words
-    value = weights.of(own) + 0.5 * weights.of(around)
+    near = (heading - own) & question.words
+    around = (context - own - near) & question.words
+    value = weights.of(own) + HEADING * weights.of(near) + AROUND * weights.of(around)
     if not own:
         return 0.25 * value  # a unit that shares nothing with the question only borrows
     if question.quantity and _DIGIT.search(unit.text):
         value *= 1.25
+        if any(kind.search(unit.text) for kind in question.kinds):
+            value *= 1.25
     if question.procedure and unit.block.kind == "list":
         value *= 1.15
     if unit.cells and _key_asked(unit, question):

@@ -117,3 +117,47 @@ async def test_a_passage_merged_from_two_sections_answers_from_the_one_asked_abo
     # one passage, whose parts keep their sections' names.
     text = await answer_text(loaded_runtime, "What is the mileage rate in the UK?")
     assert "45p per mile" in text, text
+
+
+def test_a_paragraph_under_a_heading_that_names_the_code_is_quoted_on():
+    text = (
+        "#### Error MFA-112\n\nIf 5 or more requests are denied within 10 minutes, you see "
+        "MFA-112: Too many unsuccessful verification attempts. The block lifts automatically "
+        "after 30 minutes.\n"
+    )
+    lines = compose("What does MFA-112 mean?", [passage(text, section="Error MFA-112")])
+    assert "Too many unsuccessful verification attempts" in "\n".join(lines)
+    assert "30 minutes" in "\n".join(lines)
+
+
+def test_a_how_do_i_sentence_brings_the_numbered_steps_under_its_heading():
+    text = (
+        "#### Reset it yourself\n\nThe fastest way to reset a forgotten password is Lumen Reset. "
+        "It works from any browser.\n\n1. Go to reset.example.\n2. Verify with Authenticator.\n"
+        "3. Choose a new password.\n\n#### Password rules\n\n- At least 14 characters.\n"
+    )
+    lines = compose("How do I reset my forgotten password?", [passage(text)])
+    assert "1. Go to reset.example." in lines and "3. Choose a new password." in lines
+    assert "- At least 14 characters." not in lines
+
+
+def test_a_clock_time_answers_what_time_before_another_number():
+    first = passage("Arrive at 09:30. Ask for your manager at reception.",
+                    title="Your First Week", section="Day 1 › Arrival")
+    other = passage("Life assurance of 4 times basic salary is provided from your first day.",
+                    title="Benefits", section="Life assurance")
+    lines = compose("What time do I arrive on my first day?", [first, other])
+    assert any("09:30" in line for line in lines[:2]), lines
+
+
+async def test_a_wrong_route_does_not_decline_what_the_whole_index_covers(loaded_runtime: Runtime):
+    # The lexical router sends this to HR; the Help Hub's priorities are in IT's documents.
+    text = await answer_text(loaded_runtime, "What is the first response time for a P1 ticket?")
+    assert "15 minutes" in text
+
+
+def test_word_matching_meets_a_verb_and_its_noun():
+    from core.text import match_terms
+
+    assert len(set(match_terms("arrive arrival arriving"))) == 1
+    assert len(set(match_terms("include including"))) == 1
