@@ -33,6 +33,7 @@ from slack_sdk.signature import SignatureVerifier
 from bench import command_line, machine, postgres, table, write_section
 from bench.slack_pipeline_model import (
     HEADERS,
+    STATS_SETTLE_S,
     BenchModel,
     Latency,
     Shown,
@@ -255,7 +256,7 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
                 await asyncio.sleep(0.05)
                 while len(bot.tasks):
                     await asyncio.sleep(0.05)
-                await asyncio.sleep(1.5)  # Postgres reports a backend's transactions within 1 s
+                await asyncio.sleep(STATS_SETTLE_S)  # every backend has reported the warm-up
                 acks.clear()
                 xacts = await pg_transactions(database_url)
                 reset_peak_memory()
@@ -268,7 +269,7 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
                 wall = time.monotonic() - started
                 cpu = cpu_s() - cpu
                 peak = peak_memory_mib()
-                await asyncio.sleep(1.5)
+                await asyncio.sleep(STATS_SETTLE_S)
                 xacts = await pg_transactions(database_url) - xacts - 1
                 async with http.get(f"{base}/_bench/report") as r:
                     report = await r.json()

@@ -199,9 +199,15 @@ def latency(
 # -- our own cost -----------------------------------------------------------------------------
 
 
+# A backend reports its transactions at most once a second; one that goes idle within that
+# second of its last report holds them for up to 10 s (PGSTAT_IDLE_INTERVAL). Read sooner, a
+# burst's count misses some of its own transactions and takes some of the warm-up's.
+STATS_SETTLE_S = 11.0
+
+
 async def pg_transactions(database_url: str) -> int:
-    """Transactions committed or rolled back in the database so far (Postgres's statistics,
-    which a backend reports within a second of its transactions)."""
+    """Transactions committed or rolled back in the database so far (Postgres's statistics:
+    wait ``STATS_SETTLE_S`` after the work before reading them)."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         cur = await conn.execute(
             "SELECT xact_commit + xact_rollback FROM pg_stat_database "

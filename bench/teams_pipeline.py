@@ -35,6 +35,7 @@ from bench import command_line, machine, postgres, table, write_section
 from bench.slack_pipeline import peak_memory_mib, reset_peak_memory
 from bench.slack_pipeline_model import (
     HEADERS,
+    STATS_SETTLE_S,
     BenchModel,
     Latency,
     Shown,
@@ -242,7 +243,7 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
                 # one question answered (in a chat of its own, left out of the columns).
                 await ask(n)
                 await teams.idle()
-                await asyncio.sleep(1.5)  # Postgres reports a backend's transactions within 1 s
+                await asyncio.sleep(STATS_SETTLE_S)  # every backend has reported the warm-up
                 acks.clear()
                 xacts = await pg_transactions(database_url)
                 reset_peak_memory()
@@ -253,7 +254,7 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
                 wall = time.monotonic() - started
                 cpu = cpu_s() - cpu
                 peak = peak_memory_mib()
-                await asyncio.sleep(1.5)
+                await asyncio.sleep(STATS_SETTLE_S)
                 xacts = await pg_transactions(database_url) - xacts - 1
                 async with http.get(f"{base}/_bench/report") as r:
                     report = await r.json()

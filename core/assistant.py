@@ -152,31 +152,23 @@ class Assistant:
             await stream.fail(str(exc))
             raise
 
-        # 1. identity
-        user = await self._conversations.upsert_user(event.person)
-        conversation_id = await self._conversations.open_conversation(
-            event.thread, user.id, _title(question)
+        # 1. identity, the conversation and the question's row: one round trip. However the
+        # answer goes, the question is kept, as it was before it was answered.
+        recorded = await self._conversations.ask(
+            event.person, event.thread, title=_title(question), text=question,
+            event_key=event.event_key, turns=self._limits.history_turns,
         )
-        history = await self._conversations.recent_turns(
-            conversation_id, self._limits.history_turns
+        asked: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        asked.set_result(recorded.question_id)
+        return await self._answer(
+            event, stream, started, scope, question, recorded.user.id,
+            recorded.conversation_id, recorded.history, asked,
         )
-        # Written while the answer is prepared (routing, retrieval, the model's first words):
-        # only the answer's own row has to come after it.
-        asked = asyncio.create_task(
-            self._conversations.add_question(conversation_id, user.id, question, event.event_key)
-        )
-        try:
-            return await self._answer(
-                event, stream, started, scope, question, user.id, conversation_id, history, asked
-            )
-        finally:
-            # However the answer went, the question is kept, as it was before it was answered.
-            await asyncio.gather(asked, return_exceptions=True)
 
     async def _answer(
         self, event: ChatEvent, stream: ReplyStream, started: float, scope: Scope,
         question: str, user_id: int, conversation_id: int, history: Sequence[Turn],
-        asked: asyncio.Task[int],
+        asked: asyncio.Future[int],
     ) -> Answer:
         """Steps 2–8 of ``handle``, once the question has a conversation."""
         context = self._follow_up.context(question, history)
@@ -367,7 +359,7 @@ class Assistant:
         text: str,
         stream: ReplyStream,
         started: float,
-        asked: asyncio.Task[int],
+        asked: asyncio.Future[int],
         *,
         citations: Sequence[Citation] = (),
         sources: Sequence[Passage] = (),

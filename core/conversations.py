@@ -26,6 +26,16 @@ class Turn:
     at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """A question recorded in its conversation, with the turns before it."""
+
+    user: UserRecord
+    conversation_id: int
+    history: list[Turn]
+    question_id: int
+
+
 class ConversationStore(Protocol):
     """Persists who asked what where, and what the assistant answered."""
 
@@ -36,6 +46,14 @@ class ConversationStore(Protocol):
         ...
 
     async def recent_turns(self, conversation_id: int, limit: int) -> list[Turn]: ...
+
+    async def ask(
+        self, person: Person, thread: ThreadRef, *, title: str, text: str,
+        event_key: str | None, turns: int,
+    ) -> Asked:
+        """``upsert_user``, ``open_conversation``, ``recent_turns`` (the ``turns`` before the
+        question) and ``add_question`` at once."""
+        ...
 
     async def add_question(
         self, conversation_id: int, user_id: int, text: str, event_key: str | None

@@ -7,9 +7,52 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from core.answers import Answer
-from core.conversations import Turn, UserRecord
+from core.conversations import Asked, Turn, UserRecord
 from core.events import Person, ThreadRef
 from store.people import one_person
+
+# A question's whole bookkeeping before it is answered, in one statement and one commit: the
+# asker's account (upserted), the person it belongs to (store/people.py), the conversation
+# (opened on first use), the question's row, and the thread's earlier turns. Every part of a
+# statement sees the same snapshot, so the turns read are those before this question.
+_ASK = """
+WITH account AS (
+    INSERT INTO users (platform, workspace_id, platform_user_id, display_name, email, entra_id)
+    VALUES (%(platform)s, %(workspace)s, %(user)s, %(name)s, %(email)s, %(entra_id)s)
+    ON CONFLICT (platform, workspace_id, platform_user_id) DO UPDATE SET
+        display_name = coalesce(EXCLUDED.display_name, users.display_name),
+        email = coalesce(EXCLUDED.email, users.email),
+        entra_id = coalesce(EXCLUDED.entra_id, users.entra_id),
+        updated_at = now()
+    RETURNING id, role, same_as
+), person AS (
+    SELECT u.id, u.role FROM users u, account a
+    WHERE %(account)s::text IS NOT NULL AND lower(u.email) = %(account)s
+      AND u.same_as IS NULL AND u.id <> a.id
+    ORDER BY u.id LIMIT 1
+), asker AS (
+    SELECT coalesce(p.id, a.id) AS id FROM account a LEFT JOIN person p ON true
+), conversation AS (
+    INSERT INTO conversations
+        (platform, workspace_id, channel_id, thread_id, kind, user_id, title)
+    SELECT %(platform)s, %(workspace)s, %(channel)s, %(thread)s, %(kind)s, asker.id, %(title)s
+    FROM asker
+    ON CONFLICT (platform, workspace_id, channel_id, thread_id)
+        DO UPDATE SET updated_at = now()
+    RETURNING id
+), question AS (
+    INSERT INTO messages (conversation_id, user_id, role, text, event_key)
+    SELECT c.id, asker.id, 'user', %(text)s, %(event_key)s FROM conversation c, asker
+    RETURNING id
+)
+SELECT a.id, a.role, a.same_as, p.id, p.role, c.id, q.id,
+       ARRAY(SELECT ARRAY[r.role, r.text] FROM (
+                 SELECT m.id, m.role, m.text FROM messages m
+                 WHERE m.conversation_id = c.id AND m.status IN ('complete', 'verified')
+                 ORDER BY m.id DESC LIMIT %(turns)s) r
+             ORDER BY r.id)
+FROM account a LEFT JOIN person p ON true, conversation c, question q
+"""
 
 
 class PgConversationStore:
@@ -39,6 +82,42 @@ class PgConversationStore:
             row = await cur.fetchone()
             assert row is not None
             return await one_person(conn, row, person.account)
+
+    async def ask(
+        self, person: Person, thread: ThreadRef, *, title: str, text: str,
+        event_key: str | None, turns: int,
+    ) -> Asked:
+        """Record the question (``upsert_user``, ``open_conversation``, ``add_question``) and
+        read the ``turns`` before it (``recent_turns``) in one round trip."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                _ASK,
+                {
+                    "platform": person.platform, "workspace": person.workspace_id,
+                    "user": person.user_id, "name": person.display_name, "email": person.email,
+                    "entra_id": person.entra_id, "account": person.account or None,
+                    "channel": thread.channel_id, "thread": thread.thread_id,
+                    "kind": thread.kind.value, "title": title, "text": text,
+                    "event_key": event_key, "turns": max(turns, 0),
+                },
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            own_id, own_role, same_as, person_id, person_role, conversation, question, earlier = row
+            user = UserRecord(id=int(own_id), role=str(own_role))
+            if person_id is not None:
+                if same_as != person_id:
+                    # Newly the same person: the rare join moves what the account did before.
+                    user = await one_person(conn, user, person.account)
+                else:
+                    admin = "admin" if "admin" in (own_role, person_role) else str(person_role)
+                    user = UserRecord(id=int(person_id), role=admin)
+        return Asked(
+            user=user,
+            conversation_id=int(conversation),
+            history=[Turn(role=r, text=t) for r, t in earlier],
+            question_id=int(question),
+        )
 
     async def open_conversation(self, thread: ThreadRef, user_id: int, title: str) -> int:
         async with self._pool.connection() as conn:
