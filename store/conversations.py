@@ -45,13 +45,15 @@ WITH account AS (
     SELECT c.id, asker.id, 'user', %(text)s, %(event_key)s FROM conversation c, asker
     RETURNING id
 )
-SELECT a.id, a.role, a.same_as, p.id, p.role, c.id, q.id,
-       ARRAY(SELECT ARRAY[r.role, r.text] FROM (
-                 SELECT m.id, m.role, m.text FROM messages m
-                 WHERE m.conversation_id = c.id AND m.status IN ('complete', 'verified')
-                 ORDER BY m.id DESC LIMIT %(turns)s) r
-             ORDER BY r.id)
+SELECT a.id, a.role, a.same_as, p.id, p.role, c.id, q.id, h.roles, h.texts, h.ats
 FROM account a LEFT JOIN person p ON true, conversation c, question q
+CROSS JOIN LATERAL (
+    SELECT array_agg(r.role ORDER BY r.id) AS roles, array_agg(r.text ORDER BY r.id) AS texts,
+           array_agg(r.created_at ORDER BY r.id) AS ats
+    FROM (SELECT m.id, m.role, m.text, m.created_at FROM messages m
+          WHERE m.conversation_id = c.id AND m.status IN ('complete', 'verified')
+          ORDER BY m.id DESC LIMIT %(turns)s) r
+) h
 """
 
 
@@ -103,7 +105,8 @@ class PgConversationStore:
             )
             row = await cur.fetchone()
             assert row is not None
-            own_id, own_role, same_as, person_id, person_role, conversation, question, earlier = row
+            (own_id, own_role, same_as, person_id, person_role, conversation, question,
+             roles, texts, ats) = row
             user = UserRecord(id=int(own_id), role=str(own_role))
             if person_id is not None:
                 if same_as != person_id:
@@ -115,7 +118,10 @@ class PgConversationStore:
         return Asked(
             user=user,
             conversation_id=int(conversation),
-            history=[Turn(role=r, text=t) for r, t in earlier],
+            history=[
+                Turn(role=r, text=t, at=at)
+                for r, t, at in zip(roles or [], texts or [], ats or [], strict=True)
+            ],
             question_id=int(question),
         )
 

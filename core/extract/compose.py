@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from core.answers import Passage
-from core.text import ASKING
 from core.extract.blocks import Block, Unit, read
 from core.extract.scoring import Question, Weights, block_score, context_words, score, words
+from core.text import ASKING
 
 # A lower-ranked passage must beat the one above it clearly to be quoted first.
 _RANK_PRIOR = 0.08

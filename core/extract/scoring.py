@@ -28,16 +28,16 @@ _DIGIT = re.compile(r"\d")
 # a figure of the asked kind answers before one holding any number ("4 times salary").
 _UNITS = r"(minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)"
 _KINDS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
-    (re.compile(r"\bwhat time\b|\bwhen\b.*\b(start|open|close|arrive|finish|begin)", re.I),
-     re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?(am|pm)\b", re.I)),
-    (re.compile(r"\bhow (long|soon)\b|\bhow far in advance\b|\bwithin\b", re.I),
-     re.compile(rf"\b(\d+|one|two|three|four|five|six|ten)\s+(working\s+|calendar\s+)?{_UNITS}\b", re.I)),
-    (re.compile(r"\bhow much\b|\b(rate|cost|cap|amount|allowance|price|fee)\b", re.I),
-     re.compile(r"[£$€]\s?\d|\b\d[\d,.]*\s?(%|percent|gbp|eur|usd|cad|p)\b", re.I)),
-    (re.compile(r"\bwhen\b|\bwhat date\b|\bdeadline\b|\bwhich day\b", re.I),
+    (re.compile(r"\bwhat time\b|\bwhen\b.*\b(start|open|close|arrive|finish|begin)", re.IGNORECASE),
+     re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?(am|pm)\b", re.IGNORECASE)),
+    (re.compile(r"\bhow (long|soon)\b|\bhow far in advance\b|\bwithin\b", re.IGNORECASE),
+     re.compile(rf"\b(\d+|one|two|three|four|five|six|ten)\s+(working\s+|calendar\s+)?{_UNITS}\b", re.IGNORECASE)),
+    (re.compile(r"\bhow much\b|\b(rate|cost|cap|amount|allowance|price|fee)\b", re.IGNORECASE),
+     re.compile(r"[£$€]\s?\d|\b\d[\d,.]*\s?(%|percent|gbp|eur|usd|cad|p)\b", re.IGNORECASE)),
+    (re.compile(r"\bwhen\b|\bwhat date\b|\bdeadline\b|\bwhich day\b", re.IGNORECASE),
      re.compile(r"\b\d{1,2}(st|nd|rd|th)\b|\b(january|february|march|april|may|june|july|"
                 r"august|september|october|november|december|monday|tuesday|wednesday|"
-                r"thursday|friday)\b", re.I)),
+                r"thursday|friday)\b", re.IGNORECASE)),
 )
 
 

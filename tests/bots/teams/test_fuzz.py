@@ -23,9 +23,9 @@ from bots.teams.activities import (
     other_mentions,
     question_text,
 )
-from core.commands import is_command
 from bots.teams.feedback import read_feedback
 from bots.teams.payloads import MalformedActivity, check_activity
+from core.commands import is_command
 from tests.bots.teams.conftest import BotServer
 from tests.support.fake_connector import BOT_ID
 from tests.support.fuzz import (
