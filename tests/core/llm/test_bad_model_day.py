@@ -81,12 +81,13 @@ async def test_a_stalled_stream_is_finished_with_a_note_instead_of_hanging(
 async def test_a_stream_cut_before_anything_checked_was_shown_gives_the_documents_answer(
     model_runtime: Runtime, fake: FakeOpenAI
 ):
-    fake.replies = ["Open the Lumen VPN client, choose the Leeds gateway and sign in [1]."]
+    # "Quokka" is in no document: only the model's unchecked sentence could show it.
+    fake.replies = ["Open Quokka, the VPN client, choose the Leeds gateway and sign in [1]."]
     fake.behaviour.cut_after_tokens = 5
     answer, stream = await ask(model_runtime, VPN)
 
     assert answer.status == "complete" and answer.text.startswith(MODEL_DOWN)
-    assert "Lumen" not in stream.text  # the unchecked start of the sentence never showed
+    assert "Quokka" not in stream.text  # the unchecked start of the sentence never showed
     assert stream.text == answer.text and answer.citations
 
 
