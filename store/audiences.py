@@ -152,3 +152,19 @@ class PgAudiences:
             )
             row = await cur.fetchone()
         return bool(row and row[0])
+
+    async def readable(self, document_ids: Sequence[int], principals: Sequence[str]) -> bool:
+        """Whether someone with ``principals`` may read every one of these documents now (a
+        document deleted since counts as unreadable)."""
+        ids = list(set(document_ids))
+        if not ids:
+            return True
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT count(*) FROM documents
+                   WHERE id = ANY(%(ids)s)
+                     AND (audience IS NULL OR audience && %(principals)s::text[])""",
+                {"ids": ids, "principals": list(principals)},
+            )
+            row = await cur.fetchone()
+        return bool(row) and int(row[0]) == len(ids)

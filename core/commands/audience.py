@@ -15,8 +15,8 @@ _ALLOW = re.compile(r"\s+--allow(?:=|\s+)")
 def split_allow(text: str) -> tuple[str, list[str]]:
     """``"https://x --allow group:HR Managers --allow bob@x.com"`` → the target and each
     principal as written (a group name may have spaces: it runs to the next ``--allow``)."""
-    parts = _ALLOW.split(" " + text.strip())
-    return parts[0].strip(), [p.strip() for p in parts[1:] if p.strip()]
+    parts = _ALLOW.split(" " + text.strip() + " ")
+    return parts[0].strip(), [p.strip() for p in parts[1:]]
 
 
 async def restrict(ctx: CommandContext, target: str, allow: list[str]) -> CommandReply | None:
@@ -24,6 +24,16 @@ async def restrict(ctx: CommandContext, target: str, allow: list[str]) -> Comman
     (nothing is ingested then)."""
     if not allow or not target:
         return None
+    if not all(allow):
+        # ``ingest <url> --allow`` with nothing after it: never read as "everyone".
+        return CommandReply(
+            title="--allow needs someone to allow",
+            sections=[
+                "Write who may read it after each --allow: an email or `group:<name or id>`, "
+                "e.g. `ingest https://… --allow group:HR Managers`. Nothing was ingested."
+            ],
+            ok=False,
+        )
     try:
         audience = audience_of(unwrap(p) for p in allow)
     except UnknownPrincipal as exc:
@@ -35,5 +45,8 @@ async def restrict(ctx: CommandContext, target: str, allow: list[str]) -> Comman
             ok=False,
         )
     key = target if target.startswith(("http://", "https://")) else str(Path(target).resolve())
-    await ctx.services.audiences.allow(key, audience, set_by=ctx.actor)
+    changed = await ctx.services.audiences.allow(key, audience, set_by=ctx.actor)
+    if changed and ctx.services.answer_cache is not None:
+        # Stored documents changed audience: a cached answer may quote one.
+        await ctx.services.answer_cache.documents_changed()
     return None

@@ -15,6 +15,8 @@ class RestrictedDocuments(Protocol):
 
     async def any_restricted(self, document_ids: Sequence[int]) -> bool: ...
 
+    async def readable(self, document_ids: Sequence[int], principals: Sequence[str]) -> bool: ...
+
 
 class ScopedAnswerCache:
     """``AnswerCache`` keys with the scope added: ``{domain}@{scope key}``."""
@@ -24,11 +26,22 @@ class ScopedAnswerCache:
         self._documents = documents
 
     async def get(self, domain: str, question: str, scope: Scope) -> CachedAnswer | None:
-        if scope.key != EVERYONE:
-            hit = await self._cache.get(f"{domain}@{scope.key}", question)
-            if hit is not None:
+        """A cached answer, served only when the asker may still read every document it cites
+        (audiences change after an answer was cached: a revoked or newly restricted document
+        makes the hit a miss)."""
+        keys = [scope.key, EVERYONE] if scope.key != EVERYONE else [EVERYONE]
+        for key in keys:
+            hit = await self._cache.get(f"{domain}@{key}", question)
+            if hit is not None and await self._still_readable(hit, scope):
                 return hit
-        return await self._cache.get(f"{domain}@{EVERYONE}", question)
+        return None
+
+    async def _still_readable(self, hit: CachedAnswer, scope: Scope) -> bool:
+        if self._documents is None or not hit.sources:
+            return True
+        return await self._documents.readable(
+            [p.document_id for p in hit.sources], scope.principals
+        )
 
     async def put(self, domain: str, question: str, scope: Scope, answer: CachedAnswer) -> None:
         restricted = self._documents is None or await self._documents.any_restricted(
