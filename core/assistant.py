@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 FAILED = "Sorry — something went wrong while I was answering. Please try again in a moment."
+# In place of an earlier answer whose document the asker may no longer read.
+REVOKED_TURN = "(An earlier answer here is left out: it used a document you can no longer read.)"
 # Under an answer given without the restricted documents the person may be allowed to read.
 ACCESS_UNCHECKED = (
     "\n\n_Some sources could not be checked for your access just now, so documents shared "
@@ -112,6 +114,9 @@ class Assistant:
         self._moderator = moderator
         # Answers are cached per audience: restricted text never reaches an outsider.
         self._cache = ScopedAnswerCache(cache, restricted) if cache is not None else None
+        # A follow-up is written without earlier answers that quote what the asker may no
+        # longer read (docs/knowledge.md, "History after a revocation").
+        self._restricted = restricted
         # Who is asking and what they may read (core.identity); public documents without it.
         self._people = people
         # Pace and daily budgets: refused before anything is stored or generated.
@@ -165,12 +170,28 @@ class Assistant:
             recorded.conversation_id, recorded.history, asked,
         )
 
+    async def _readable_history(
+        self, conversation_id: int, history: Sequence[Turn], scope: Scope
+    ) -> Sequence[Turn]:
+        """``history`` with each earlier answer that cites a document the asker may not read
+        now replaced by a note: revoked text is not quoted back from the thread."""
+        if self._restricted is None or not any(t.role == "assistant" for t in history):
+            return history
+        unreadable = await self._restricted.unreadable_answers(conversation_id, scope.principals)
+        if not unreadable:
+            return history
+        return [
+            Turn(t.role, REVOKED_TURN, t.at) if t.role == "assistant" and t.text in unreadable else t
+            for t in history
+        ]
+
     async def _answer(
         self, event: ChatEvent, stream: ReplyStream, started: float, scope: Scope,
         question: str, user_id: int, conversation_id: int, history: Sequence[Turn],
         asked: asyncio.Future[int],
     ) -> Answer:
         """Steps 2–8 of ``handle``, once the question has a conversation."""
+        history = await self._readable_history(conversation_id, history, scope)
         context = self._follow_up.context(question, history)
         history = context.turns
         # A follow-up leans on its thread, which the verified question never saw; a question
