@@ -23,6 +23,9 @@ _KINDS = {
 }
 _AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
+# A link typed or pasted as ``<https://…>`` (plain text, as Slack writes links): kept as the
+# address, not stripped as if it were an HTML tag.
+_LINK = re.compile(r"<((?:https?|mailto):[^<>\s]+)>", re.IGNORECASE)
 _THREAD_SUFFIX = ";messageid="
 
 
@@ -103,7 +106,7 @@ def question_text(activity: Activity) -> str:
         if mentioned.get("id") == bot_id and fields.get("text"):
             text = text.replace(str(fields["text"]), " ")
     text = _AT.sub(lambda m: "@" + m.group(1).strip(), text)
-    text = html.unescape(_TAG.sub(" ", text)).replace("\xa0", " ")
+    text = html.unescape(_TAG.sub(" ", _LINK.sub(r" \1 ", text))).replace("\xa0", " ")
     return " ".join(text.split())
 
 

@@ -247,7 +247,9 @@ COMMANDS = (
         "group:<name>)",
         run_ingest,
         admin=True,
-        args=r"\S+",
+        # The target, then any --allow (a bare one too: it is refused with a reason, not taken
+        # for a question).
+        args=r"\S+(?:\s+--allow\b.*)?",
     ),
     CommandSpec(
         "reindex",
