@@ -29,8 +29,10 @@ async def restrict(ctx: CommandContext, target: str, allow: list[str]) -> Comman
         return CommandReply(
             title="--allow needs someone to allow",
             sections=[
-                "Write who may read it after each --allow: an email or `group:<name or id>`, "
-                "e.g. `ingest https://… --allow group:HR Managers`. Nothing was ingested."
+                (
+                    "Write who may read it after each --allow: an email or `group:<name or id>`, "
+                    "e.g. `ingest https://… --allow group:HR Managers`. Nothing was ingested."
+                )
             ],
             ok=False,
         )
