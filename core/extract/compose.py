@@ -214,19 +214,30 @@ class _Composer:
 
 def _once(parts: list[tuple[int, list[str]]]) -> list[str]:
     """The parts' lines with nothing said twice: a sentence, list item or table row already
-    shown is left out, and a table's header comes back only right above rows not yet shown."""
+    shown is left out, a table's header comes back only above rows not yet shown (and not
+    when they carry on the same table right below it), and a lead-in already said at the end
+    of a quoted sentence pair is not said again on its own."""
     out: list[str] = []
     said: set[str] = set()
+    last_header: list[str] = []
     for _, lines in parts:
         at = next((k for k, line in enumerate(lines) if line.startswith("|")), len(lines))
         has_header = at + 1 < len(lines) and lines[at + 1].startswith("|---")
         header = lines[at:at + 2] if has_header else []
         before = [line for line in lines[:at] if line not in said]
         rows = [line for line in lines[at + len(header):] if line not in said]
+        if header and not before and out and out[-1].startswith("|") and header == last_header:
+            header = []  # more rows of the table just above: one header for all of them
         fresh = before + (header + rows if rows else [])
         out.extend(fresh)
         said.update(before + rows)
-    return out
+        last_header = header or last_header
+    prose = [line for line in out if not line.startswith(("|", "- ")) and not line[:1].isdigit()]
+    return [
+        line for line in out
+        if not (line in prose and len(line) >= 12 and line.endswith(":")
+                and any(other != line and other.endswith(line) for other in prose))
+    ]
 
 
 def _heading(passage: Passage, unit: Unit) -> set[str]:

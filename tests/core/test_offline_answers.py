@@ -192,3 +192,17 @@ def test_an_intro_ending_in_a_colon_is_said_once_right_above_its_table_and_heade
     assert lines[at + 1:at + 3] == ["| Rating | Bonus multiplier |", "|---|---|"], lines
     assert lines.count("| 4 Strong | 120% |") == 1, lines
     assert lines.count("| Rating | Bonus multiplier |") == 1, lines
+
+
+def test_a_lead_in_said_at_the_end_of_a_sentence_pair_is_not_said_again_above_the_steps():
+    text = (
+        "#### Setting up Microsoft Authenticator\n\n"
+        "New starters set up MFA at the Tech Bar on their first day. To set it up yourself:\n\n"
+        "1. Install **Microsoft Authenticator** on your phone.\n"
+        "2. On your computer, go to **mfa.northwindlumen.example** and sign in.\n"
+        "3. In the app, tap **Scan QR code** and scan the code.\n"
+    )
+    lines = compose("How do I set up Microsoft Authenticator for MFA?", [passage(text)])
+    said = [line for line in lines if line.endswith("To set it up yourself:")]
+    assert len(said) == 1, lines
+    assert lines[lines.index(said[0]) + 1].startswith("1. Install"), lines
