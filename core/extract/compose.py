@@ -119,12 +119,25 @@ class _Composer:
         else:
             shown = units[:_MAX_ITEMS]
             lines = _list(block, shown)
-        if block.lead and block.announced and not any(
-            u.text == block.lead for u in self._shown_units()
-        ):
+        if block.lead and block.announced and not self._said(block.lead):
             lines = [block.lead, *lines]
+            self._mark_lead(block)
         self.parts.append((units[0].index, lines))
         self.shown.update(u.index for u in block.units)
+
+    def _said(self, text: str) -> bool:
+        """``text`` is already in the answer, alone or inside a quoted sentence pair."""
+        return any(text in line for _, lines in self.parts for line in lines) or any(
+            u.text == text for u in self._shown_units()
+        )
+
+    def _mark_lead(self, block: Block) -> None:
+        """The lead-in quoted above a list or table is shown: never quoted again on its own."""
+        first = min((u.index for u in block.units), default=0)
+        for u in reversed(self.r.units[:first]):
+            if u.text == block.lead:
+                self.shown.add(u.index)
+                return
 
     def _shown_units(self) -> list[Unit]:
         return [u for u in self.r.units if u.index in self.shown]
@@ -148,8 +161,9 @@ class _Composer:
             best = max(self.s(u) for u in block.units)
             items = [u for u in block.units if u.text and self.s(u) >= _BESIDE * best]
             lines = _list(block, items)
-            if block.lead and block.announced:
+            if block.lead and block.announced and not self._said(block.lead):
                 lines = [block.lead, *lines]
+                self._mark_lead(block)
             self.parts.append((items[0].index, lines))
             self.shown.update(u.index for u in items)
             if unit.opens_more and (nxt := _following(self.r.units, unit)) is not None:
@@ -195,7 +209,35 @@ class _Composer:
             if unit.index not in self.shown:
                 self.around(unit)
         self.parts.sort(key=lambda part: part[0])
-        return [line for _, lines in self.parts for line in lines]
+        return _once(self.parts)
+
+
+def _once(parts: list[tuple[int, list[str]]]) -> list[str]:
+    """The parts' lines with nothing said twice: a sentence, list item or table row already
+    shown is left out, a table's header comes back only above rows not yet shown (and not
+    when they carry on the same table right below it), and a lead-in already said at the end
+    of a quoted sentence pair is not said again on its own."""
+    out: list[str] = []
+    said: set[str] = set()
+    last_header: list[str] = []
+    for _, lines in parts:
+        at = next((k for k, line in enumerate(lines) if line.startswith("|")), len(lines))
+        has_header = at + 1 < len(lines) and lines[at + 1].startswith("|---")
+        header = lines[at:at + 2] if has_header else []
+        before = [line for line in lines[:at] if line not in said]
+        rows = [line for line in lines[at + len(header):] if line not in said]
+        if header and not before and out and out[-1].startswith("|") and header == last_header:
+            header = []  # more rows of the table just above: one header for all of them
+        fresh = before + (header + rows if rows else [])
+        out.extend(fresh)
+        said.update(before + rows)
+        last_header = header or last_header
+    prose = [line for line in out if not line.startswith(("|", "- ")) and not line[:1].isdigit()]
+    return [
+        line for line in out
+        if not (line in prose and len(line) >= 12 and line.endswith(":")
+                and any(other != line and other.endswith(line) for other in prose))
+    ]
 
 
 def _heading(passage: Passage, unit: Unit) -> set[str]:

@@ -161,3 +161,48 @@ def test_word_matching_meets_a_verb_and_its_noun():
 
     assert len(set(match_terms("arrive arrival arriving"))) == 1
     assert len(set(match_terms("include including"))) == 1
+
+
+def test_a_list_the_answer_reaches_twice_is_shown_once():
+    text = (
+        "People whose data we hold have rights including access and deletion. The most common "
+        "request is a **data subject access request (DSAR)**, where someone asks for a copy of "
+        "their personal data.\n\n"
+        "- A request can be made in any form: email, letter, or verbally.\n"
+        "- If you receive one, forward it to **dpo@northwindlumen.example** within **2 working "
+        "days**. Do not respond yourself.\n"
+        "- The Privacy Office must respond within **one calendar month**.\n"
+    )
+    lines = compose("Where do I forward a data subject access request?",
+                    [passage(text, section="Privacy rights")])
+    forward = [line for line in lines if "dpo@northwindlumen.example" in line]
+    assert len(forward) == 1, lines
+    assert len(lines) == len(set(lines)), lines
+
+
+def test_an_intro_ending_in_a_colon_is_said_once_right_above_its_table_and_header():
+    lead = "The company result sets the bonus pool, and your individual rating applies a multiplier:"
+    text = (
+        f"{lead}\n\n| Rating | Bonus multiplier |\n|---|---|\n| 5 Exceptional | 150% |\n"
+        "| 4 Strong | 120% |\n| 3 Solid | 100% |\n"
+    )
+    lines = compose("What bonus multiplier does a Strong rating get?", [passage(text)])
+    assert lines.count(lead) == 1, lines
+    at = lines.index(lead)
+    assert lines[at + 1:at + 3] == ["| Rating | Bonus multiplier |", "|---|---|"], lines
+    assert lines.count("| 4 Strong | 120% |") == 1, lines
+    assert lines.count("| Rating | Bonus multiplier |") == 1, lines
+
+
+def test_a_lead_in_said_at_the_end_of_a_sentence_pair_is_not_said_again_above_the_steps():
+    text = (
+        "#### Setting up Microsoft Authenticator\n\n"
+        "New starters set up MFA at the Tech Bar on their first day. To set it up yourself:\n\n"
+        "1. Install **Microsoft Authenticator** on your phone.\n"
+        "2. On your computer, go to **mfa.northwindlumen.example** and sign in.\n"
+        "3. In the app, tap **Scan QR code** and scan the code.\n"
+    )
+    lines = compose("How do I set up Microsoft Authenticator for MFA?", [passage(text)])
+    said = [line for line in lines if line.endswith("To set it up yourself:")]
+    assert len(said) == 1, lines
+    assert lines[lines.index(said[0]) + 1].startswith("1. Install"), lines
