@@ -308,7 +308,7 @@ class Assistant:
         # 8. persist, then show the final form (the answer now has its id for feedback).
         await asked
         answer.message_id = await self._conversations.add_answer(
-            conversation_id, answer, user_id=user_id
+            conversation_id, answer, user_id=user_id, event_key=event.event_key
         )
         if status != "failed":
             await stream.finish(answer)
@@ -408,7 +408,7 @@ class Assistant:
         answer.usage.add_route(route)
         await asked
         answer.message_id = await self._conversations.add_answer(
-            conversation_id, answer, user_id=user_id
+            conversation_id, answer, user_id=user_id, event_key=event.event_key
         )
         await stream.finish(answer)
         if self._metrics is not None:

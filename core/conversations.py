@@ -60,7 +60,13 @@ class ConversationStore(Protocol):
     ) -> int: ...
 
     async def add_answer(
-        self, conversation_id: int, answer: Answer, *, user_id: int | None = None
+        self,
+        conversation_id: int,
+        answer: Answer,
+        *,
+        user_id: int | None = None,
+        event_key: str | None = None,
     ) -> int:
-        """Store the answer; ``user_id`` is who asked, so usage adds up per person."""
+        """Store the answer; ``user_id`` is who asked, so usage adds up per person.
+        ``event_key`` is the delivery it answers: a retry of that delivery deletes it by key."""
         ...

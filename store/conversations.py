@@ -177,7 +177,12 @@ class PgConversationStore:
         return int(row[0])
 
     async def add_answer(
-        self, conversation_id: int, answer: Answer, *, user_id: int | None = None
+        self,
+        conversation_id: int,
+        answer: Answer,
+        *,
+        user_id: int | None = None,
+        event_key: str | None = None,
     ) -> int:
         usage = answer.usage
         sources = [
@@ -189,8 +194,9 @@ class PgConversationStore:
                 """INSERT INTO messages
                        (conversation_id, user_id, role, text, citations, sources, route, model,
                         input_tokens, output_tokens, cost_usd, retrieval_ms, ttft_ms, total_ms,
-                        status)
-                   VALUES (%s, %s, 'assistant', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                        status, event_key)
+                   VALUES (%s, %s, 'assistant', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                           %s)
                    RETURNING id""",
                 (
                     conversation_id,
@@ -207,6 +213,7 @@ class PgConversationStore:
                     usage.ttft_ms,
                     usage.total_ms,
                     answer.status,
+                    event_key,
                 ),
             )
             row = await cur.fetchone()

@@ -327,11 +327,14 @@ class EventInbox:
 
     async def forget_attempt(self, claim: ClaimedEvent) -> None:
         """Delete the question an unfinished earlier attempt stored (and its answer, when it
-        got that far), so the new attempt's are the only ones in the conversation."""
+        got that far), so the new attempt's are the only ones in the conversation. Both rows
+        carry the event's key; an answer id in the progress is from a release that wrote it
+        there instead."""
         answer_id = claim.progress.get("message_id")
         async with self._pool.connection() as conn, conn.transaction():
             await conn.execute(
-                "DELETE FROM messages WHERE event_key = %s AND role = 'user'", (claim.event_key,)
+                "DELETE FROM messages WHERE event_key = %s AND role IN ('user', 'assistant')",
+                (claim.event_key,),
             )
             if isinstance(answer_id, int):
                 await conn.execute(

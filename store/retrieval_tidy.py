@@ -156,9 +156,17 @@ def _heading(text: str, section: str | None) -> str:
 
 
 def _rest_after_overlap(head: str, tail: str, longest: int = 400) -> str:
-    for size in range(min(len(head), len(tail), longest), 20, -1):
-        if head.endswith(tail[:size]):
-            return tail[size:]
+    """``tail`` after the longest of its starts (21 to ``longest`` characters) that ``head``
+    ends with. Only where ``head`` holds ``tail``'s first 21 characters can one start, so
+    those places are found (``str.find``) rather than every length tried."""
+    limit = min(len(head), len(tail), longest)
+    window = head[len(head) - limit:]
+    probe = tail[:21]
+    start = window.find(probe) if limit > 20 else -1
+    while start >= 0:  # leftmost first: the longest overlap wins
+        if tail.startswith(window[start:]):
+            return tail[limit - start:]
+        start = window.find(probe, start + 1)
     return "\n\n" + tail
 
 

@@ -20,8 +20,8 @@ posted) reuses those messages in order — their streams stopped, their text rep
 ``chat.update`` — so the thread ends up with one answer, not a half one and a whole one. The
 half answer stays on screen, untouched, until the new one is whole: it is replaced once, never
 rewound to a first word and rebuilt.
-``on_progress`` hears of every message the answer posts and of the stored answer's id, so a
-later attempt can do the same.
+``on_progress`` hears of every message the answer posts, so a later attempt can do the same
+(the stored answer carries the event's key, so a later attempt deletes it by that).
 
 The Web API calls themselves are ``bots.slack.messages``; the "is thinking…" status is
 ``bots.slack.status``; where the answer goes and how fast, ``bots.slack.target``.
@@ -124,8 +124,6 @@ class SlackReplyStream:
 
     async def finish(self, answer: Answer) -> None:
         self._answer = answer
-        if answer.message_id is not None:
-            self._progress({"message_id": answer.message_id})
         await self._close_and_wait()
 
     async def fail(self, reason: str) -> None:

@@ -125,7 +125,8 @@ class QuestionLifecycle:
         if claim is not None:
             # Which try at this event: a retry is not the person asking again (core/limits.py).
             event = replace(event, attempt=claim.attempt)
-        reply = await place.open(claim, self._recorder(claim, platform))
+        settled: list[bool] = []  # non-empty once the attempt's inbox row is settled
+        reply = await place.open(claim, self._recorder(claim, platform, settled))
         error: str | None = None
         retryable = True
         try:
@@ -155,6 +156,7 @@ class QuestionLifecycle:
         place.ended(reply)
         if claim is None:
             return
+        settled.append(True)  # a progress write still queued is of no use to anyone now
         if error is None:
             await self._inbox.done(claim)
         elif again:
@@ -163,9 +165,12 @@ class QuestionLifecycle:
         else:
             await self._inbox.failed(claim, error)
 
-    def _recorder(self, claim: ClaimedEvent | None, platform: str) -> Record | None:
-        """What a reply calls when it posts a message or the answer is stored: kept on the
-        inbox row, off the answer's path, in order, for an attempt that has to take over."""
+    def _recorder(
+        self, claim: ClaimedEvent | None, platform: str, settled: list[bool]
+    ) -> Record | None:
+        """What a reply calls when it posts a message: kept on the inbox row, off the answer's
+        path, in order, for an attempt that has to take over. A write that has not started
+        when the attempt settles (done, failed, or retried with its progress) is dropped."""
         if claim is None:
             return None
         inbox = self._inbox
@@ -175,7 +180,8 @@ class QuestionLifecycle:
         async def write(data: dict[str, object], before: Any) -> None:
             if before is not None:
                 await asyncio.gather(before, return_exceptions=True)  # in order: newest wins
-            await inbox.progress(claim, data)
+            if not settled:
+                await inbox.progress(claim, data)
 
         def record(data: Mapping[str, object]) -> None:
             before = last.pop() if last else None

@@ -7,7 +7,10 @@ import asyncio
 from redis.asyncio import Redis
 
 from bots.runtime import Runtime
+from core.answers import Answer
+from core.events import ConversationKind, Person, ThreadRef
 from store.inbox import EventInbox
+from tests.support.conversations import rows
 
 
 async def states(runtime: Runtime) -> dict[str, str]:
@@ -58,3 +61,38 @@ async def test_done_and_failed_are_recorded(runtime: Runtime):
     await inbox.done(ok)
     await inbox.failed(bad, "model unreachable")
     assert await states(runtime) == {"ok": "done", "bad": "failed"}
+
+
+async def test_a_retry_after_a_crash_replaces_the_answer_and_never_duplicates_it(
+    runtime: Runtime,
+):
+    # The first attempt stored the question and its answer, then its replica died before the
+    # event was marked done; the answer's id never reached the inbox row.
+    store = runtime.conversations
+    maria = Person("slack", "T1", "U1")
+    thread = ThreadRef("slack", "T1", "D1", "", ConversationKind.DM)
+    dead, alive = EventInbox(runtime.db.pool, replica="a"), EventInbox(runtime.db.pool, replica="b")
+    assert await dead.accept("Ev1", "slack", {}) is not None
+    asked = await store.ask(maria, thread, title="VPN", text="How do I connect to the VPN?",
+                            event_key="Ev1", turns=10)
+    await store.add_answer(asked.conversation_id, Answer(text="Open the VPN app [1]."),
+                           user_id=asked.user.id, event_key="Ev1")
+    async with runtime.db.pool.connection() as conn:
+        await conn.execute("UPDATE inbox SET lease_until = now() - interval '1 second'")
+
+    [claim] = await alive.claim_due(["slack"], 10)
+    assert claim.progress == {}
+    await alive.forget_attempt(claim)
+    again = await store.ask(maria, thread, title="VPN", text="How do I connect to the VPN?",
+                            event_key="Ev1", turns=10)
+    assert again.history == []  # the dead attempt's turns are gone, not read back
+    await store.add_answer(again.conversation_id, Answer(text="Open the VPN app [1]."),
+                           user_id=again.user.id, event_key="Ev1")
+    await alive.done(claim)
+
+    assert await rows(
+        runtime.db.pool, "SELECT role, text, event_key FROM messages ORDER BY id"
+    ) == [
+        ("user", "How do I connect to the VPN?", "Ev1"),
+        ("assistant", "Open the VPN app [1].", "Ev1"),
+    ]
