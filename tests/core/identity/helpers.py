@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+import pytest
 
 from bots.runtime import Runtime
 from core.answers import Answer
 from core.console import CollectingReplyStream
 from core.events import ChatEvent, ConversationKind, Person, ThreadRef
+from core.settings import Settings
+from tests.core.llm.conftest import with_model
 
 SALARY = (
     "# Salary bands 2027\n\nManager salary band for grade seven: 91,000 to 104,000 euros. "
@@ -43,3 +48,16 @@ async def ask_as(
 
 def sees_salaries(answer: Answer) -> bool:
     return any("Salary bands" in p.title for p in answer.sources) or "104,000" in answer.text
+
+
+@pytest.fixture(name="rt")
+async def restricted_runtime(
+    settings: Settings, fake_url: str, tmp_path: Path
+) -> AsyncIterator[Runtime]:
+    """A runtime on the fake model with the knowledge above ingested, salaries for Maria only.
+    (Import it beside ``fake`` and ``fake_url`` from tests.core.llm.conftest.)"""
+    async with await Runtime.start(with_model(settings, fake_url)) as runtime:
+        public, managers = knowledge(tmp_path / "kb")
+        await runtime.audiences.allow(str(managers), ("maria@example.com",))
+        assert not (await runtime.ingestor.ingest([public, managers])).failed
+        yield runtime

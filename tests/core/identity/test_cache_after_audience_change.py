@@ -3,25 +3,17 @@ read, even when nothing cleared the cache."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
 from bots.runtime import Runtime
-from core.settings import Settings
-from tests.core.identity.helpers import SALARY_QUESTION, ask_as, knowledge, sees_salaries
-from tests.core.llm.conftest import fake, fake_url, with_model  # noqa: F401 (fixtures)
+from tests.core.identity.helpers import (  # noqa: F401 (fixture)
+    SALARY_QUESTION,
+    ask_as,
+    restricted_runtime,
+    sees_salaries,
+)
+from tests.core.llm.conftest import fake, fake_url  # noqa: F401 (fixtures)
 from tests.support.fake_openai import FakeOpenAI
-
-
-@pytest.fixture
-async def rt(settings: Settings, fake_url: str, tmp_path: Path) -> AsyncIterator[Runtime]:  # noqa: F811
-    async with await Runtime.start(with_model(settings, fake_url)) as runtime:
-        public, managers = knowledge(tmp_path / "kb")
-        await runtime.audiences.allow(str(managers), ("maria@example.com",))
-        assert not (await runtime.ingestor.ingest([public, managers])).failed
-        yield runtime
 
 
 async def test_a_revoked_reader_is_not_served_the_cached_answer(

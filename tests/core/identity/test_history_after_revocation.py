@@ -4,30 +4,21 @@ the earlier answer that quoted it."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bots.runtime import Runtime
 from core.answers import Answer
 from core.console import CollectingReplyStream
 from core.events import ChatEvent, ConversationKind, Person, ThreadRef
-from core.settings import Settings
-from tests.core.identity.helpers import SALARY_QUESTION, knowledge, sees_salaries
-from tests.core.llm.conftest import fake, fake_url, with_model  # noqa: F401 (fixtures)
+from tests.core.identity.helpers import (  # noqa: F401 (fixture)
+    SALARY_QUESTION,
+    restricted_runtime,
+    sees_salaries,
+)
+from tests.core.llm.conftest import fake, fake_url  # noqa: F401 (fixtures)
 from tests.support.fake_openai import FakeOpenAI
 
 FOLLOW_UP = "And how many days of annual leave come with that salary band?"
-
-
-@pytest.fixture
-async def rt(settings: Settings, fake_url: str, tmp_path: Path) -> AsyncIterator[Runtime]:  # noqa: F811
-    async with await Runtime.start(with_model(settings, fake_url)) as runtime:
-        public, managers = knowledge(tmp_path / "kb")
-        await runtime.audiences.allow(str(managers), ("maria@example.com",))
-        assert not (await runtime.ingestor.ingest([public, managers])).failed
-        yield runtime
 
 
 async def in_thread(rt: Runtime, text: str) -> tuple[Answer, str]:
