@@ -54,24 +54,29 @@ async def slash(
     """``/assistant text`` typed by ``who`` (in their DM unless ``channel``); the reply the
     adapter posted to the command's response_url."""
     key = f"r{next(_keys)}"
-    response = await slack.form(
-        {
-            "token": "legacy",
-            "team_id": TEAM,
-            "team_domain": "acme",
-            "channel_id": channel or "D" + who,
-            "channel_name": "directmessage",
-            "user_id": who,
-            "user_name": who.lower(),
-            "command": "/assistant",
-            "text": text,
-            "api_app_id": "A0001",
-            "response_url": f"{slack.fake.base_url}/response/{key}",
-            "trigger_id": "trigger-1",
-        }
-    )
+    response = await slack.form(slash_form(slack, who, text, key, channel=channel))
     assert response.status == 200
     return await reply_for(slack, key)
+
+
+def slash_form(
+    slack: SlackHarness, who: str, text: str, key: str, *, channel: str | None = None
+) -> dict[str, str]:
+    """The form Slack posts for ``/assistant text``; replies go to the response_url ``key``."""
+    return {
+        "token": "legacy",
+        "team_id": TEAM,
+        "team_domain": "acme",
+        "channel_id": channel or "D" + who,
+        "channel_name": "directmessage",
+        "user_id": who,
+        "user_name": who.lower(),
+        "command": "/assistant",
+        "text": text,
+        "api_app_id": "A0001",
+        "response_url": f"{slack.fake.base_url}/response/{key}",
+        "trigger_id": "trigger-1",
+    }
 
 
 async def press(slack: SlackHarness, who: str, button: dict[str, Any], channel: str) -> dict:

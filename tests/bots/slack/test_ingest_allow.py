@@ -10,8 +10,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from core.settings import Settings
-from tests.bots.slack.conftest import TEAM, SlackHarness, running_slack
-from tests.bots.slack.test_commands_e2e import shown
+from tests.bots.slack.conftest import SlackHarness, running_slack
+from tests.bots.slack.test_commands_e2e import shown, slash_form
 from tests.bots.slack.test_identity import answer_to
 from tests.core.identity.helpers import SALARY, SALARY_QUESTION
 from tests.support.fake_slack import FakeSlack
@@ -52,22 +52,7 @@ async def ingest(slack: SlackHarness, who: str, text: str) -> str:
     """``/assistant ingest …`` typed by ``who``; the last reply posted for it (after
     "Reading …")."""
     key = f"ingest-{who}-{len(slack.fake.responses)}"
-    response = await slack.form(
-        {
-            "token": "legacy",
-            "team_id": TEAM,
-            "team_domain": "acme",
-            "channel_id": "D" + who,
-            "channel_name": "directmessage",
-            "user_id": who,
-            "user_name": who.lower(),
-            "command": "/assistant",
-            "text": text,
-            "api_app_id": "A0001",
-            "response_url": f"{slack.fake.base_url}/response/{key}",
-            "trigger_id": "trigger-1",
-        }
-    )
+    response = await slack.form(slash_form(slack, who, text, key))
     assert response.status == 200
     await slack.settle()
     return shown([r for r in slack.fake.responses if r["key"] == key][-1])
