@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import multiprocessing
 import os
+import pstats
 import time
 import uuid
 from dataclasses import dataclass
@@ -186,6 +188,23 @@ class Result:
     wall_s: float
 
 
+def profile_before_model(args: argparse.Namespace) -> asyncio.Task[None]:
+    """Profile this process (bot and load generator) from the burst until 90% of the model's
+    time to first token: the work done before the model answers, with nothing streamed yet."""
+    profiler = cProfile.Profile(time.process_time)  # CPU, not time spent descheduled
+    profiler.enable()
+
+    async def stop() -> None:
+        await asyncio.sleep(args.ttft_ms / 1000 * 0.9)
+        profiler.disable()
+        profiler.dump_stats(args.profile)
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(40)
+
+    return asyncio.create_task(stop())
+
+
 async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespace) -> Result:
     # spawn, not fork: the child must not inherit this process's event loop and pool threads.
     context = multiprocessing.get_context("spawn")
@@ -262,7 +281,10 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
                 reset_peak_memory()
                 cpu = cpu_s()
                 started = time.monotonic()
+                profiling = profile_before_model(args) if args.profile else None
                 await asyncio.gather(*(ask(i) for i in range(n)))
+                if profiling is not None:
+                    await profiling
                 await asyncio.sleep(0.05)
                 while len(bot.tasks):
                     await asyncio.sleep(0.05)
@@ -357,6 +379,11 @@ async def main() -> None:
     parser.add_argument("--db-pool", type=int, default=20, help="Postgres pool size")
     parser.add_argument("--redis-url", default=None, help="Redis for pacing (default: none)")
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
+    parser.add_argument(
+        "--profile", type=Path, default=None,
+        help="cProfile the burst until the model's first token is due (use a long --ttft-ms) "
+        "and write the stats here; prints the top functions",
+    )
     args = parser.parse_args()
     configure_logging(level="WARNING", json=True)
     levels = [int(x) for x in args.questions.split(",") if x.strip()]

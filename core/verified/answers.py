@@ -10,6 +10,7 @@ Postgres, where pgvector compares them in one query.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -193,6 +194,8 @@ class VerifiedAnswers:
         self._thresholds = thresholds
         self._recheck_s = recheck_s
         self._loaded = _Loaded()
+        self._refresh: asyncio.Future[_Loaded] | None = None
+        self._changes = 0  # admins' writes through this process
 
     # -- what admins do ----------------------------------------------------------------------
 
@@ -304,25 +307,33 @@ class VerifiedAnswers:
 
     def _changed(self) -> None:
         self._loaded.checked_at = float("-inf")
+        self._changes += 1
+        self._refresh = None  # a check already under way may have read the copy before this
 
     async def _current(self) -> _Loaded:
+        """The copy in memory, checked against the table at most every ``recheck_s``. The
+        questions of a burst share one check: the first starts it, the others wait for it."""
         loaded = self._loaded
+        if time.monotonic() - loaded.checked_at < self._recheck_s:
+            return loaded
+        if self._refresh is None or self._refresh.done():
+            self._refresh = asyncio.ensure_future(self._reload(self._changes))
+        return await asyncio.shield(self._refresh)
+
+    async def _reload(self, changes: int) -> _Loaded:
         now = time.monotonic()
-        if now - loaded.checked_at < self._recheck_s:
-            return loaded
+        loaded = self._loaded
         version = await self._store.version()
-        loaded.checked_at = now
-        if version == loaded.version:
-            return loaded
-        answers = await self._store.live()
-        answers = await self._embed_missing(answers)
-        self._loaded = _Loaded(
-            answers=answers,
-            shapes=[shape(a.question) for a in answers],
-            version=version,
-            checked_at=now,
-        )
-        return self._loaded
+        if version != loaded.version:
+            answers = await self._embed_missing(await self._store.live())
+            loaded = _Loaded(
+                answers=answers, shapes=[shape(a.question) for a in answers], version=version
+            )
+        if changes == self._changes:
+            # Nothing was written here while this check ran: good for ``recheck_s``.
+            loaded.checked_at = now
+            self._loaded = loaded
+        return loaded
 
     async def _embed_missing(self, answers: list[VerifiedAnswer]) -> list[VerifiedAnswer]:
         """Vectors for questions stored without one, or by another model than today's."""

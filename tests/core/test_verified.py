@@ -4,6 +4,7 @@ Real Postgres; the OpenAI-compatible fake for embeddings and chat."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from core.console import CollectingReplyStream
 from core.events import ChatEvent, ConversationKind, Person, ThreadRef
 from core.settings import Settings
 from core.verified import VerifiedAnswers
+from core.verified.answers import Author
 from store.verified import PgVerifiedAnswers
 from tests.conftest import SAMPLE_KNOWLEDGE
 from tests.support.conversations import ask, commands_at, rows, someone
@@ -273,3 +275,27 @@ def test_an_answer_with_an_audience_is_never_given_when_groups_could_not_be_chec
     # Graph was down: the person's groups are unknown, so the answer is not theirs to see.
     assert not hr.is_for(Scope.of(["group:hr"], checked=False))
     assert answer(None).is_for(Scope.of([], checked=False))
+
+
+async def test_an_answer_added_while_questions_are_checked_is_given_next_and_a_burst_gets_it(
+    runtime: Runtime,
+):
+    ana = await admin(runtime)
+    answers = VerifiedAnswers(PgVerifiedAnswers(runtime.db.pool), recheck_s=0.5)
+    author = Author(user_id=ana.id, name="Ana Admin")
+    await answers.add("How do I book a meeting room?", "Use Outlook.", source_url=None, author=author)
+    assert await answers.match("How can I reserve a meeting room?") is not None
+    await asyncio.sleep(0.6)  # the copy is due for a check
+
+    # An admin adds an answer while a question is being checked: the next question gets it.
+    under_way = asyncio.ensure_future(answers.match("How can I reserve a meeting room?"))
+    await asyncio.sleep(0)
+    await answers.add("How do I order a new laptop?", "Ask the IT Help Hub.", source_url=None, author=author)
+    assert (await under_way) is not None
+
+    # Questions at once share one check of the table, and every one gets both answers.
+    rooms = answers.match("How can I reserve a meeting room?")
+    laptops = answers.match("How do I order a new laptop?")
+    burst = await asyncio.gather(*([rooms] + [answers.match("How can I reserve a meeting room?") for _ in range(9)] + [laptops]))
+    assert all(found is not None for found in burst)
+    assert burst[0].text.endswith("Use Outlook.") and burst[-1].text.endswith("Ask the IT Help Hub.")
