@@ -7,6 +7,25 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
+class Matched:
+    """What retrieval found of a question's content words (``content``, as lexemes) in one
+    passage: the lexemes the passage holds (title and section included), beside every
+    lexeme's weight, the same for each passage of one search. Lets the coverage check
+    (``core/coverage.py``) read the passages without asking the database again."""
+
+    content: str
+    lexemes: tuple[str, ...]
+    weights: tuple[float, ...]
+    found: frozenset[str]
+
+    def share(self, found: frozenset[str] | set[str]) -> float:
+        total = sum(self.weights)
+        if total <= 0:
+            return 0.0
+        return sum(w for lexeme, w in zip(self.lexemes, self.weights, strict=True) if lexeme in found) / total
+
+
+@dataclass(frozen=True, slots=True)
 class Passage:
     """One retrieved chunk with where it came from and how well it matched."""
 
@@ -23,6 +42,8 @@ class Passage:
     page_end: int | None = None
     # Where most of the text is, when it runs across a page break (page_start otherwise).
     main_page: int | None = None
+    # The question's words this passage holds, when retrieval measured them (store/retrieval.py).
+    matched: Matched | None = field(default=None, compare=False, repr=False)
 
     @property
     def page(self) -> int | None:

@@ -29,6 +29,22 @@ class Coverage:
     def none(cls) -> Coverage:
         return cls(share=0.0)
 
+    @classmethod
+    def carried(cls, content: str, passages: Sequence[Passage]) -> Coverage | None:
+        """Coverage from what retrieval measured of ``content`` in each passage, or None when
+        a passage carries no measure of it (then the judge asks the database)."""
+        marks = [p.matched for p in passages]
+        if not marks:
+            return None
+        found: set[str] = set()
+        for mark in marks:
+            if mark is None or mark.content != content:
+                return None
+            found |= mark.found
+        first = marks[0]
+        assert first is not None
+        return cls(share=first.share(found))
+
 
 class CoverageJudge(Protocol):
     """Measures ``Coverage`` of a question by its retrieved passages."""

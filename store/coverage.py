@@ -53,12 +53,17 @@ FROM terms t CROSS JOIN found f
 
 
 class PgCoverageJudge:
-    """Measures coverage with one statement: no table is written, nothing is cached."""
+    """Measures coverage from what the passages carry (hybrid retrieval measures it as it
+    reads them), or else with one statement: no table is written, nothing is cached."""
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
 
     async def measure(self, question: str, passages: Sequence[Passage]) -> Coverage:
+        words = content(question)
+        carried = Coverage.carried(words, passages)
+        if carried is not None:
+            return carried  # retrieval measured it (store/retrieval_sql.DETAILS)
         text = "\n".join(
             part for p in passages for part in (p.title, p.section or "", p.text) if part
         )
@@ -66,7 +71,7 @@ class PgCoverageJudge:
             return Coverage.none()
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                _SHARE, {"question": content(question), "text": text}, prepare=False
+                _SHARE, {"question": words, "text": text}, prepare=False
             )
             row = await cur.fetchone()
         # No content word at all ("hello?") is nothing found.

@@ -24,6 +24,7 @@ from core.errors import ModelError
 from core.ingest.pipeline import Embedder, embedding_input
 from core.rerank import Reranker
 from core.text import STOPWORDS
+from store.coverage import content
 from store.knowledge import vector_literal
 from store.retrieval_fusion import HybridWeights, fuse
 from store.retrieval_sql import (
@@ -165,6 +166,7 @@ class HybridRetriever:
             "principals": list(principals),
             "pool": pool,
             "budget": self._text_budget,
+            "content": content(query),
         }
         vector = await self._query_vector(query) if self._weights.vector > 0 else None
         if vector is not None:
@@ -184,7 +186,8 @@ class HybridRetriever:
                              self._repeat_decay)
         if self._reranker is not None:
             fused = await self._rerank(self._reranker, query, fused)
-        return tidy(fused, scores, k, self._per_document, distinct_first=self._distinct_first)
+        return tidy(fused, scores, k, self._per_document, distinct_first=self._distinct_first,
+                    content=cast(str, params["content"]))
 
     async def _rerank(self, reranker: Reranker, query: str, hits: list[Hit]) -> list[Hit]:
         """The best ``rerank_candidates`` hits in the reranker's order, the rest after them
@@ -208,7 +211,7 @@ class HybridRetriever:
         benchmarks: recall against an exact search)."""
         assert self._embedder is not None
         params: dict[str, object] = {
-            "domains": list(domains), "sources": list(sources), "pool": pool,
+            "domains": list(domains), "sources": list(sources), "pool": pool, "content": "",
             "principals": list(principals), "vector": vector_literal(vector), "model": self._embedder.model,
             "dimensions": len(vector),
         }

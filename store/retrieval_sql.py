@@ -159,13 +159,29 @@ FILTERED = (
     "\nWITH f AS MATERIALIZED (SELECT " + _FEW + " AS few)" + WALK
     + "WHERE NOT (SELECT few FROM f)\nUNION ALL" + _EXACT + "WHERE (SELECT few FROM f)\n"
 )
+# The winners' details, and what each holds of the question's content words (%(content)s,
+# store/coverage.content): the coverage check (store/coverage.py) reads it from the passages
+# instead of asking again. Each lexeme weighs its IDF, BM25's form, as in the text branch.
+_QUESTION = """(
+    SELECT coalesce(array_agg(t.lexeme ORDER BY t.lexeme), ARRAY[]::text[]) AS lexemes,
+           coalesce(array_agg(ln(1 + (n.total - coalesce(s.chunks, 0) + 0.5)
+                                     / (coalesce(s.chunks, 0) + 0.5)) ORDER BY t.lexeme),
+                    ARRAY[]::float8[]) AS weights
+    FROM unnest(tsvector_to_array(to_tsvector('english', %(content)s))) AS t(lexeme)
+    CROSS JOIN (SELECT greatest((SELECT reltuples FROM pg_class
+                                 WHERE oid = 'chunks'::regclass), 1)::float8 AS total) n
+    LEFT JOIN lexeme_stats s ON s.lexeme = t.lexeme
+) q"""
 DETAILS = """
 SELECT h.id AS chunk_id, h.branch, h.rank, c.document_id, c.ord, c.title, c.text, c.domain,
-       d.url, d.path, c.section, c.page_start, c.page_end, c.page AS main_page
+       d.url, d.path, c.section, c.page_start, c.page_end, c.page AS main_page,
+       q.lexemes AS question_lexemes, q.weights AS question_weights,
+       ARRAY(SELECT l FROM unnest(q.lexemes) AS l
+             WHERE c.tsv @@ quote_literal(l)::tsquery) AS found_lexemes
 FROM ({branch}) h
 JOIN chunks c ON c.id = h.id
 JOIN documents d ON d.id = c.document_id
-"""
+CROSS JOIN """ + _QUESTION + "\n"
 TEXT_QUERY = DETAILS.format(branch=_TEXT_BRANCH)
 
 

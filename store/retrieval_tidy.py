@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from core.answers import Passage
+from core.answers import Matched, Passage
 
 _SHINGLE = re.compile(r"\w+")
 _NEAR_DUPLICATE = 0.8
@@ -31,6 +31,10 @@ class Hit:
     page_start: int | None
     page_end: int | None
     main_page: int | None
+    # The question's content lexemes, their weights, and those this chunk holds (coverage).
+    question_lexemes: list[str] = field(default_factory=list)
+    question_weights: list[float] = field(default_factory=list)
+    found_lexemes: list[str] = field(default_factory=list)
 
 
 def collapse(passages: Sequence[Passage], k: int, per_document: int = 2) -> list[Passage]:
@@ -50,7 +54,7 @@ def collapse(passages: Sequence[Passage], k: int, per_document: int = 2) -> list
 
 def tidy(
     ranked: Sequence[Hit], scores: dict[int, float], k: int, per_document: int,
-    *, distinct_first: bool = True,
+    *, distinct_first: bool = True, content: str | None = None,
 ) -> list[Passage]:
     """The best ``k`` passages: adjacent chunks of a document merged (three at most), chunks
     overlapping a better passage of their document or copying one of another dropped, at most
@@ -58,6 +62,8 @@ def tidy(
     that other documents leave free (after them).
 
     A merged passage keeps its better chunk's score: merging tidies, it does not reorder.
+    ``content``: the question's content words the hits measured (``Hit.found_lexemes``);
+    each passage then carries what it holds of them.
     """
     kept: list[tuple[Hit, set[int]]] = []
     at: dict[tuple[int, int], int] = {}  # (document, ord) -> index in kept
@@ -113,9 +119,21 @@ def tidy(
             page_start=hit.page_start,
             page_end=hit.page_end,
             main_page=hit.main_page,
+            matched=_matched(hit, content),
         )
         for hit, _ in kept
     ]
+
+
+def _matched(hit: Hit, content: str | None) -> Matched | None:
+    if content is None:
+        return None
+    return Matched(
+        content=content,
+        lexemes=tuple(hit.question_lexemes),
+        weights=tuple(hit.question_weights),
+        found=frozenset(hit.found_lexemes),
+    )
 
 
 def _join(a: Hit, b: Hit) -> Hit:
@@ -137,6 +155,7 @@ def _join(a: Hit, b: Hit) -> Hit:
     return replace(
         a,
         text=text,
+        found_lexemes=sorted(set(a.found_lexemes) | set(b.found_lexemes)),
         section=a.section or b.section,
         page_start=min(pages) if pages else None,
         page_end=max(pages) if pages else None,

@@ -16,7 +16,7 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from core.answers import Citation, Passage
 
@@ -50,7 +50,7 @@ class CachedAnswer:
             {
                 "text": self.text,
                 "citations": [asdict(c) for c in self.citations],
-                "sources": [asdict(p) for p in self.sources],
+                "sources": [_stored(p) for p in self.sources],
                 "model": self.model,
                 "created_at": self.created_at,
             },
@@ -115,3 +115,10 @@ class MemoryAnswerCache:
 
     async def invalidate(self) -> None:
         self._entries.clear()
+
+
+def _stored(passage: Passage) -> dict[str, Any]:
+    """A source as the cache keeps it: what it shows, not what its retrieval measured."""
+    kept = asdict(passage)
+    kept.pop("matched", None)
+    return kept
