@@ -162,6 +162,9 @@ class Assistant:
         recorded = await self._conversations.ask(
             event.person, event.thread, title=_title(question), text=question,
             event_key=event.event_key, turns=self._limits.history_turns,
+            # Earlier answers are checked against what the asker may read now; without
+            # restricted documents there is nothing to check.
+            principals=scope.principals if self._restricted is not None else None,
         )
         asked: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         asked.set_result(recorded.question_id)
@@ -170,20 +173,13 @@ class Assistant:
             recorded.conversation_id, recorded.history, asked,
         )
 
-    async def _readable_history(
-        self, conversation_id: int, history: Sequence[Turn], scope: Scope
-    ) -> Sequence[Turn]:
+    @staticmethod
+    def _readable_history(history: Sequence[Turn]) -> Sequence[Turn]:
         """``history`` with each earlier answer that cites a document the asker may not read
-        now replaced by a note: revoked text is not quoted back from the thread."""
-        if self._restricted is None or not any(t.role == "assistant" for t in history):
+        now (``Turn.hidden``) replaced by a note: revoked text is not quoted back."""
+        if not any(t.hidden for t in history):
             return history
-        unreadable = await self._restricted.unreadable_answers(conversation_id, scope.principals)
-        if not unreadable:
-            return history
-        return [
-            Turn(t.role, REVOKED_TURN, t.at) if t.role == "assistant" and t.text in unreadable else t
-            for t in history
-        ]
+        return [Turn(t.role, REVOKED_TURN, t.at) if t.hidden else t for t in history]
 
     async def _answer(
         self, event: ChatEvent, stream: ReplyStream, started: float, scope: Scope,
@@ -191,7 +187,7 @@ class Assistant:
         asked: asyncio.Future[int],
     ) -> Answer:
         """Steps 2–8 of ``handle``, once the question has a conversation."""
-        history = await self._readable_history(conversation_id, history, scope)
+        history = self._readable_history(history)
         context = self._follow_up.context(question, history)
         history = context.turns
         # A follow-up leans on its thread, which the verified question never saw; a question

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -24,6 +25,8 @@ class Turn:
     role: str
     text: str
     at: datetime | None = None
+    # An earlier answer citing a document the asker may not read now (``ask`` with principals).
+    hidden: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +52,11 @@ class ConversationStore(Protocol):
 
     async def ask(
         self, person: Person, thread: ThreadRef, *, title: str, text: str,
-        event_key: str | None, turns: int,
+        event_key: str | None, turns: int, principals: Sequence[str] | None = None,
     ) -> Asked:
         """``upsert_user``, ``open_conversation``, ``recent_turns`` (the ``turns`` before the
-        question) and ``add_question`` at once."""
+        question) and ``add_question`` at once. With ``principals`` (the asker's), an earlier
+        answer citing a document they may not read now is marked ``hidden``."""
         ...
 
     async def add_question(

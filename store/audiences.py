@@ -168,21 +168,3 @@ class PgAudiences:
             )
             row = await cur.fetchone()
         return bool(row) and int(row[0]) == len(ids)
-
-    async def unreadable_answers(
-        self, conversation_id: int, principals: Sequence[str]
-    ) -> set[str]:
-        """The texts of this conversation's answers that cite a document someone with
-        ``principals`` may not read now (revoked since, or restricted by a reingest): left out
-        of the history a follow-up is written with."""
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                """SELECT DISTINCT a.text FROM messages a
-                   CROSS JOIN LATERAL jsonb_array_elements(a.sources) s
-                   JOIN documents d ON d.id = (s ->> 'document_id')::bigint
-                   WHERE a.conversation_id = %(conversation)s AND a.role = 'assistant'
-                     AND d.audience IS NOT NULL
-                     AND NOT d.audience && %(principals)s::text[]""",
-                {"conversation": conversation_id, "principals": list(principals)},
-            )
-            return {row[0] for row in await cur.fetchall()}

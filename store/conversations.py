@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
@@ -45,12 +47,20 @@ WITH account AS (
     SELECT c.id, asker.id, 'user', %(text)s, %(event_key)s FROM conversation c, asker
     RETURNING id
 )
-SELECT a.id, a.role, a.same_as, p.id, p.role, c.id, q.id, h.roles, h.texts, h.ats
+SELECT a.id, a.role, a.same_as, p.id, p.role, c.id, q.id, h.roles, h.texts, h.ats, h.hidden
 FROM account a LEFT JOIN person p ON true, conversation c, question q
 CROSS JOIN LATERAL (
     SELECT array_agg(r.role ORDER BY r.id) AS roles, array_agg(r.text ORDER BY r.id) AS texts,
-           array_agg(r.created_at ORDER BY r.id) AS ats
-    FROM (SELECT m.id, m.role, m.text, m.created_at FROM messages m
+           array_agg(r.created_at ORDER BY r.id) AS ats, array_agg(r.hidden ORDER BY r.id) AS hidden
+    FROM (SELECT m.id, m.role, m.text, m.created_at,
+                 -- An answer citing a document the asker may not read now (revoked since):
+                 -- not quoted back to them (docs/knowledge.md, history after a revocation).
+                 m.role = 'assistant' AND %(principals)s::text[] IS NOT NULL AND EXISTS (
+                     SELECT 1 FROM jsonb_array_elements(m.sources) s
+                     JOIN documents d ON d.id = (s ->> 'document_id')::bigint
+                     WHERE d.audience IS NOT NULL AND NOT d.audience && %(principals)s::text[]
+                 ) AS hidden
+          FROM messages m
           WHERE m.conversation_id = c.id AND m.status IN ('complete', 'verified')
           ORDER BY m.id DESC LIMIT %(turns)s) r
 ) h
@@ -87,10 +97,11 @@ class PgConversationStore:
 
     async def ask(
         self, person: Person, thread: ThreadRef, *, title: str, text: str,
-        event_key: str | None, turns: int,
+        event_key: str | None, turns: int, principals: Sequence[str] | None = None,
     ) -> Asked:
         """Record the question (``upsert_user``, ``open_conversation``, ``add_question``) and
-        read the ``turns`` before it (``recent_turns``) in one round trip."""
+        read the ``turns`` before it (``recent_turns``) in one round trip; with ``principals``,
+        each earlier answer citing a document they may not read now is marked ``hidden``."""
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 _ASK,
@@ -101,12 +112,13 @@ class PgConversationStore:
                     "channel": thread.channel_id, "thread": thread.thread_id,
                     "kind": thread.kind.value, "title": title, "text": text,
                     "event_key": event_key, "turns": max(turns, 0),
+                    "principals": None if principals is None else list(principals),
                 },
             )
             row = await cur.fetchone()
             assert row is not None
             (own_id, own_role, same_as, person_id, person_role, conversation, question,
-             roles, texts, ats) = row
+             roles, texts, ats, hidden) = row
             user = UserRecord(id=int(own_id), role=str(own_role))
             if person_id is not None:
                 if same_as != person_id:
@@ -119,8 +131,8 @@ class PgConversationStore:
             user=user,
             conversation_id=int(conversation),
             history=[
-                Turn(role=r, text=t, at=at)
-                for r, t, at in zip(roles or [], texts or [], ats or [], strict=True)
+                Turn(role=r, text=t, at=at, hidden=bool(h))
+                for r, t, at, h in zip(roles or [], texts or [], ats or [], hidden or [], strict=True)
             ],
             question_id=int(question),
         )

@@ -17,10 +17,6 @@ class RestrictedDocuments(Protocol):
 
     async def readable(self, document_ids: Sequence[int], principals: Sequence[str]) -> bool: ...
 
-    async def unreadable_answers(
-        self, conversation_id: int, principals: Sequence[str]
-    ) -> set[str]: ...
-
 
 class ScopedAnswerCache:
     """``AnswerCache`` keys with the scope added: ``{domain}@{scope key}``."""
