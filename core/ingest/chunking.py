@@ -59,7 +59,7 @@ class Chunker:
     that starts inside a table repeats the table's header above its rows.
     """
 
-    def __init__(self, *, chunk_size: int = 1400, chunk_overlap: int = 200) -> None:
+    def __init__(self, *, chunk_size: int = 1400, chunk_overlap: int = 300) -> None:
         self.signature = f"chunker-v2:{chunk_size}:{chunk_overlap}"
         self._headings = MarkdownHeaderTextSplitter(_HEADERS, strip_headers=True)
         self._sizes = RecursiveCharacterTextSplitter(
