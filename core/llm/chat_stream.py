@@ -30,10 +30,10 @@ log = structlog.get_logger(__name__)
 # but a server that keeps talking must not hold the answer up.
 _DRAIN_S = 0.1
 _MESSAGE_LIMIT = 300
-_LINE_LIMIT = 8 * 1024 * 1024
+_LINE_LIMIT = 8 * 1024 * 1024  # far above any chunk; stops an endless line from eating memory
 # The SDK's request header for "return the response with its body unread": the one its
 # ``with_streaming_response`` sets.
-_RAW_RESPONSE = "X-Stainless-Raw-Response"  # far above any chunk; stops an endless line from eating memory
+_RAW_RESPONSE = "X-Stainless-Raw-Response"
 
 
 class ChatStream:
