@@ -161,9 +161,13 @@ FILTERED = (
 )
 # The winners' details, and what each holds of the question's content words (%(content)s,
 # store/coverage.content): the coverage check (store/coverage.py) reads it from the passages
-# instead of asking again. Each lexeme weighs its IDF, BM25's form, as in the text branch.
+# instead of asking again. Each lexeme weighs its IDF, BM25's form, as in the text branch. The
+# lexemes and weights come once per ranking (its first row); each row says which it holds as
+# bits of one number, the n-th lexeme the n-th bit. A question of more than 62 distinct content
+# lexemes gets none (the check then asks the database).
 _QUESTION = """(
-    SELECT coalesce(array_agg(t.lexeme ORDER BY t.lexeme), ARRAY[]::text[]) AS lexemes,
+    SELECT CASE WHEN count(*) <= 62 THEN coalesce(array_agg(t.lexeme ORDER BY t.lexeme),
+                                                  ARRAY[]::text[]) END AS lexemes,
            coalesce(array_agg(ln(1 + (n.total - coalesce(s.chunks, 0) + 0.5)
                                      / (coalesce(s.chunks, 0) + 0.5)) ORDER BY t.lexeme),
                     ARRAY[]::float8[]) AS weights
@@ -175,9 +179,11 @@ _QUESTION = """(
 DETAILS = """
 SELECT h.id AS chunk_id, h.branch, h.rank, c.document_id, c.ord, c.title, c.text, c.domain,
        d.url, d.path, c.section, c.page_start, c.page_end, c.page AS main_page,
-       q.lexemes AS question_lexemes, q.weights AS question_weights,
-       ARRAY(SELECT l FROM unnest(q.lexemes) AS l
-             WHERE c.tsv @@ quote_literal(l)::tsquery) AS found_lexemes
+       CASE WHEN h.rank = 1 THEN q.lexemes END AS question_lexemes,
+       CASE WHEN h.rank = 1 AND q.lexemes IS NOT NULL THEN q.weights END AS question_weights,
+       (SELECT coalesce(bit_or(1::int8 << (u.n - 1)::int), 0) FROM unnest(q.lexemes)
+               WITH ORDINALITY AS u(lexeme, n)
+        WHERE c.tsv @@ quote_literal(u.lexeme)::tsquery) AS found_bits
 FROM ({branch}) h
 JOIN chunks c ON c.id = h.id
 JOIN documents d ON d.id = c.document_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from core.answers import Matched, Passage
 
@@ -31,10 +31,11 @@ class Hit:
     page_start: int | None
     page_end: int | None
     main_page: int | None
-    # The question's content lexemes, their weights, and those this chunk holds (coverage).
-    question_lexemes: list[str] = field(default_factory=list)
-    question_weights: list[float] = field(default_factory=list)
-    found_lexemes: list[str] = field(default_factory=list)
+    # Coverage (store/retrieval_sql.DETAILS): the question's content lexemes and their weights
+    # (on a ranking's first row only), and which of them this chunk holds, as bits.
+    question_lexemes: list[str] | None = None
+    question_weights: list[float] | None = None
+    found_bits: int = 0
 
 
 def collapse(passages: Sequence[Passage], k: int, per_document: int = 2) -> list[Passage]:
@@ -105,6 +106,7 @@ def tidy(
         per[key] = per.get(key, 0) + 1
         at[(key, hit.ord)] = len(kept)
         kept.append((hit, {hit.ord}))
+    question = next((h for h in ranked if h.question_lexemes is not None), None)
     return [
         Passage(
             chunk_id=hit.chunk_id,
@@ -119,20 +121,21 @@ def tidy(
             page_start=hit.page_start,
             page_end=hit.page_end,
             main_page=hit.main_page,
-            matched=_matched(hit, content),
+            matched=_matched(hit, question, content),
         )
         for hit, _ in kept
     ]
 
 
-def _matched(hit: Hit, content: str | None) -> Matched | None:
-    if content is None:
+def _matched(hit: Hit, question: Hit | None, content: str | None) -> Matched | None:
+    if content is None or question is None:
         return None
+    lexemes = tuple(question.question_lexemes or ())
     return Matched(
         content=content,
-        lexemes=tuple(hit.question_lexemes),
-        weights=tuple(hit.question_weights),
-        found=frozenset(hit.found_lexemes),
+        lexemes=lexemes,
+        weights=tuple(question.question_weights or ()),
+        found=frozenset(w for n, w in enumerate(lexemes) if hit.found_bits >> n & 1),
     )
 
 
@@ -155,7 +158,7 @@ def _join(a: Hit, b: Hit) -> Hit:
     return replace(
         a,
         text=text,
-        found_lexemes=sorted(set(a.found_lexemes) | set(b.found_lexemes)),
+        found_bits=a.found_bits | b.found_bits,
         section=a.section or b.section,
         page_start=min(pages) if pages else None,
         page_end=max(pages) if pages else None,
