@@ -4,7 +4,7 @@ near duplicates dropped, a cap per document."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from core.answers import Matched, Passage
@@ -106,7 +106,7 @@ def tidy(
         per[key] = per.get(key, 0) + 1
         at[(key, hit.ord)] = len(kept)
         kept.append((hit, {hit.ord}))
-    question = next((h for h in ranked if h.question_lexemes is not None), None)
+    matched = _matcher(ranked, content)
     return [
         Passage(
             chunk_id=hit.chunk_id,
@@ -121,22 +121,26 @@ def tidy(
             page_start=hit.page_start,
             page_end=hit.page_end,
             main_page=hit.main_page,
-            matched=_matched(hit, question, content),
+            matched=matched(hit),
         )
         for hit, _ in kept
     ]
 
 
-def _matched(hit: Hit, question: Hit | None, content: str | None) -> Matched | None:
+def _matcher(ranked: Sequence[Hit], content: str | None) -> Callable[[Hit], Matched | None]:
+    """What each passage holds of the question's content words: the lexemes and weights come
+    on a ranking's first row (store/retrieval_sql.DETAILS), the same for every passage."""
+    question = next((h for h in ranked if h.question_lexemes is not None), None)
     if content is None or question is None:
-        return None
+        return lambda hit: None
     lexemes = tuple(question.question_lexemes or ())
-    return Matched(
-        content=content,
-        lexemes=lexemes,
-        weights=tuple(question.question_weights or ()),
-        found=frozenset(w for n, w in enumerate(lexemes) if hit.found_bits >> n & 1),
-    )
+    weights = tuple(question.question_weights or ())
+
+    def matched(hit: Hit) -> Matched:
+        found = frozenset(w for n, w in enumerate(lexemes) if hit.found_bits >> n & 1)
+        return Matched(content=content, lexemes=lexemes, weights=weights, found=found)
+
+    return matched
 
 
 def _join(a: Hit, b: Hit) -> Hit:

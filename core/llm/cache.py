@@ -15,7 +15,7 @@ import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol, Self
 
 from core.answers import Citation, Passage
@@ -119,6 +119,4 @@ class MemoryAnswerCache:
 
 def _stored(passage: Passage) -> dict[str, Any]:
     """A source as the cache keeps it: what it shows, not what its retrieval measured."""
-    kept = asdict(passage)
-    kept.pop("matched", None)
-    return kept
+    return {f.name: getattr(passage, f.name) for f in fields(passage) if f.name != "matched"}
