@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import structlog
 
@@ -16,7 +17,7 @@ from core.coverage import CoverageJudge, DeclinePolicy
 from core.declining import HelpContacts, not_found_text
 from core.errors import SwitchboardError
 from core.events import ChatEvent
-from core.follow_up import FollowUpRule
+from core.follow_up import Context, FollowUpRule, reads_as_follow_up
 from core.generation import GenerationRequest, Generator
 from core.grounded_writer import INTERRUPTED, MODEL_DOWN, UNCHECKED, GroundedWriter, Written
 from core.grounding import GroundingPolicy
@@ -33,7 +34,7 @@ from core.retrieval import Retriever
 from core.routing import Domain, Router, search_scope
 from core.stream import ReplyStream
 from core.text import terms
-from core.verified import VerifiedAnswers
+from core.verified import VerifiedAnswers, VerifiedMatch
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +64,50 @@ class AssistantLimits:
 def _title(question: str) -> str:
     first_line = question.splitlines()[0]
     return first_line if len(first_line) <= 80 else first_line[:79].rstrip() + "…"
+
+
+def _earlier_questions(context: Context) -> list[str]:
+    return [t.text for t in context.turns if t.role == "user"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What steps 2-4 decided for one question: its route, and either a text to give as it is
+    (``direct``: verified, clarifying, cached, not found) or the passages to answer from."""
+
+    route: RouteDecision
+    cache_domain: str = ""
+    passages: Sequence[Passage] = ()
+    retrieval_ms: float | None = None
+    direct: str | None = None
+    status: str = "complete"
+    citations: Sequence[Citation] = ()
+    sources: Sequence[Passage] = ()
+    model: str | None = None
+    verified: VerifiedMatch | None = None
+    # Whether the search status went out with it.
+    shown: bool = True
+
+
+# The context a question that reads on its own is planned in while its conversation is read.
+_NEW = Context((), follow_up=False)
+
+_T = TypeVar("_T")
+
+
+async def _recorded_while(recording: Awaitable[_T], planning: Awaitable[_Plan]) -> tuple[_T, _Plan]:
+    """``recording`` and ``planning`` at the same time. The question is recorded whatever
+    the planning does: when it fails, its error is raised once the recording is done."""
+    recorded = asyncio.ensure_future(recording)
+    try:
+        plan = await planning
+    except Exception:
+        await recorded
+        raise
+    except BaseException:
+        recorded.cancel()
+        raise
+    return await recorded, plan
 
 
 def _search_query(question: str, history: Sequence[Turn]) -> str:
@@ -159,18 +204,31 @@ class Assistant:
 
         # 1. identity, the conversation and the question's row: one round trip. However the
         # answer goes, the question is kept, as it was before it was answered.
-        recorded = await self._conversations.ask(
+        recording = self._conversations.ask(
             event.person, event.thread, title=_title(question), text=question,
             event_key=event.event_key, turns=self._limits.history_turns,
             # Earlier answers are checked against what the asker may read now; without
             # restricted documents there is nothing to check.
             principals=scope.principals if self._restricted is not None else None,
         )
-        asked: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        asked.set_result(recorded.question_id)
+        # A question that reads on its own is planned (steps 2-4) while it is recorded, as if
+        # its conversation were new; the plan stands when the conversation changes nothing it
+        # decided. A follow-up waits for its conversation.
+        ahead: _Plan | None = None
+        if reads_as_follow_up(question):
+            recorded = await recording
+        else:
+            recorded, ahead = await _recorded_while(
+                recording, self._plan(event, stream, scope, question, _NEW, tentative=True)
+            )
+        history = self._readable_history(recorded.history)
+        context = self._follow_up.context(question, history)
+        plan = await self._confirm(ahead, event, stream, scope, question, context)
+        if plan.direct is None and not plan.shown:
+            await stream.status(self._status_text(plan.route))
         return await self._answer(
             event, stream, started, scope, question, recorded.user.id,
-            recorded.conversation_id, recorded.history, asked,
+            recorded.conversation_id, context, plan,
         )
 
     @staticmethod
@@ -181,58 +239,68 @@ class Assistant:
             return history
         return [Turn(t.role, REVOKED_TURN, t.at) if t.hidden else t for t in history]
 
-    async def _answer(
-        self, event: ChatEvent, stream: ReplyStream, started: float, scope: Scope,
-        question: str, user_id: int, conversation_id: int, history: Sequence[Turn],
-        asked: asyncio.Future[int],
-    ) -> Answer:
-        """Steps 2–8 of ``handle``, once the question has a conversation."""
-        history = self._readable_history(history)
-        context = self._follow_up.context(question, history)
-        history = context.turns
+    async def _confirm(
+        self, ahead: _Plan | None, event: ChatEvent, stream: ReplyStream, scope: Scope,
+        question: str, context: Context,
+    ) -> _Plan:
+        """``ahead`` when ``context`` would have planned the same, else a plan made with it.
+
+        Only routing reads earlier turns for a question that is not a follow-up (the search,
+        the verified answer and the cache see the question alone), so the plan stands when
+        the question routes the same with them.
+        """
+        if ahead is None or context.follow_up:
+            return await self._plan(event, stream, scope, question, context)
+        if not context.turns:
+            return ahead
+        route = await self._router.route(question, _earlier_questions(context))
+        if route == ahead.route:
+            return ahead
+        return await self._plan(event, stream, scope, question, context, route=route)
+
+    async def _plan(
+        self, event: ChatEvent, stream: ReplyStream, scope: Scope, question: str,
+        context: Context, *, route: RouteDecision | None = None, tentative: bool = False,
+    ) -> _Plan:
+        """Steps 2-4 for ``question`` in ``context``: a verified answer, a clarifying
+        question, a cached answer or "I couldn't find that" to give as it is, or the passages
+        to write an answer from. Stores nothing. Shows the search status, unless the plan is
+        ``tentative`` (made before the conversation is read) and its route unsure: the
+        conversation may yet give the question a subject."""
         # A follow-up leans on its thread, which the verified question never saw; a question
         # that stands on its own gets the verified answer however long the chat.
         if self._verified is not None and not context.follow_up:
             found = await self._verified.match(question, scope)
             if found is not None:
-                answer = await self._answer_directly(
-                    event, user_id, conversation_id, found.route, found.text, stream, started,
-                    asked, status="verified",
-                )
-                await self._verified.used(found, answer.message_id)
-                return answer
+                return _Plan(found.route, direct=found.text, status="verified", verified=found)
 
         # 2-3. route
-        earlier_questions = [t.text for t in history if t.role == "user"]
-        route = await self._router.route(question, earlier_questions)
+        if route is None:
+            route = await self._router.route(question, _earlier_questions(context))
         if route.clarification:
             # Unsure what the user means: ask them, rather than answer a guess.
-            return await self._answer_directly(
-                event, user_id, conversation_id, route, route.clarification, stream, started,
-                asked,
-            )
+            return _Plan(route, direct=route.clarification)
+        # An answer is written in the asker's language: askers of another share no entry.
+        language = language_of(question, event.locale)
+        cache_domain = (route.primary or "") + (f"~{language}" if language else "")
         # The cache knows standalone questions only: a follow-up depends on its thread, and an
         # answer written with the conversation in view is not kept for others.
-        cacheable = self._cache is not None and not context.follow_up
-        keep = cacheable and not history
-        # An answer is written in the asker's language: askers of another share no entry.
-        asked_in = language_of(question, event.locale)
-        cache_domain = (route.primary or "") + (f"~{asked_in}" if asked_in else "")
-        if cacheable:
-            assert self._cache is not None
+        if self._cache is not None and not context.follow_up:
             hit = await self._cache.get(cache_domain, question, scope)
             if hit is not None:
-                return await self._answer_directly(
-                    event, user_id, conversation_id, route, hit.text, stream, started, asked,
-                    citations=hit.citations, sources=hit.sources, model="cache",
+                return _Plan(
+                    route, cache_domain, direct=hit.text, citations=hit.citations,
+                    sources=hit.sources, model="cache",
                 )
-        await stream.status(self._status_text(route))
+        shown = not tentative or route.confidence >= _CONFIDENT
+        if shown:
+            await stream.status(self._status_text(route))
 
         # 4. retrieve
         retrieval_started = time.perf_counter()
         # Only a follow-up is searched with the question before it: a short question on its own
         # ("How do I reset my password?") is searched as in a new chat.
-        query = _search_query(question, history if context.follow_up else ())
+        query = _search_query(question, context.turns if context.follow_up else ())
         domains = search_scope(self._domains, route) if route.confidence >= _CONFIDENT else ()
         passages = await self._retriever.search(
             query, k=self._limits.retrieval_k, domains=domains, principals=scope.principals
@@ -242,7 +310,6 @@ class Assistant:
                 query, k=self._limits.retrieval_k, principals=scope.principals
             )
         retrieval_ms = (time.perf_counter() - retrieval_started) * 1000
-        language = language_of(question, event.locale)
         uncovered = await self._uncovered(query, passages, language)
         if uncovered and domains:
             # A route narrows the search; only the whole index can say the documents are silent.
@@ -259,15 +326,38 @@ class Assistant:
             if not scope.checked:
                 # Maybe it is in a document this person may read that could not be checked.
                 text += ACCESS_UNCHECKED
-            return await self._answer_directly(
-                event, user_id, conversation_id, route, text, stream, started, asked,
-                status="not_found", retrieval_ms=retrieval_ms,
+            return _Plan(
+                route, cache_domain, direct=text, status="not_found", retrieval_ms=retrieval_ms
             )
+        return _Plan(
+            route, cache_domain, passages=passages, retrieval_ms=retrieval_ms, shown=shown
+        )
+
+    async def _answer(
+        self, event: ChatEvent, stream: ReplyStream, started: float, scope: Scope,
+        question: str, user_id: int, conversation_id: int, context: Context, plan: _Plan,
+    ) -> Answer:
+        """Steps 5-8 of ``handle``, once the question is recorded and planned."""
+        route, passages, retrieval_ms = plan.route, plan.passages, plan.retrieval_ms
+        if plan.direct is not None:
+            answer = await self._answer_directly(
+                event, user_id, conversation_id, route, plan.direct, stream, started,
+                citations=plan.citations, sources=plan.sources, model=plan.model,
+                status=plan.status, retrieval_ms=retrieval_ms,
+            )
+            if plan.verified is not None:
+                assert self._verified is not None
+                await self._verified.used(plan.verified, answer.message_id)
+            return answer
+        history = context.turns
+        # Only an answer written without a conversation in view is kept for others.
+        keep = self._cache is not None and not context.follow_up and not history
+        cache_domain = plan.cache_domain
 
         # 5-6. generate and stream
         request = GenerationRequest(
             question=question,
-            passages=passages,
+            passages=list(passages),
             route=route,
             history=history,
             persona=self._personas.get(route.primary or "", ""),
@@ -302,7 +392,6 @@ class Assistant:
         usage.total_ms = (time.perf_counter() - started) * 1000
 
         # 8. persist, then show the final form (the answer now has its id for feedback).
-        await asked
         answer.message_id = await self._conversations.add_answer(
             conversation_id, answer, user_id=user_id, event_key=event.event_key
         )
@@ -376,7 +465,6 @@ class Assistant:
         text: str,
         stream: ReplyStream,
         started: float,
-        asked: asyncio.Future[int],
         *,
         citations: Sequence[Citation] = (),
         sources: Sequence[Passage] = (),
@@ -402,7 +490,6 @@ class Assistant:
             grounding=Grounding(grounded=model == "cache" or status == "verified", check="direct"),
         )
         answer.usage.add_route(route)
-        await asked
         answer.message_id = await self._conversations.add_answer(
             conversation_id, answer, user_id=user_id, event_key=event.event_key
         )

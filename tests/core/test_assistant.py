@@ -110,3 +110,25 @@ async def test_bad_question_is_refused_politely_and_changes_nothing(
     assert stream.deltas == []
     for table in ("users", "conversations", "messages"):
         assert await count(loaded_runtime, table) == 0, table
+
+
+async def test_a_question_that_takes_its_subject_from_the_thread_is_searched_there(
+    loaded_runtime: Runtime,
+):
+    # It reads on its own, so it is planned while the thread is read; the thread's earlier
+    # question then gives it a subject the question alone does not name.
+    question = "Is there someone I can talk to about this on the weekend?"
+    await loaded_runtime.assistant.handle(
+        event("How do I connect to the VPN from home?", thread="T-vpn"), CollectingReplyStream()
+    )
+    in_thread, alone = CollectingReplyStream(), CollectingReplyStream()
+    answer = await loaded_runtime.assistant.handle(event(question, thread="T-vpn"), in_thread)
+    fresh = await loaded_runtime.assistant.handle(event(question, thread="T-new"), alone)
+
+    assert answer.route is not None and answer.route.primary == "it"
+    assert in_thread.statuses[0] == "Searching IT documents…"
+    assert in_thread.text == answer.text
+    # In a new thread the same words name no subject: everything is searched.
+    assert fresh.route is not None and fresh.route.primary != "it"
+    assert alone.statuses[0] == "Searching company documents…"
+    assert await count(loaded_runtime, "messages") == 6
