@@ -330,9 +330,11 @@ async def _migrate(settings: Settings) -> int:
     from store.database import Database
     from store.migrate import apply_migrations
 
-    async with await Database.connect(settings, migrate=False) as db:
-        async with db.pool.connection() as conn:
-            applied = await apply_migrations(conn)
+    async with (
+        await Database.connect(settings, migrate=False) as db,
+        db.pool.connection() as conn,
+    ):
+        applied = await apply_migrations(conn)
     print(
         "Applied " + ", ".join(f"{m.version:04d}_{m.name}" for m in applied)
         if applied

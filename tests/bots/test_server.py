@@ -57,7 +57,8 @@ async def test_serve_on_a_fresh_index_ingests_the_sample_and_answers_health(data
         "SWITCHBOARD_DATA_DIR": str(tmp_path / "data"),
         "SWITCHBOARD_SAMPLE_KNOWLEDGE": str(SAMPLE_KNOWLEDGE),
     }
-    proc = subprocess.Popen(
+    # Nothing else runs on this loop while the banner is read: blocking reads are fine here.
+    proc = subprocess.Popen(  # noqa: ASYNC220
         [sys.executable, "-m", "bots.cli", "serve", "--port", "0"],
         env=env,
         stdout=subprocess.PIPE,
@@ -83,9 +84,11 @@ async def test_serve_on_a_fresh_index_ingests_the_sample_and_answers_health(data
         assert banner[1].startswith("Reading the sample knowledge base in ")
         assert "Model" in text and "not configured" in text
         port = int(re.search(r"listening on http://127\.0\.0\.1:(\d+)", text).group(1))
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
-                assert response.status == 200
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/readyz") as response,
+        ):
+            assert response.status == 200
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0

@@ -193,7 +193,7 @@ async def test_export_is_offered_by_file_consent_and_uploaded_to_onedrive_on_acc
     await bot.settle()
     assert status == 200 and not bot.connector.files
 
-    status, body = await bot.post(bot.connector.file_consent(offer))
+    status, _ = await bot.post(bot.connector.file_consent(offer))
     assert status == 200
     await bot.settle()
     [(unique_id, content)] = bot.connector.files.items()
