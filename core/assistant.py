@@ -247,11 +247,11 @@ class Assistant:
 
         Only routing reads earlier turns for a question that is not a follow-up (the search,
         the verified answer and the cache see the question alone), so the plan stands when
-        the question routes the same with them.
+        the question routes the same with them. A verified answer stands whatever the route.
         """
         if ahead is None or context.follow_up:
             return await self._plan(event, stream, scope, question, context)
-        if not context.turns:
+        if not context.turns or ahead.verified is not None:
             return ahead
         route = await self._router.route(question, _earlier_questions(context))
         if route == ahead.route:
@@ -357,7 +357,7 @@ class Assistant:
         # 5-6. generate and stream
         request = GenerationRequest(
             question=question,
-            passages=list(passages),
+            passages=passages,
             route=route,
             history=history,
             persona=self._personas.get(route.primary or "", ""),
