@@ -32,6 +32,10 @@ from core.figures import FigureSource
 # start of the next one, or at a line break. A "[" after the space may still be a citation of
 # the sentence before, so the next sentence must start with something else.
 _END = re.compile(r"[.!?][\"')\]]*(?:[ \t]*\[\d{1,3}\])*[ \t]*(?:\n+[ \t]*|[ \t]+)(?=[^\s\[])|\n+(?=[^\s\[])")
+# A sentence whose citation stands right before its full stop ends there: whatever follows
+# starts the next one (a further citation would add nothing to a sentence already cited), so
+# it is checked and shown without waiting for the next word.
+_CITED_END = re.compile(r"\[\d{1,3}(?:\s*,\s*\d{1,3})*\][\"')\]]*[.!?][\"')\]]*\s*\Z")
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 _MARKER_SPACED = re.compile(r"[ \t]?\[(\d{1,3})\]")  # a dropped marker takes its space along
 # "[1, 2]" and "[1][2]" mean the same; the first is rewritten as the second.
@@ -114,6 +118,9 @@ class GroundingCheck:
             if match is None:
                 break
             sentence, self._buffer = self._buffer[: match.end()], self._buffer[match.end() :]
+            out.append(self._sentence(sentence))
+        if not self.stopped and _CITED_END.search(self._buffer):
+            sentence, self._buffer = self._buffer, ""
             out.append(self._sentence(sentence))
         if not self.stopped and self._looping(self._buffer, final=False):
             self.stopped = "repetition"
@@ -224,16 +231,17 @@ class GroundingCheck:
                     return True
                 s.seen_sentences.add(key)
         n, limit = self._policy.loop_ngram, self._policy.loop_repeats
-        candidate = s.words + words
-        counts = Counter(s.ngrams)
-        start = max(len(s.words) - n + 1, 0)
-        for i in range(start, len(candidate) - n + 1):
+        # Only the runs that end in ``text`` are new: the last n-1 words before it and its own.
+        candidate = s.words[len(s.words) - n + 1 :] + words if n > 1 else words
+        fresh: Counter[tuple[str, ...]] = Counter()
+        for i in range(len(candidate) - n + 1):
             gram = tuple(candidate[i : i + n])
-            counts[gram] += 1
-            if counts[gram] >= limit:
+            fresh[gram] += 1
+            if s.ngrams[gram] + fresh[gram] >= limit:
                 return True
         if final:
-            s.words, s.ngrams = candidate, counts
+            s.words.extend(words)
+            s.ngrams.update(fresh)
         return False
 
     def _is_decline(self, text: str) -> bool:

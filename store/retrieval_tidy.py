@@ -69,8 +69,8 @@ def tidy(
     kept: list[tuple[Hit, set[int]]] = []
     at: dict[tuple[int, int], int] = {}  # (document, ord) -> index in kept
     per: dict[int, int] = {}
-    seen: list[set[str]] = []  # word trigrams of each kept passage
-    pieces: list[set[str]] = []  # word trigrams of each chunk shown, merged or not
+    seen: list[set[tuple[str, ...]]] = []  # word trigrams of each kept passage
+    pieces: list[set[tuple[str, ...]]] = []  # word trigrams of each chunk shown, merged or not
     queue = list(ranked)
     waiting: set[int] = set()
     for hit in queue:  # grows while iterating: deferred hits are retried at the end
@@ -196,15 +196,18 @@ def _rest_after_overlap(head: str, tail: str, longest: int = 400) -> str:
     return "\n\n" + tail
 
 
-def _shingles(text: str) -> set[str]:
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    """The text's word trigrams (a text of fewer words is one)."""
     words = _SHINGLE.findall(text.lower())
-    return {" ".join(words[i:i + 3]) for i in range(max(1, len(words) - 2))}
+    if len(words) < 3:
+        return {tuple(words)}
+    return set(zip(words, words[1:], words[2:]))  # a third cheaper than joined strings
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
+def _jaccard(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
-def _contained(part: set[str], whole: set[str]) -> float:
+def _contained(part: set[tuple[str, ...]], whole: set[tuple[str, ...]]) -> float:
     """How much of ``part`` (word trigrams) is already in ``whole``."""
     return len(part & whole) / len(part) if part else 1.0

@@ -86,3 +86,20 @@ def test_a_sentence_copied_from_a_passage_is_given_that_passages_citation():
 def test_passage_tags_echoed_by_the_model_are_not_shown():
     shown, _ = stream_through('<passage n="1" title="Travel">\nMeals are reimbursed up to $65 a day [1].\n</passage>')
     assert shown == "Meals are reimbursed up to $65 a day [1].\n"
+
+
+def test_a_sentence_cited_before_its_full_stop_is_shown_without_waiting_for_the_next_word():
+    check = GroundingCheck("How much can I claim for meals?", PASSAGES)
+    assert check.feed("Meals are reimbursed up to $65 a day") == ""
+    assert check.feed(" [1].") == "Meals are reimbursed up to $65 a day [1]."
+    # Whatever follows, even another citation, reads on as the model wrote it.
+    shown = [check.feed(t) for t in (" [2]", " Use form", " HR-204 [1]", ".")] + [check.close()]
+    assert "".join(shown) == " [2] Use form HR-204 [1]."
+    assert check.shown == "Meals are reimbursed up to $65 a day [1]. [2] Use form HR-204 [1]."
+
+
+def test_a_full_stop_without_a_citation_still_waits_for_one_after_it():
+    check = GroundingCheck("How much can I claim for meals?", PASSAGES)
+    assert check.feed("Meals are reimbursed up to $65 a day.") == ""
+    assert check.feed(" [1]") == ""
+    assert check.feed(" Use") == "Meals are reimbursed up to $65 a day. [1] "
