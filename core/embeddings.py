@@ -27,6 +27,7 @@ from pydantic import SecretStr
 
 from core.errors import ConfigurationError, ModelError
 from core.llm.client import ModelLimits, backoff_delay, build_openai_client
+from core.llm.endpoint import timed_out
 from core.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -308,14 +309,14 @@ class OpenAIEmbedder:
                 raise _Retryable(error, after=_retry_after(exc.response.headers)) from exc
             raise error from exc
         except openai.APIConnectionError as exc:
-            timed_out = isinstance(exc, openai.APITimeoutError)
+            slow = timed_out(exc)
             error = ModelError(
                 "The embedding endpoint did not answer in time."
-                if timed_out
+                if slow
                 else f"Cannot reach the embedding endpoint ({exc.__class__.__name__}).",
                 retryable=True,
             )
-            raise _Retryable(error, timed_out=timed_out) from exc
+            raise _Retryable(error, timed_out=slow) from exc
         except openai.OpenAIError as exc:
             raise ModelError(f"The embedding endpoint failed: {exc}") from exc
         except ValueError as exc:  # a 200 whose body is not JSON
