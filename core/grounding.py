@@ -32,10 +32,13 @@ from core.figures import FigureSource
 # start of the next one, or at a line break. A "[" after the space may still be a citation of
 # the sentence before, so the next sentence must start with something else.
 _END = re.compile(r"[.!?][\"')\]]*(?:[ \t]*\[\d{1,3}\])*[ \t]*(?:\n+[ \t]*|[ \t]+)(?=[^\s\[])|\n+(?=[^\s\[])")
-# A sentence whose citation stands right before its full stop ends there: whatever follows
-# starts the next one (a further citation would add nothing to a sentence already cited), so
-# it is checked and shown without waiting for the next word.
-_CITED_END = re.compile(r"\[\d{1,3}(?:\s*,\s*\d{1,3})*\][\"')\]]*[.!?][\"')\]]*\s*\Z")
+# A sentence whose valid citation stands right before its full stop is checked and shown at
+# the full stop, without waiting for the next word: what may follow (space, more citations)
+# cannot change its check, and is added to it when it comes (_HEAD).
+_CITED_END = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\][\"')\]]*[.!?][\"')\]]*(?=\s*\Z)")
+# What _END lets a sentence end with after its full stop: quotes, citations, then space.
+_HEAD = re.compile(r"[\"')\]]*(?:[ \t]*\[\d{1,3}\])*[ \t]*(?:\n+[ \t]*|[ \t]+)?")
+_OPEN_MARKER = re.compile(r"\[\d{0,3}")
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 _MARKER_SPACED = re.compile(r"[ \t]?\[(\d{1,3})\]")  # a dropped marker takes its space along
 # "[1, 2]" and "[1][2]" mean the same; the first is rewritten as the second.
@@ -98,6 +101,10 @@ class GroundingCheck:
         self.unsupported: list[str] = []  # figures no passage holds
         self.removed_sentences = 0
         self.declined = False
+        # Where the last sentence went ("shown", "held" or "dropped"), and, after a sentence cut
+        # at its full stop, where the space after it goes once the next sentence starts.
+        self._went = "dropped"
+        self._cut: str | None = None
 
     @property
     def grounded(self) -> bool:
@@ -113,15 +120,21 @@ class GroundingCheck:
             return ""
         self._buffer += delta
         out: list[str] = []
+        if self._cut is not None:
+            out.append(self._after_cut())
         while not self.stopped:
             match = _END.search(self._buffer)
             if match is None:
                 break
             sentence, self._buffer = self._buffer[: match.end()], self._buffer[match.end() :]
             out.append(self._sentence(sentence))
-        if not self.stopped and _CITED_END.search(self._buffer):
-            sentence, self._buffer = self._buffer, ""
+        cited_end = None if self.stopped or self._cut else _CITED_END.search(self._buffer)
+        if cited_end is not None and self._cites(cited_end.group(1)):
+            sentence = self._buffer[: cited_end.end()]
+            self._buffer = self._buffer[cited_end.end() :]
             out.append(self._sentence(sentence))
+            self._cut = self._went
+            out.append(self._after_cut())
         if not self.stopped and self._looping(self._buffer, final=False):
             self.stopped = "repetition"
         return "".join(out)
@@ -129,6 +142,9 @@ class GroundingCheck:
     def close(self) -> str:
         """The stream ended: check what is left and return the last text to show."""
         out = ""
+        if self._cut is not None and not self.stopped:
+            out, self._buffer = self._place(self._valid_markers(self._buffer), self._cut), ""
+            self._cut = None
         if not self.stopped and self._buffer.strip():
             out = self._sentence(self._buffer)
         self._buffer = ""
@@ -157,7 +173,34 @@ class GroundingCheck:
 
     # -- one sentence -----------------------------------------------------------------------
 
+    def _cites(self, numbers: str) -> bool:
+        return any(1 <= int(n) <= self._count for n in numbers.split(","))
+
+    def _after_cut(self) -> str:
+        """What follows a sentence cut at its full stop and would have ended it (citations,
+        space) goes where that sentence went, once the next sentence starts; until then, it
+        waits."""
+        end = _HEAD.match(self._buffer).end()  # type: ignore[union-attr]  # matches ""
+        head, rest = self._buffer[:end], self._buffer[end:]
+        if not rest or _OPEN_MARKER.fullmatch(rest):
+            return ""
+        went, self._cut = self._cut, None
+        self._buffer = rest
+        return self._place(self._valid_markers(head), went)
+
+    def _place(self, text: str, went: str | None) -> str:
+        """``text`` shown, held or dropped with the sentence before it."""
+        s = self._s
+        if went == "shown":
+            s.released.append(text)
+            return text
+        if went == "held":
+            s.held.append(text)
+            s.held_chars += len(text)
+        return ""
+
     def _sentence(self, sentence: str) -> str:
+        self._went = "dropped"
         sentence = self._attributed(self._valid_markers(_TAG.sub("", sentence)))
         if not sentence.strip():
             return ""
@@ -179,13 +222,16 @@ class GroundingCheck:
                 s.cited = True
                 shown, s.held, s.held_chars = "".join(s.held), [], 0
                 s.released.append(shown)
+                self._went = "shown"
                 return shown
             if s.held_chars > self._policy.hold_chars:
                 self.stopped = "uncited"
+            self._went = "held"
             return ""
         if len(_words(sentence)) >= self._policy.attribute_words and not _MARKER.search(sentence):
             self.uncited += 1
         s.released.append(sentence)
+        self._went = "shown"
         return sentence
 
     def _valid_markers(self, sentence: str) -> str:
@@ -232,7 +278,7 @@ class GroundingCheck:
                 s.seen_sentences.add(key)
         n, limit = self._policy.loop_ngram, self._policy.loop_repeats
         # Only the runs that end in ``text`` are new: the last n-1 words before it and its own.
-        candidate = s.words[len(s.words) - n + 1 :] + words if n > 1 else words
+        candidate = s.words[max(len(s.words) - n + 1, 0) :] + words
         fresh: Counter[tuple[str, ...]] = Counter()
         for i in range(len(candidate) - n + 1):
             gram = tuple(candidate[i : i + n])

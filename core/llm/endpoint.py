@@ -140,9 +140,10 @@ def build_openai_client(settings: Settings, limits: ModelLimits | None = None) -
 def _http_client(timeout: openai.Timeout) -> Any:
     """The SDK's aiohttp transport (``openai[aiohttp]``), as the rest of the product uses: a
     third less CPU per streamed request than its default httpx one (docs/benchmarks.md, round
-    six). None (the SDK's default) when the SDK was installed without it."""
+    six). None (the SDK's default) when the SDK was installed without it, or predates it."""
+    aiohttp_client = getattr(openai, "DefaultAioHttpClient", None)
     try:
-        return openai.DefaultAioHttpClient(timeout=timeout)
+        return aiohttp_client(timeout=timeout) if aiohttp_client is not None else None
     except RuntimeError:
         return None
 

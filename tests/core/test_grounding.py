@@ -103,3 +103,25 @@ def test_a_full_stop_without_a_citation_still_waits_for_one_after_it():
     assert check.feed("Meals are reimbursed up to $65 a day.") == ""
     assert check.feed(" [1]") == ""
     assert check.feed(" Use") == "Meals are reimbursed up to $65 a day. [1] "
+
+
+def test_a_line_break_sent_on_its_own_after_a_cited_full_stop_is_kept():
+    pieces = ["To claim, open the app [1].", "\n\n", "2", ".", " Use form HR-204 [1].", "\n"]
+    check = GroundingCheck("How much can I claim for meals?", PASSAGES)
+    shown = "".join(check.feed(p) for p in pieces) + check.close()
+    assert shown == "".join(pieces)
+
+
+def test_strictly_a_sentence_left_out_after_a_cited_full_stop_takes_only_its_own_words():
+    pieces = ["Meals up to $65 a day [1].", " Taxis up to $99.", " Use form HR-204 [1]", "."]
+    check = GroundingCheck("How much can I claim for meals?", PASSAGES, GroundingPolicy(strict_figures=True))
+    shown = "".join(check.feed(p) for p in pieces) + check.close()
+    assert shown == "Meals up to $65 a day [1]. Use form HR-204 [1]."
+
+
+def test_a_repeated_run_is_caught_across_the_first_sentences():
+    # Runs of eight words that start in the first short sentence count like any other.
+    text = ("Meals are reimbursed daily [1]. Keep all the receipts now. Meals are reimbursed daily: "
+            "keep all the receipts, later. Yes, meals are reimbursed daily: keep all the receipts too.")
+    shown, check = stream_through(text)
+    assert check.stopped == "repetition" and not shown.endswith("too.")
