@@ -174,7 +174,11 @@ class GroundingCheck:
     # -- one sentence -----------------------------------------------------------------------
 
     def _cites(self, numbers: str) -> bool:
-        return any(1 <= int(n) <= self._count for n in numbers.split(","))
+        return any(self._points(int(n)) for n in numbers.split(","))
+
+    def _points(self, n: int) -> bool:
+        """Whether citation ``n`` points at a passage."""
+        return 1 <= n <= self._count
 
     def _after_cut(self) -> str:
         """What follows a sentence cut at its full stop and would have ended it (citations,
@@ -241,7 +245,7 @@ class GroundingCheck:
 
         def keep(match: re.Match[str]) -> str:
             n = int(match.group(1))
-            if 1 <= n <= self._count:
+            if self._points(n):
                 return match.group(0)
             if n not in self.dropped:
                 self.dropped.append(n)
