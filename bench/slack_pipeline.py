@@ -55,6 +55,7 @@ TOKEN = "xoxb-bench-token"
 TEAM = "T0BENCH"
 QUESTION = "How do I connect to the VPN from home? (ticket q{n})"
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "knowledge"
+EMBED_DIMENSIONS = 384
 TEXT_METHODS = {"chat.startStream", "chat.postMessage"}
 # Calls that change the answer on screen.
 SHOWN = TEXT_METHODS | {"chat.appendStream", "chat.stopStream", "chat.update"}
@@ -64,8 +65,10 @@ SHOWN = TEXT_METHODS | {"chat.appendStream", "chat.stopStream", "chat.update"}
 
 
 def serve_fakes(
-    window_s: float, ttft_s: float, interval_s: float, tokens: int, ready: multiprocessing.Queue
+    window_s: float, ttft_s: float, interval_s: float, tokens: int, ready: multiprocessing.Queue,
+    embed_s: float | None = None,
 ) -> None:
+    from tests.support.fake_openai import FakeOpenAI
     from tests.support.fake_slack import FakeSlack
 
     async def main() -> None:
@@ -95,6 +98,12 @@ def serve_fakes(
         app = slack.app()
         app.router.add_get("/_bench/report", report)
         app.router.add_post("/v1/chat/completions", model.chat)
+        if embed_s is not None:
+            # Vectors of the question's words (384 numbers, as all-MiniLM-L6-v2 gives), each
+            # request answered after ``embed_s``, as a hosted endpoint's round trip.
+            embedder = FakeOpenAI(dimensions=EMBED_DIMENSIONS)
+            embedder.behaviour.embedding_latency_s = embed_s
+            app.router.add_post("/v1/embeddings", embedder.embeddings)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
@@ -211,7 +220,8 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
     ready: multiprocessing.Queue = context.Queue()
     fakes = context.Process(
         target=serve_fakes,
-        args=(args.window_s, args.ttft_ms / 1000, 1 / args.tokens_per_s, args.tokens, ready),
+        args=(args.window_s, args.ttft_ms / 1000, 1 / args.tokens_per_s, args.tokens, ready,
+              None if args.embed_ms is None else args.embed_ms / 1000),
         daemon=True,
     )
     fakes.start()
@@ -233,6 +243,11 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
         db_pool_min=args.db_pool,
         db_pool_max=args.db_pool,
         redis_url=args.redis_url,
+        **(
+            {"embedding_model": "bench-embed", "embedding_dimensions": EMBED_DIMENSIONS}
+            if args.embed_ms is not None
+            else {}
+        ),
     )
     sent: dict[str, float] = {}
     try:
@@ -378,6 +393,11 @@ async def main() -> None:
     parser.add_argument("--window-s", type=float, default=60, help="Slack's rate-limit window")
     parser.add_argument("--db-pool", type=int, default=20, help="Postgres pool size")
     parser.add_argument("--redis-url", default=None, help="Redis for pacing (default: none)")
+    parser.add_argument(
+        "--embed-ms", type=float, default=None,
+        help="search by meaning too, with a fake embeddings endpoint taking this long a "
+        "request (default: full text only)",
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument(
         "--profile", type=Path, default=None,
@@ -424,6 +444,11 @@ def describe(args: argparse.Namespace) -> str:
         "`chat.appendStream`: 100, `chat.postMessage` ~1/s per channel). Both fakes run in a "
         "process of their own."
     )
+    if args.embed_ms is not None:
+        setup += (
+            f" Questions are searched by meaning too: the fake embeddings endpoint answers "
+            f"each request after {args.embed_ms:.0f} ms."
+        )
     columns = (
         "*Ack*: the event POST until HTTP 200 (the inbox row is written before it). *Event → "
         "model request*: the POST until the model receives the answer's request. *Model 1st "

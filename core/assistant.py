@@ -189,11 +189,22 @@ class Assistant:
         ``stream.fail``) when the question cannot be taken; nothing is stored then.
         """
         started = time.perf_counter()
+        try:
+            question = check_question(event.text, max_chars=self._limits.max_question_chars)
+        except SwitchboardError as exc:
+            await stream.fail(str(exc))
+            raise
+        follow_up = reads_as_follow_up(question)
+        if not follow_up:
+            # Searched as asked: its vector is requested now and comes while the asker is
+            # identified and the question recorded and planned; the search and the verified
+            # answer's match wait only for what is left of that request. A question refused
+            # just below has cost one embeddings request then, never a model's answer.
+            self._retriever.prepare(question)
         scope = EVERYONE_SCOPE
         if self._people is not None:
             event, scope = await self._people.identify(event)
         try:
-            question = check_question(event.text, max_chars=self._limits.max_question_chars)
             if self._gate is not None:
                 await self._gate.admit(event.person, attempt=event.attempt)
             if self._moderator is not None:
@@ -215,7 +226,7 @@ class Assistant:
         # its conversation were new; the plan stands when the conversation changes nothing it
         # decided. A follow-up waits for its conversation.
         ahead: _Plan | None = None
-        if reads_as_follow_up(question):
+        if follow_up:
             recorded = await recording
         else:
             recorded, ahead = await _recorded_while(

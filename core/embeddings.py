@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import sys
 from array import array
 from collections import OrderedDict, deque
@@ -135,6 +136,7 @@ class OpenAIEmbedder:
         # The last questions' vectors: one question is embedded for the verified-answer match
         # and again for retrieval; the second asks no endpoint (core/verified, store/retrieval).
         self._recent: OrderedDict[str, list[float]] = OrderedDict()
+        self._pending: dict[str, asyncio.Future[list[float]]] = {}
         if client is None:
             # Only the endpoint's fields matter here; nothing is read from the environment.
             endpoint = Settings.model_construct(
@@ -172,16 +174,38 @@ class OpenAIEmbedder:
         return vectors
 
     async def embed_query(self, text: str) -> list[float]:
-        """One question's vector; the last few questions' are remembered."""
+        """One question's vector; the last few questions' are remembered, and a question
+        asked for while its request is out (``ahead``) waits for that request."""
         vector = self._recent.get(text)
-        if vector is None:
-            vector = (await self._batch([text]))[0]
-            self._recent[text] = vector
-            if len(self._recent) > _RECENT_QUERIES:
-                self._recent.popitem(last=False)
-        else:
+        if vector is not None:
             self._recent.move_to_end(text)
-        return vector
+            return vector
+        return await asyncio.shield(self._request(text))
+
+    def ahead(self, text: str) -> None:
+        """Start embedding ``text`` now, for an ``embed_query`` of it soon after: the
+        request runs while the caller does other work. Its failure is told to whoever asks."""
+        if text.strip() and text not in self._recent:
+            self._request(text)
+
+    def _request(self, text: str) -> asyncio.Future[list[float]]:
+        pending = self._pending.get(text)
+        if pending is None:
+            pending = asyncio.ensure_future(self._one(text))
+            self._pending[text] = pending
+            pending.add_done_callback(functools.partial(self._landed, text))
+        return pending
+
+    async def _one(self, text: str) -> list[float]:
+        return (await self._batch([text]))[0]
+
+    def _landed(self, text: str, request: asyncio.Future[list[float]]) -> None:
+        del self._pending[text]
+        if request.cancelled() or request.exception() is not None:
+            return  # read here, so an error nobody waited for is not reported as unread
+        self._recent[text] = request.result()
+        if len(self._recent) > _RECENT_QUERIES:
+            self._recent.popitem(last=False)
 
     async def embed_many(self, texts: Sequence[str]) -> list[list[float]]:
         """One vector per text, in order, for ingestion: batches go out together through the

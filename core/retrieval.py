@@ -19,3 +19,7 @@ class Retriever(Protocol):
     async def search(
         self, query: str, *, k: int, domains: Sequence[str] = (), principals: Sequence[str] = ()
     ) -> list[Passage]: ...
+
+    def prepare(self, query: str) -> None:
+        """``query`` will be searched soon: start what its search waits for (its vector) now,
+        so it is ready or on its way by then. Never raises; the search reports any failure."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from itertools import pairwise
 from typing import cast
 
@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from core.answers import Passage
 from core.errors import ModelError
 from core.ingest.pipeline import Embedder, embedding_input
+from core.ingest.protocols import EmbedsAhead
 from core.rerank import Reranker
 from core.text import STOPWORDS
 from store.coverage import content
@@ -107,6 +108,9 @@ class FullTextRetriever:
             rows = await cur.fetchall()
         return collapse(rows, k)
 
+    def prepare(self, query: str) -> None:
+        """Nothing to start ahead: full text needs no vector."""
+
 
 
 class HybridRetriever:
@@ -151,6 +155,12 @@ class HybridRetriever:
         self._forms = IndexForms()
         self._vector_sql: dict[tuple[VectorIndex, bool], str] = {}
 
+    def prepare(self, query: str) -> None:
+        """The question's vector is requested now, while the question is recorded and
+        planned; the search (and the verified answer's match) then waits for that request."""
+        if self._weights.vector > 0 and isinstance(self._embedder, EmbedsAhead):
+            self._embedder.ahead(query)
+
     async def search(
         self, query: str, *, k: int, domains: Sequence[str] = (), sources: Sequence[str] = (),
         principals: Sequence[str] = (),
@@ -168,17 +178,26 @@ class HybridRetriever:
             "budget": self._text_budget,
             "content": content(query),
         }
-        vector = await self._query_vector(query) if self._weights.vector > 0 else None
+        # Full text ranks while the question's vector is still on its way.
+        by_text = (
+            asyncio.ensure_future(self._run(params))
+            if self._weights.text > 0 and words
+            else None
+        )
+        try:
+            vector = await self._query_vector(query) if self._weights.vector > 0 else None
+        except BaseException:
+            if by_text is not None:
+                by_text.cancel()
+            raise
+        runs: list[Awaitable[list[Hit]]] = [by_text] if by_text is not None else []
         if vector is not None:
             assert self._embedder is not None
-            params.update(
-                vector=vector_literal(vector), model=self._embedder.model, dimensions=len(vector)
-            )
-        runs = []
-        if self._weights.text > 0 and words:
-            runs.append(self._run(params))
-        if vector is not None:
-            runs.append(self._run(params, self._walk(domains, sources)))
+            by_meaning = {
+                **params, "vector": vector_literal(vector), "model": self._embedder.model,
+                "dimensions": len(vector),
+            }
+            runs.append(self._run(by_meaning, self._walk(domains, sources)))
         if not runs:
             return []
         ranked = await asyncio.gather(*runs)

@@ -69,6 +69,14 @@ class Embedder(Protocol):
 
 
 @runtime_checkable
+class EmbedsAhead(Protocol):
+    """An embedder that can start a question's vector before it is asked for, so the asking
+    waits only for what is left of the request (``core.embeddings.OpenAIEmbedder``)."""
+
+    def ahead(self, text: str) -> None: ...
+
+
+@runtime_checkable
 class BulkEmbedder(Protocol):
     """An embedder that can keep ``concurrency`` requests in flight and wait out rate limits
     (``core.embeddings.OpenAIEmbedder``); ingestion then overlaps that many batches."""

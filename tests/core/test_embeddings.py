@@ -213,3 +213,57 @@ async def test_azure_openai_settings_reach_the_deployment_as_chat_does(fake):
     assert len(vector) == 48
     assert server.bodies("embeddings")[-1]["model"] == "embeddings-deployment"
     assert server.headers[-1].get("api-key") == "azure-key"
+
+
+async def test_a_question_embedded_ahead_is_asked_for_once(fake):
+    server, url = fake
+    server.behaviour.embedding_latency_s = 0.1
+    embedder = OpenAIEmbedder(model="fake-embed", base_url=url)
+    question = "how many days of parental leave do I get?"
+    try:
+        embedder.ahead(question)
+        for _ in range(400):  # the request is out before anyone asks for the vector
+            if server.embeddings_in_flight:
+                break
+            await asyncio.sleep(0.005)
+        assert server.embeddings_in_flight == 1
+        # The verified answer's match and the search ask at once, while it is still out.
+        first, second = await asyncio.gather(
+            embedder.embed_query(question), embedder.embed([question])
+        )
+        again = await embedder.embed_query(question)
+    finally:
+        await embedder.aclose()
+    assert server.count("embeddings") == 1
+    expected = _float32(hashed_embedding(question, 48, {}))
+    assert first == expected and second == [expected] and again == expected
+
+
+async def test_a_failed_request_made_ahead_fails_whoever_asks_and_is_asked_again(fake):
+    server, url = fake
+    server.behaviour.fail_status = 500
+    server.behaviour.fail_times = 1
+    embedder = OpenAIEmbedder(model="fake-embed", base_url=url, max_retries=0)
+    try:
+        embedder.ahead("what is the VPN address?")
+        with pytest.raises(ModelError):
+            await embedder.embed_query("what is the VPN address?")
+        # A failure is not remembered: the next question asks the endpoint again.
+        vector = await embedder.embed_query("what is the VPN address?")
+    finally:
+        await embedder.aclose()
+    assert server.count("embeddings") == 2
+    assert vector == _float32(hashed_embedding("what is the VPN address?", 48, {}))
+
+
+async def test_nothing_is_requested_ahead_for_a_blank_text_or_one_already_known(fake):
+    server, url = fake
+    embedder = OpenAIEmbedder(model="fake-embed", base_url=url)
+    try:
+        await embedder.embed_query("printer on floor 3")
+        embedder.ahead("printer on floor 3")
+        embedder.ahead("   ")
+        await asyncio.sleep(0.05)
+    finally:
+        await embedder.aclose()
+    assert server.count("embeddings") == 1

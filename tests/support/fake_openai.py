@@ -135,6 +135,10 @@ class FakeOpenAI:
     def count(self, kind: str) -> int:
         return len(self.bodies(kind))
 
+    async def embeddings(self, request: web.Request) -> web.Response:
+        """The embeddings endpoint alone, for a server that fakes other things too."""
+        return await self._embeddings(request)
+
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/embeddings", self._embeddings)
