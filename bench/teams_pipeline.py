@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import SecretStr
 
 from bench import command_line, machine, postgres, table, write_section
-from bench.slack_pipeline import peak_memory_mib, reset_peak_memory
+from bench.slack_pipeline import EMBED_DIMENSIONS, peak_memory_mib, reset_peak_memory
 from bench.slack_pipeline_model import (
     HEADERS,
     STATS_SETTLE_S,
@@ -67,8 +67,10 @@ def serve_fakes(
     tokens: int,
     pace_s: float,
     ready: multiprocessing.Queue,
+    embed_s: float | None = None,
 ) -> None:
     from tests.support.fake_connector import FakeConnector
+    from tests.support.fake_openai import FakeOpenAI
     from tests.support.fake_openid import FakeBotFrameworkOpenId, FakeEntra, server_tls
 
     async def main() -> None:
@@ -103,6 +105,11 @@ def serve_fakes(
         app.add_subapp("/openid/", openid.app())
         app.router.add_get("/_bench/report", report)
         app.router.add_post("/v1/chat/completions", model.chat)
+        if embed_s is not None:
+            # As in bench/slack_pipeline.py: vectors of the words, after ``embed_s`` each.
+            embedder = FakeOpenAI(dimensions=EMBED_DIMENSIONS)
+            embedder.behaviour.embedding_latency_s = embed_s
+            app.router.add_post("/v1/embeddings", embedder.embeddings)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
@@ -190,6 +197,7 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
             args.tokens,
             args.pace_s,
             ready,
+            None if args.embed_ms is None else args.embed_ms / 1000,
         ),
         daemon=True,
     )
@@ -214,6 +222,11 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
         log_level="WARNING",
         db_pool_min=args.db_pool,
         db_pool_max=args.db_pool,
+        **(
+            {"embedding_model": "bench-embed", "embedding_dimensions": EMBED_DIMENSIONS}
+            if args.embed_ms is not None
+            else {}
+        ),
     )
     try:
         async with await Runtime.start(settings) as runtime:
@@ -340,6 +353,11 @@ async def main() -> None:
         help="Teams' minimum gap between requests of one stream",
     )
     parser.add_argument("--db-pool", type=int, default=20, help="Postgres pool size")
+    parser.add_argument(
+        "--embed-ms", type=float, default=None,
+        help="search by meaning too, with a fake embeddings endpoint taking this long a "
+        "request (default: full text only)",
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     args = parser.parse_args()
     configure_logging(level="WARNING", json=True)
@@ -381,6 +399,11 @@ async def main() -> None:
                         "the final message must repeat the last chunk: when the answer ends with text not "
                         "yet streamed, one more chunk and then the final follow a second apart, which is "
                         "most of the completion lag. *Peak MiB* is the bot process's peak RSS."
+                    ) + (
+                        f" Questions are searched by meaning too: the fake embeddings endpoint "
+                        f"answers each request after {args.embed_ms:.0f} ms."
+                        if args.embed_ms is not None
+                        else ""
                     ),
                     report,
                 ]
