@@ -184,8 +184,12 @@ class OpenAIEmbedder:
 
     def ahead(self, text: str) -> None:
         """Start embedding ``text`` now, for an ``embed_query`` of it soon after: the
-        request runs while the caller does other work. Its failure is told to whoever asks."""
-        if text.strip() and text not in self._recent:
+        request runs while the caller does other work. Its failure is told to whoever asks.
+
+        Only while fewer than ``concurrency`` questions' requests are out: in a burst the
+        rest are asked for when they are needed, rather than all at the burst's start, where
+        they would slow everyone's first steps."""
+        if text.strip() and text not in self._recent and len(self._pending) < self.concurrency:
             self._request(text)
 
     def _request(self, text: str) -> asyncio.Future[list[float]]:

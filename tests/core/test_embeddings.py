@@ -267,3 +267,25 @@ async def test_nothing_is_requested_ahead_for_a_blank_text_or_one_already_known(
     finally:
         await embedder.aclose()
     assert server.count("embeddings") == 1
+
+
+async def test_a_burst_asks_ahead_for_no_more_vectors_than_its_concurrency(fake):
+    server, url = fake
+    server.behaviour.embedding_latency_s = 0.2
+    embedder = OpenAIEmbedder(model="fake-embed", base_url=url, concurrency=3)
+    questions = [f"where is the office in city number {i}?" for i in range(10)]
+    try:
+        for question in questions:
+            embedder.ahead(question)
+        for _ in range(400):
+            if server.embeddings_in_flight == 3:
+                break
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.05)
+        assert server.embeddings_in_flight == 3
+        # The others are asked for when their search needs them, and all arrive.
+        vectors = await asyncio.gather(*(embedder.embed_query(q) for q in questions))
+    finally:
+        await embedder.aclose()
+    assert server.count("embeddings") == 10
+    assert vectors == [_float32(hashed_embedding(q, 48, {})) for q in questions]
