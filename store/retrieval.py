@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from itertools import pairwise
 from typing import cast
 
@@ -178,26 +178,17 @@ class HybridRetriever:
             "budget": self._text_budget,
             "content": content(query),
         }
-        # Full text ranks while the question's vector is still on its way.
-        by_text = (
-            asyncio.ensure_future(self._run(params))
-            if self._weights.text > 0 and words
-            else None
-        )
-        try:
-            vector = await self._query_vector(query) if self._weights.vector > 0 else None
-        except BaseException:
-            if by_text is not None:
-                by_text.cancel()
-            raise
-        runs: list[Awaitable[list[Hit]]] = [by_text] if by_text is not None else []
+        vector = await self._query_vector(query) if self._weights.vector > 0 else None
         if vector is not None:
             assert self._embedder is not None
-            by_meaning = {
-                **params, "vector": vector_literal(vector), "model": self._embedder.model,
-                "dimensions": len(vector),
-            }
-            runs.append(self._run(by_meaning, self._walk(domains, sources)))
+            params.update(
+                vector=vector_literal(vector), model=self._embedder.model, dimensions=len(vector)
+            )
+        runs = []
+        if self._weights.text > 0 and words:
+            runs.append(self._run(params))
+        if vector is not None:
+            runs.append(self._run(params, self._walk(domains, sources)))
         if not runs:
             return []
         ranked = await asyncio.gather(*runs)
