@@ -64,11 +64,30 @@ SHOWN = TEXT_METHODS | {"chat.appendStream", "chat.stopStream", "chat.update"}
 # -- the fakes (child process) ----------------------------------------------------------------
 
 
+def serve_embeddings(app: web.Application, embed_s: float | None) -> None:
+    """With ``embed_s``, an embeddings endpoint on ``app``: vectors of the question's words
+    (384 numbers, as all-MiniLM-L6-v2 gives), each request answered after ``embed_s``, as a
+    hosted endpoint's round trip. Without it, nothing: questions are searched by full text."""
+    if embed_s is None:
+        return
+    from tests.support.fake_openai import FakeOpenAI
+
+    embedder = FakeOpenAI(dimensions=EMBED_DIMENSIONS)
+    embedder.behaviour.embedding_latency_s = embed_s
+    app.router.add_post("/v1/embeddings", embedder.embeddings)
+
+
+def embedding_settings(embed_ms: float | None) -> dict[str, Any]:
+    """The settings that make the bot search by meaning against ``serve_embeddings``."""
+    if embed_ms is None:
+        return {}
+    return {"embedding_model": "bench-embed", "embedding_dimensions": EMBED_DIMENSIONS}
+
+
 def serve_fakes(
     window_s: float, ttft_s: float, interval_s: float, tokens: int, ready: multiprocessing.Queue,
     embed_s: float | None = None,
 ) -> None:
-    from tests.support.fake_openai import FakeOpenAI
     from tests.support.fake_slack import FakeSlack
 
     async def main() -> None:
@@ -98,12 +117,7 @@ def serve_fakes(
         app = slack.app()
         app.router.add_get("/_bench/report", report)
         app.router.add_post("/v1/chat/completions", model.chat)
-        if embed_s is not None:
-            # Vectors of the question's words (384 numbers, as all-MiniLM-L6-v2 gives), each
-            # request answered after ``embed_s``, as a hosted endpoint's round trip.
-            embedder = FakeOpenAI(dimensions=EMBED_DIMENSIONS)
-            embedder.behaviour.embedding_latency_s = embed_s
-            app.router.add_post("/v1/embeddings", embedder.embeddings)
+        serve_embeddings(app, embed_s)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
@@ -243,11 +257,7 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
         db_pool_min=args.db_pool,
         db_pool_max=args.db_pool,
         redis_url=args.redis_url,
-        **(
-            {"embedding_model": "bench-embed", "embedding_dimensions": EMBED_DIMENSIONS}
-            if args.embed_ms is not None
-            else {}
-        ),
+        **embedding_settings(args.embed_ms),
     )
     sent: dict[str, float] = {}
     try:

@@ -32,7 +32,12 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import SecretStr
 
 from bench import command_line, machine, postgres, table, write_section
-from bench.slack_pipeline import EMBED_DIMENSIONS, peak_memory_mib, reset_peak_memory
+from bench.slack_pipeline import (
+    embedding_settings,
+    peak_memory_mib,
+    reset_peak_memory,
+    serve_embeddings,
+)
 from bench.slack_pipeline_model import (
     HEADERS,
     STATS_SETTLE_S,
@@ -70,7 +75,6 @@ def serve_fakes(
     embed_s: float | None = None,
 ) -> None:
     from tests.support.fake_connector import FakeConnector
-    from tests.support.fake_openai import FakeOpenAI
     from tests.support.fake_openid import FakeBotFrameworkOpenId, FakeEntra, server_tls
 
     async def main() -> None:
@@ -105,11 +109,7 @@ def serve_fakes(
         app.add_subapp("/openid/", openid.app())
         app.router.add_get("/_bench/report", report)
         app.router.add_post("/v1/chat/completions", model.chat)
-        if embed_s is not None:
-            # As in bench/slack_pipeline.py: vectors of the words, after ``embed_s`` each.
-            embedder = FakeOpenAI(dimensions=EMBED_DIMENSIONS)
-            embedder.behaviour.embedding_latency_s = embed_s
-            app.router.add_post("/v1/embeddings", embedder.embeddings)
+        serve_embeddings(app, embed_s)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
@@ -222,11 +222,7 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
         log_level="WARNING",
         db_pool_min=args.db_pool,
         db_pool_max=args.db_pool,
-        **(
-            {"embedding_model": "bench-embed", "embedding_dimensions": EMBED_DIMENSIONS}
-            if args.embed_ms is not None
-            else {}
-        ),
+        **embedding_settings(args.embed_ms),
     )
     try:
         async with await Runtime.start(settings) as runtime:

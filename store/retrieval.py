@@ -112,7 +112,6 @@ class FullTextRetriever:
         """Nothing to start ahead: full text needs no vector."""
 
 
-
 class HybridRetriever:
     """Full text and pgvector together, fused by reciprocal rank, then tidied up.
 
@@ -144,6 +143,12 @@ class HybridRetriever:
         self._embedder = embedder
         self._candidates = candidates
         self._weights = weights or HybridWeights()
+        # Who requests a question's vector ahead (``prepare``): None when nothing would use it.
+        self._ahead = (
+            embedder.ahead
+            if self._weights.vector > 0 and isinstance(embedder, EmbedsAhead)
+            else None
+        )
         self._per_document = per_document
         self._ef_search = ef_search
         self._exact_factor = exact_factor
@@ -158,8 +163,8 @@ class HybridRetriever:
     def prepare(self, query: str) -> None:
         """The question's vector is requested now, while the question is recorded and
         planned; the search (and the verified answer's match) then waits for that request."""
-        if self._weights.vector > 0 and isinstance(self._embedder, EmbedsAhead):
-            self._embedder.ahead(query)
+        if self._ahead is not None:
+            self._ahead(query)
 
     async def search(
         self, query: str, *, k: int, domains: Sequence[str] = (), sources: Sequence[str] = (),

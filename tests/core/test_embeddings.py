@@ -30,6 +30,14 @@ async def fake() -> AsyncIterator[tuple[FakeOpenAI, str]]:
         await runner.cleanup()
 
 
+async def _in_flight(server: FakeOpenAI, requests: int) -> None:
+    """Wait (two seconds at most) until the fake is answering ``requests`` embeddings requests."""
+    for _ in range(400):
+        if server.embeddings_in_flight >= requests:
+            return
+        await asyncio.sleep(0.005)
+
+
 async def test_texts_are_embedded_in_batches_and_in_order(fake):
     server, url = fake
     embedder = OpenAIEmbedder(model="fake-embed", base_url=url, batch_size=64)
@@ -183,10 +191,7 @@ async def test_a_question_is_not_queued_behind_an_ingest(fake):
     embedder = OpenAIEmbedder(model="fake-embed", base_url=url, batch_size=1, concurrency=1)
     try:
         ingest = asyncio.create_task(embedder.embed_many(["a", "b", "c"]))
-        for _ in range(400):
-            if server.embeddings_in_flight:
-                break
-            await asyncio.sleep(0.005)
+        await _in_flight(server, 1)
         (vector,) = await embedder.embed(["what is the holiday allowance?"])
         await ingest
     finally:
@@ -222,10 +227,7 @@ async def test_a_question_embedded_ahead_is_asked_for_once(fake):
     question = "how many days of parental leave do I get?"
     try:
         embedder.ahead(question)
-        for _ in range(400):  # the request is out before anyone asks for the vector
-            if server.embeddings_in_flight:
-                break
-            await asyncio.sleep(0.005)
+        await _in_flight(server, 1)  # the request is out before anyone asks for the vector
         assert server.embeddings_in_flight == 1
         # The verified answer's match and the search ask at once, while it is still out.
         first, second = await asyncio.gather(
@@ -277,10 +279,7 @@ async def test_a_burst_asks_ahead_for_no_more_vectors_than_its_concurrency(fake)
     try:
         for question in questions:
             embedder.ahead(question)
-        for _ in range(400):
-            if server.embeddings_in_flight == 3:
-                break
-            await asyncio.sleep(0.005)
+        await _in_flight(server, 3)
         await asyncio.sleep(0.05)
         assert server.embeddings_in_flight == 3
         # The others are asked for when their search needs them, and all arrive.
