@@ -4,8 +4,9 @@ fake Slack Web API (real tiers, 429s) and a fake model with a set time to first 
 Reports, per N: ack latency p50/p99 (event POST → HTTP 200), the latency columns of
 ``bench/slack_pipeline_model.py`` (event → model request, model's first token → first text and
 → 20 characters, update interval, completion lag), Postgres transactions and CPU ms per answer,
-Slack calls per answer, 429s, answers delivered whole, and the bot process's peak memory. The fakes run in a child process, so the bot's CPU
-and memory are its own; both processes read the same monotonic clock.
+Slack calls per answer, 429s, answers delivered whole, and the bot process's peak memory. The fakes run in a child process, and the events are
+signed before the burst and sent from there, so the bot's CPU and memory are its own; both
+processes read the same monotonic clock.
 
     python -m bench.slack_pipeline                     # 10 and 100 questions
     python -m bench.slack_pipeline --questions 10,100,1000 --no-write
@@ -37,12 +38,15 @@ from bench.slack_pipeline_model import (
     HEADERS,
     STATS_SETTLE_S,
     BenchModel,
+    Delivery,
     Latency,
     Shown,
     cpu_s,
     latency,
     percentile,
     pg_transactions,
+    send_burst,
+    serve_bursts,
 )
 from bots.runtime import Runtime
 from bots.server import build_app, settle_heap
@@ -118,6 +122,7 @@ def serve_fakes(
         app.router.add_get("/_bench/report", report)
         app.router.add_post("/v1/chat/completions", model.chat)
         serve_embeddings(app, embed_s)
+        serve_bursts(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
@@ -212,7 +217,7 @@ class Result:
 
 
 def profile_before_model(args: argparse.Namespace) -> asyncio.Task[None]:
-    """Profile this process (bot and load generator) from the burst until 90% of the model's
+    """Profile the bot's process from the burst until 90% of the model's
     time to first token: the work done before the model answers, with nothing streamed yet."""
     profiler = cProfile.Profile(time.process_time)  # CPU, not time spent descheduled
     profiler.enable()
@@ -259,7 +264,6 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
         redis_url=args.redis_url,
         **embedding_settings(args.embed_ms),
     )
-    sent: dict[str, float] = {}
     try:
         async with await Runtime.start(settings) as runtime:
             await runtime.ingestor.ingest([SAMPLE])
@@ -269,45 +273,39 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
             await site.start()
-            ours = f"http://127.0.0.1:{runner.addresses[0][1]}"
+            events = f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events"
             bot = app[SLACK]
             signer = SignatureVerifier(SECRET)
-            acks: list[float] = []
-            connector = aiohttp.TCPConnector(limit=0)
-            async with aiohttp.ClientSession(connector=connector) as http:
 
-                async def ask(i: int, warm_up: bool = False) -> None:
-                    payload = envelope(i)
-                    if warm_up:  # an edit: authorised and acknowledged, never answered
-                        payload["event"]["subtype"] = "message_changed"
-                    body = json.dumps(payload)
-                    ts = str(int(time.time()))
-                    headers = {
-                        "Content-Type": "application/json",
-                        "X-Slack-Request-Timestamp": ts,
-                        "X-Slack-Signature": signer.generate_signature(timestamp=ts, body=body),
-                    }
-                    sent[f"q{i}"] = time.monotonic()
-                    async with http.post(f"{ours}/slack/events", data=body, headers=headers) as r:
-                        await r.read()
-                        assert r.status == 200, r.status
-                    acks.append((time.monotonic() - sent[f"q{i}"]) * 1000)
+            def delivery(i: int, warm_up: bool = False) -> Delivery:
+                payload = envelope(i)
+                if warm_up:  # an edit: authorised and acknowledged, never answered
+                    payload["event"]["subtype"] = "message_changed"
+                body = json.dumps(payload)
+                ts = str(int(time.time()))
+                headers = {
+                    "Content-Type": "application/json",
+                    "X-Slack-Request-Timestamp": ts,
+                    "X-Slack-Signature": signer.generate_signature(timestamp=ts, body=body),
+                }
+                return Delivery(f"q{i}", headers, body)
 
+            async with aiohttp.ClientSession() as http:
                 # Warm up as a running server would be: bolt's auth.test done, connections
                 # open, and one question answered (in its own DM, left out of the columns).
-                await ask(-1, warm_up=True)
-                await ask(n)  # one beyond the burst's numbers
+                await send_burst(http, base, events, [delivery(-1, warm_up=True)])
+                await send_burst(http, base, events, [delivery(n)])  # beyond the burst's numbers
                 await asyncio.sleep(0.05)
                 while len(bot.tasks):
                     await asyncio.sleep(0.05)
                 await asyncio.sleep(STATS_SETTLE_S)  # every backend has reported the warm-up
-                acks.clear()
+                burst = [delivery(i) for i in range(n)]  # signed before the clock starts
                 xacts = await pg_transactions(database_url)
                 reset_peak_memory()
                 cpu = cpu_s()
                 started = time.monotonic()
                 profiling = profile_before_model(args) if args.profile else None
-                await asyncio.gather(*(ask(i) for i in range(n)))
+                sent, acks = await send_burst(http, base, events, burst)
                 if profiling is not None:
                     await profiling
                 await asyncio.sleep(0.05)
@@ -337,8 +335,8 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
         print(f"note: {n - modelled} of {n} questions were answered without the model")
     return Result(
         questions=n,
-        ack_p50=percentile(acks, 0.5),
-        ack_p99=percentile(acks, 0.99),
+        ack_p50=percentile(acks.values(), 0.5),
+        ack_p99=percentile(acks.values(), 0.99),
         latency=latency(sent, report["model"], shown),
         calls_per_answer=len(answer_calls) / n,
         rate_limited=sum(1 for c in report["calls"] if c["status"] == 429),
@@ -452,7 +450,7 @@ def describe(args: argparse.Namespace) -> str:
         f"API enforces Slack's tiers over a {args.window_s:.0f} s window (Tier 2 "
         "`chat.startStream`/`stopStream`: 20, Tier 3 `chat.update`: 50, Tier 4 "
         "`chat.appendStream`: 100, `chat.postMessage` ~1/s per channel). Both fakes run in a "
-        "process of their own."
+        "process of their own, and the events are signed before the burst and sent from it."
     )
     if args.embed_ms is not None:
         setup += (
@@ -467,7 +465,7 @@ def describe(args: argparse.Namespace) -> str:
         "characters are on screen. *Update interval*: between calls that change an answer "
         "while the model still writes. *Completion lag*: from the model's last token to the "
         "answer's last Slack call (sources and buttons included). *Postgres tx* "
-        "(`pg_stat_database`) and *CPU ms* (the bot process, load generator included) per "
+        "(`pg_stat_database`) and *CPU ms* (the bot process alone) per "
         "answer, over the burst. *Streamed*: answers that got a "
         "`chat.startStream` slot; the others (beyond Tier 2's 20 a minute) were shown as a "
         "placeholder and `chat.update`, or a follow-up message when the update budget was "

@@ -16,9 +16,10 @@ import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
+import aiohttp
 import psycopg
 from aiohttp import web
 
@@ -112,6 +113,60 @@ class BenchModel:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+
+# -- the load generator (in the fakes' process) ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One platform request to our server, built (and signed) before the burst: ``marker`` is
+    the question's ``qN``."""
+
+    marker: str
+    headers: dict[str, str]
+    body: str
+
+
+def serve_bursts(app: web.Application) -> None:
+    """``POST /_bench/burst`` on the fakes' ``app``: send the deliveries in the body to ``url``
+    all at once and answer, per marker, when each was sent and how long its ack took. The
+    requests leave from the fakes' process, so the bot's process spends nothing on sending them
+    (as in production, where the platform sends them)."""
+    sessions: list[aiohttp.ClientSession] = []  # one, kept open: warm connections, as Slack's
+
+    async def burst(request: web.Request) -> web.Response:
+        payload = await request.json()
+        if not sessions:
+            sessions.append(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)))
+        http = sessions[0]
+        sent: dict[str, float] = {}
+        acks: dict[str, float] = {}
+
+        async def send(d: dict[str, Any]) -> int:
+            sent[d["marker"]] = time.monotonic()
+            async with http.post(payload["url"], data=d["body"], headers=d["headers"]) as r:
+                await r.read()
+            acks[d["marker"]] = (time.monotonic() - sent[d["marker"]]) * 1000
+            return r.status
+
+        statuses = await asyncio.gather(*(send(d) for d in payload["deliveries"]))
+        return web.json_response({"sent": sent, "acks": acks, "statuses": statuses})
+
+    app.router.add_post("/_bench/burst", burst)
+
+
+async def send_burst(
+    http: aiohttp.ClientSession, fakes: str, url: str, deliveries: Iterable[Delivery]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Have the fakes' process (``serve_bursts`` at ``fakes``) send ``deliveries`` to ``url`` at
+    once; return when each was sent and its ack in ms, by marker. Every one must be acked 200."""
+    body = {"url": url, "deliveries": [asdict(d) for d in deliveries]}
+    async with http.post(f"{fakes}/_bench/burst", json=body) as r:
+        report = await r.json()
+    refused = [s for s in report["statuses"] if s != 200]
+    assert not refused, f"deliveries answered {refused}"
+    return report["sent"], report["acks"]
 
 
 # -- the columns ------------------------------------------------------------------------------
