@@ -229,7 +229,6 @@ class Runtime:
         )
         inbox = EventInbox(
             db.pool,
-            redis=redis,
             metrics=metrics,
             lease_s=settings.inbox_lease_s,
             max_attempts=settings.inbox_max_attempts,

@@ -1,8 +1,7 @@
 """The inbox: every accepted platform event once, held by one process at a time until answered.
 
-Redis (``SET NX EX``, shared by all replicas) turns away duplicate deliveries cheaply; the
-Postgres ``inbox`` table, unique on the event key, is the durable guarantee and the record of
-what happened to each event. The process that accepts an event claims its row at once: a lease
+The Postgres ``inbox`` table, unique on the event key and on the message key, turns away
+duplicate deliveries on every replica and keeps the record of what happened to each event. The process that accepts an event claims its row at once: a lease
 (``lease_until``, renewed while it works) and a claim token that fences its bookkeeping. When
 the lease runs out — the process died, or gave the event back to be tried again — the
 ``InboxWorker`` (core/worker.py) of any replica claims the row again with
@@ -28,8 +27,6 @@ import psycopg
 import structlog
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from core.metrics import Metrics
 from core.worker import ClaimedEvent, QueueDepth
@@ -81,9 +78,7 @@ class EventInbox:
         self,
         pool: AsyncConnectionPool,
         *,
-        redis: Redis | None = None,
         metrics: Metrics | None = None,
-        dedupe_ttl_s: int = 3600,
         lease_s: float = 60.0,
         max_attempts: int = 3,
         retry_delay_s: float = 5.0,
@@ -91,9 +86,7 @@ class EventInbox:
         replica: str | None = None,
     ) -> None:
         self._pool = pool
-        self._redis = redis
         self._metrics = metrics
-        self._ttl = dedupe_ttl_s
         self.lease_s = lease_s
         self.max_attempts = max_attempts
         self._retry_delay = retry_delay_s
@@ -125,36 +118,19 @@ class EventInbox:
         so the platform sends it again.
         """
         self._count("events_received", platform=platform)
-        redis_keys = [f"sb:event:{event_key}"]
-        if message_key is not None:
-            redis_keys.append(f"sb:message:{message_key}")
-        if self._redis is not None:
-            try:
-                if not await self._first_sighting(redis_keys):
-                    self._count("events_deduplicated", platform=platform)
-                    return None
-            except (RedisError, OSError) as exc:
-                # Redis is an optimisation here; Postgres below still dedupes.
-                log.warning("dedupe_redis_unavailable", error=str(exc))
         token = uuid.uuid4().hex
-        try:
-            # Bounded, so a request does not hang while the database is away (the platform sends
-            # the event again); long enough that a burst queueing for the pool is not refused:
-            # a late ack only costs a duplicate delivery, which is turned away.
-            # Events arriving together share one INSERT (store/arrivals.py): a burst costs a
-            # few statements, not one per event.
-            created = await self._arrivals.insert(
-                event_key, platform, payload, token, timeout=self.accept_timeout_s,
-                message_key=message_key,
-            )
-        except Exception:
-            if self._redis is not None:
-                # Let a retry of this delivery try again rather than be taken for a duplicate.
-                try:
-                    await self._redis.delete(*redis_keys)
-                except (RedisError, OSError):
-                    pass
-            raise
+        # Bounded, so a request does not hang while the database is away (the platform sends
+        # the event again); long enough that a burst queueing for the pool is not refused: a
+        # late ack only costs a duplicate delivery, which is turned away.
+        # Events arriving together share one INSERT (store/arrivals.py): a burst costs a few
+        # statements, not one per event. The INSERT is also the one check for duplicates, on
+        # every replica: a copy costs a skipped row in a statement that runs anyway, where a
+        # check in Redis before it cost every delivery a round trip of its own, a third of
+        # the CPU of an ack in a burst (docs/benchmarks.md, latency, round eight).
+        created = await self._arrivals.insert(
+            event_key, platform, payload, token, timeout=self.accept_timeout_s,
+            message_key=message_key,
+        )
         if not created:
             self._count("events_deduplicated", platform=platform)
             return None
@@ -162,22 +138,6 @@ class EventInbox:
         return ClaimedEvent(
             event_key=event_key, platform=platform, token=token, attempt=1, payload=payload
         )
-
-    async def _first_sighting(self, keys: Sequence[str]) -> bool:
-        """Set every key of ``keys`` that is not set yet; True when none was (all are new).
-        One round trip: the keys are set in one pipeline, each ``SET NX`` on its own."""
-        assert self._redis is not None
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.set(key, "1", nx=True, ex=self._ttl)
-            fresh = await pipe.execute()
-        if all(fresh):
-            return True
-        # Seen before: undo what this call set, so that only the first sighting holds a key.
-        stale = [key for key, new in zip(keys, fresh, strict=True) if new]
-        if stale:
-            await self._redis.delete(*stale)
-        return False
 
     # -- the end of an attempt -----------------------------------------------------------------
 

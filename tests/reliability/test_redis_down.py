@@ -141,7 +141,7 @@ async def test_with_redis_killed_questions_are_still_answered_once_each(
             slack.runtime, "switchboard_events_deduplicated_total", platform="slack"
         )
 
-    assert any(key.startswith(b"sb:event:") for key in shared_keys)  # Redis was in use
+    assert any(key.startswith(b"sb:slack:") for key in shared_keys)  # Redis was in use
     assert sorted(state for state, _, _ in rows.values()) == ["done"] * 5
     for channel, ts in before + after:
         questions_stored, answers = stored[ts]
