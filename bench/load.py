@@ -28,7 +28,6 @@ import json
 import multiprocessing
 import os
 import random
-import re
 import shutil
 import signal
 import subprocess
@@ -66,6 +65,7 @@ from bench.slack_pipeline import (
     envelope,
     percentile,
 )
+from bench.slack_pipeline_model import marker_of
 from bots.runtime import Runtime
 from bots.settings import AppSettings as Settings
 
@@ -92,9 +92,10 @@ def serve_fakes(
         chat = model.chat
 
         async def counted(request: web.Request) -> web.StreamResponse:
-            body = await request.read()
-            text = body.decode("utf-8", "replace")
-            for marker in re.findall(r"ticket (q\d+)", text)[-1:]:
+            body = await request.json()
+            text = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+            marker = marker_of(text)
+            if marker is not None:
                 asked[marker] += 1
             return await chat(request)
 

@@ -45,6 +45,7 @@ from bench.slack_pipeline_model import (
     latency,
     percentile,
     pg_transactions,
+    question,
     send_burst,
     serve_bursts,
 )
@@ -57,7 +58,6 @@ from core.observability import configure_logging
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench-token"
 TEAM = "T0BENCH"
-QUESTION = "How do I connect to the VPN from home? (ticket q{n})"
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "knowledge"
 EMBED_DIMENSIONS = 384
 TEXT_METHODS = {"chat.startStream", "chat.postMessage"}
@@ -168,7 +168,7 @@ def envelope(n: int) -> dict[str, Any]:
             "channel_type": "im",
             "channel": f"D{n}",
             "user": f"U{n}",
-            "text": QUESTION.format(n=n),
+            "text": question(n),
             "ts": f"{int(time.time())}.{n:06d}",
         },
     }

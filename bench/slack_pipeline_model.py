@@ -3,7 +3,7 @@ columns computed from what the fakes saw (both processes read the same monotonic
 
 The fake model answers the way a grounded model does — short sentences about the VPN, each
 ending with a ``[1]`` citation — so the answer passes the grounding check and streams, rather
-than being replaced by the passages. It notes, per question (``ticket qN`` in the prompt), when
+than being replaced by the passages. It notes, per question (``question(n)``'s number, ``qN``), when
 the request arrived, when the first token left and when the last one did.
 """
 
@@ -42,6 +42,28 @@ SENTENCES = (
 )
 
 
+# One stopword a digit: a question's number written with them is dropped by every tokenizer in
+# the pipeline (full text, coverage, routing), so it changes nothing the bot decides. Written
+# "ticket q19" it read as a quarter, Q19, whose number 19 the coverage check then looked for in
+# the passages: questions whose number no passage held were declined without the model.
+_DIGITS = ("the", "of", "and", "to", "in", "for", "on", "with", "at", "by")
+_NUMBERED = re.compile(r"«([a-z ]+)»")
+
+
+def question(n: int) -> str:
+    """The bench's question, numbered ``n`` (in stopwords, between « and »)."""
+    number = " ".join(_DIGITS[int(d)] for d in str(abs(n)))
+    return f"How do I connect to the VPN from home? «{number}»"
+
+
+def marker_of(text: str) -> str | None:
+    """``qN`` for the last question numbered in ``text``, None without one."""
+    found = _NUMBERED.findall(text)
+    if not found:
+        return None
+    return "q" + "".join(str(_DIGITS.index(word)) for word in found[-1].split())
+
+
 def answer_tokens(count: int) -> list[str]:
     """``count`` word tokens of the cited answer (each with its trailing space)."""
     words = [w + " " for sentence in SENTENCES for w in sentence.split()]
@@ -69,7 +91,7 @@ class BenchModel:
         arrived = time.monotonic()
         body = await request.json()
         asked = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
-        marker = (re.findall(r"ticket (q\d+)", asked) or ["?"])[-1]
+        marker = marker_of(asked) or "?"
         if body.get("stream"):  # the answer, not a routing call
             self.requested.setdefault(marker, arrived)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})

@@ -51,6 +51,7 @@ from bench.slack_pipeline_model import (
     latency,
     percentile,
     pg_transactions,
+    question,
     send_burst,
     serve_bursts,
 )
@@ -62,7 +63,6 @@ from core.observability import configure_logging
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
 TENANT = "bench-tenant"
-QUESTION = "How do I connect to the VPN from home? (ticket q{n})"
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "knowledge"
 
 
@@ -149,7 +149,7 @@ def activity(n: int, base: str) -> dict[str, Any]:
         "conversation": {"id": f"a:bench-{n}", "conversationType": "personal", "tenantId": TENANT},
         "recipient": {"id": "28:bench-bot", "name": "Switchboard"},
         "textFormat": "plain",
-        "text": QUESTION.format(n=n),
+        "text": question(n),
         "channelData": {"tenant": {"id": TENANT}},
     }
 
