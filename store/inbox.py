@@ -1,12 +1,12 @@
 """The inbox: every accepted platform event once, held by one process at a time until answered.
 
 The Postgres ``inbox`` table, unique on the event key and on the message key, turns away
-duplicate deliveries on every replica and keeps the record of what happened to each event. The process that accepts an event claims its row at once: a lease
-(``lease_until``, renewed while it works) and a claim token that fences its bookkeeping. When
-the lease runs out — the process died, or gave the event back to be tried again — the
-``InboxWorker`` (core/worker.py) of any replica claims the row again with
-``FOR UPDATE SKIP LOCKED``. Every claim is an attempt; after ``max_attempts`` the event is
-given up.
+duplicate deliveries on every replica and keeps the record of what happened to each event. The
+process that accepts an event claims its row at once: a lease (``lease_until``, renewed while it
+works) and a claim token that fences its bookkeeping. When the lease runs out — the process
+died, or gave the event back to be tried again — the ``InboxWorker`` (core/worker.py) of any
+replica claims the row again with ``FOR UPDATE SKIP LOCKED``. Every claim is an attempt; after
+``max_attempts`` the event is given up.
 
     accept ──▶ working ──done──▶ done
                  │  ╰──failed──▶ failed
