@@ -20,6 +20,14 @@ from psycopg_pool import AsyncConnectionPool
 # One statement for the whole batch; a key seen before (or twice in the batch) is skipped —
 # the event key, or the message key when the same message came under another event id — and
 # RETURNING names the claim token that won each new row.
+#
+# Rows go in in the order of what they could clash on (the message key, else the event key),
+# the same order on every replica. A row that clashes with another replica's row not yet
+# committed waits for that replica; two batches holding the same events in opposite orders
+# (a delivery and its retry, taken by two replicas) would each wait for the other, and
+# Postgres would abort one batch. In one order, the later batch waits at its first shared
+# event and nothing waits for it. Events that clash keep their order of arrival: the first
+# one wins.
 _INSERT = """
 INSERT INTO inbox (event_key, platform, payload, state, attempts, lease_until, claim, owner,
                    message_key)
@@ -27,7 +35,7 @@ SELECT k, p, d, 'working', 1, now() + make_interval(secs => %(lease)s), c, %(own
 FROM unnest(%(keys)s::text[], %(platforms)s::text[], %(payloads)s::jsonb[], %(claims)s::text[],
             %(messages)s::text[])
      WITH ORDINALITY AS t(k, p, d, c, m, n)
-ORDER BY n
+ORDER BY coalesce(m, k), n
 ON CONFLICT DO NOTHING
 RETURNING claim
 """

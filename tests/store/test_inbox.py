@@ -92,3 +92,28 @@ async def test_a_retry_after_a_crash_replaces_the_answer_and_never_duplicates_it
         ("user", "How do I connect to the VPN?", "Ev1"),
         ("assistant", "Open the VPN app [1].", "Ev1"),
     ]
+
+
+async def test_replicas_taking_the_same_burst_in_opposite_orders_accept_each_event_once(
+    runtime: Runtime,
+):
+    # Slack retries a slow delivery, and the retry may reach another replica while the first
+    # is still being written: two batches holding the same events, in any order. Each event
+    # is accepted once, and neither replica's batch fails.
+    replica_a = EventInbox(runtime.db.pool, replica="a")
+    replica_b = EventInbox(runtime.db.pool, replica="b")
+    keys = [f"EvBurst{i:04d}" for i in range(200)]  # one batch each (store/arrivals.py)
+
+    body = {"text": "a long message " * 2000}  # rows slow enough to write that batches overlap
+
+    def deliver(inbox: EventInbox, order: list[str]) -> list:
+        return [
+            inbox.accept(key, "slack", body, message_key=f"slack:T1:D1:{key}") for key in order
+        ]
+
+    claims = await asyncio.gather(
+        *deliver(replica_a, keys), *deliver(replica_b, keys[::-1]), return_exceptions=True
+    )
+    assert not [c for c in claims if isinstance(c, BaseException)]
+    accepted = [c.event_key for c in claims if c is not None]
+    assert sorted(accepted) == keys
