@@ -47,7 +47,7 @@ SENTENCES = (
 # "ticket q19" it read as a quarter, Q19, whose number 19 the coverage check then looked for in
 # the passages: questions whose number no passage held were declined without the model.
 _DIGITS = ("the", "of", "and", "to", "in", "for", "on", "with", "at", "by")
-_NUMBERED = re.compile(r"«([a-z ]+)»")
+_NUMBERED = re.compile("«((?:(?:" + "|".join(_DIGITS) + ") ?)+)»")
 
 
 def question(n: int) -> str:
