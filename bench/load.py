@@ -43,7 +43,6 @@ import aiohttp
 import psycopg
 from aiohttp import web
 from redis.asyncio import Redis
-from slack_sdk.signature import SignatureVerifier
 
 from bench import (
     REPO,
@@ -64,6 +63,7 @@ from bench.slack_pipeline import (
     BenchModel,
     envelope,
     percentile,
+    signed_headers,
 )
 from bench.slack_pipeline_model import marker_of
 from bots.runtime import Runtime
@@ -168,7 +168,6 @@ def generate_load(
     retry) for each POST on ``out``."""
 
     async def main() -> list[tuple[float, float, int, int, bool]]:
-        signer = SignatureVerifier(SECRET)
         rng = random.Random(seed)
         again = set(rng.sample(range(conversations), int(conversations * duplicates)))
         results: list[tuple[float, float, int, int, bool]] = []
@@ -177,12 +176,7 @@ def generate_load(
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
 
             async def post(n: int, url: str, body: str, retry: bool) -> None:
-                ts = str(int(time.time()))
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-Slack-Request-Timestamp": ts,
-                    "X-Slack-Signature": signer.generate_signature(timestamp=ts, body=body),
-                }
+                headers = signed_headers(body)
                 if retry:
                     headers["X-Slack-Retry-Num"] = "1"
                     headers["X-Slack-Retry-Reason"] = "http_timeout"
@@ -323,13 +317,7 @@ async def warm_up(http: aiohttp.ClientSession, replica: Replica) -> None:
     payload = envelope(-1 - replica.port)
     payload["event"]["subtype"] = "message_changed"
     body = json.dumps(payload)
-    ts = str(int(time.time()))
-    headers = {
-        "Content-Type": "application/json",
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body),
-    }
-    async with http.post(f"{replica.url}/slack/events", data=body, headers=headers) as r:
+    async with http.post(f"{replica.url}/slack/events", data=body, headers=signed_headers(body)) as r:
         await r.read()
 
 

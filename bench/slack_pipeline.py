@@ -152,6 +152,16 @@ def peak_memory_mib() -> float:
     return float("nan")
 
 
+def signed_headers(body: str) -> dict[str, str]:
+    """The headers Slack sends with ``body``: signed with the bench's secret, timed now."""
+    ts = str(int(time.time()))
+    return {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body),
+    }
+
+
 def envelope(n: int) -> dict[str, Any]:
     return {
         "token": "legacy",
@@ -275,20 +285,13 @@ async def run(n: int, database_url: str, data_dir: Path, args: argparse.Namespac
             await site.start()
             events = f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events"
             bot = app[SLACK]
-            signer = SignatureVerifier(SECRET)
 
             def delivery(i: int, warm_up: bool = False) -> Delivery:
                 payload = envelope(i)
                 if warm_up:  # an edit: authorised and acknowledged, never answered
                     payload["event"]["subtype"] = "message_changed"
                 body = json.dumps(payload)
-                ts = str(int(time.time()))
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-Slack-Request-Timestamp": ts,
-                    "X-Slack-Signature": signer.generate_signature(timestamp=ts, body=body),
-                }
-                return Delivery(f"q{i}", headers, body)
+                return Delivery(f"q{i}", signed_headers(body), body)
 
             async with aiohttp.ClientSession() as http:
                 # Warm up as a running server would be: bolt's auth.test done, connections
