@@ -75,6 +75,12 @@ class _State:
     seen_sentences: set[str] = field(default_factory=set)
     ngrams: Counter[tuple[str, ...]] = field(default_factory=Counter)
     words: list[str] = field(default_factory=list)
+    # The unfinished sentence's words read so far (up to its last space), after the last n-1
+    # words before it, and their runs: each piece of the stream is read once, not the whole
+    # sentence again at every piece. None until first read after a sentence was cut off.
+    open_words: list[str] | None = None
+    open_grams: Counter[tuple[str, ...]] = field(default_factory=Counter)
+    open_read: int = 0  # characters of the buffer those words came from
 
 
 class GroundingCheck:
@@ -86,7 +92,8 @@ class GroundingCheck:
         self, question: str, passages: Sequence[Passage], policy: GroundingPolicy | None = None
     ) -> None:
         self._count = len(passages)
-        self._triples = [_triples(_words(p.text)) for p in passages]
+        self._texts = [p.text for p in passages]
+        self._passage_triples: list[set[tuple[str, ...]]] | None = None  # made when first needed
         self.attributed = 0  # sentences given a citation because they copy a passage
         self.uncited = 0  # sentences shown without a citation (after the first that had one)
         # Titles and places were shown to the model too: "p. 56" or a title's year is given.
@@ -126,16 +133,15 @@ class GroundingCheck:
             match = _END.search(self._buffer)
             if match is None:
                 break
-            sentence, self._buffer = self._buffer[: match.end()], self._buffer[match.end() :]
+            sentence = self._take(match.end())
             out.append(self._sentence(sentence))
         cited_end = None if self.stopped or self._cut else _CITED_END.search(self._buffer)
         if cited_end is not None and self._cites(cited_end.group(1)):
-            sentence = self._buffer[: cited_end.end()]
-            self._buffer = self._buffer[cited_end.end() :]
+            sentence = self._take(cited_end.end())
             out.append(self._sentence(sentence))
             self._cut = self._went
             out.append(self._after_cut())
-        if not self.stopped and self._looping(self._buffer, final=False):
+        if not self.stopped and self._looping_open():
             self.stopped = "repetition"
         return "".join(out)
 
@@ -185,12 +191,21 @@ class GroundingCheck:
         space) goes where that sentence went, once the next sentence starts; until then, it
         waits."""
         end = _HEAD.match(self._buffer).end()  # type: ignore[union-attr]  # matches ""
-        head, rest = self._buffer[:end], self._buffer[end:]
+        rest = self._buffer[end:]
         if not rest or _OPEN_MARKER.fullmatch(rest):
             return ""
         went, self._cut = self._cut, None
-        self._buffer = rest
+        head = self._take(end)
         return self._place(self._valid_markers(head), went)
+
+    def _take(self, end: int) -> str:
+        """Cut the buffer's first ``end`` characters off and return them."""
+        head, self._buffer = self._buffer[:end], self._buffer[end:]
+        if end:
+            # What the loop check read of the unfinished sentence is read afresh.
+            s = self._s
+            s.open_words, s.open_grams, s.open_read = None, Counter(), 0
+        return head
 
     def _place(self, text: str, went: str | None) -> str:
         """``text`` shown, held or dropped with the sentence before it."""
@@ -208,7 +223,7 @@ class GroundingCheck:
         sentence = self._attributed(self._valid_markers(_TAG.sub("", sentence)))
         if not sentence.strip():
             return ""
-        if self._looping(sentence, final=True):
+        if self._looping(sentence):
             self.stopped = "repetition"
             return ""
         unsupported = self._source.unsupported(sentence)
@@ -255,13 +270,16 @@ class GroundingCheck:
 
     def _attributed(self, sentence: str) -> str:
         """``sentence``, with the marker of the passage it copies when it has none."""
-        if _MARKER.search(sentence) or not self._triples:
+        if _MARKER.search(sentence) or not self._texts:
             return sentence
         words = _words(sentence)
         if len(words) < self._policy.attribute_words:
             return sentence
+        if self._passage_triples is None:
+            # Only a sentence without a marker needs them: most answers never do.
+            self._passage_triples = [_triples(_words(text)) for text in self._texts]
         mine = _triples(words)
-        shares = [len(mine & theirs) / len(mine) for theirs in self._triples]
+        shares = [len(mine & theirs) / len(mine) for theirs in self._passage_triples]
         best = max(range(len(shares)), key=shares.__getitem__)
         if shares[best] < self._policy.attribute_share:
             return sentence
@@ -269,19 +287,18 @@ class GroundingCheck:
         body = sentence.rstrip()
         return f"{body} [{best + 1}]{sentence[len(body):]}"
 
-    def _looping(self, text: str, *, final: bool) -> bool:
+    def _looping(self, sentence: str) -> bool:
         """A complete sentence said before, or a run of words said ``loop_repeats`` times
         (counted over complete sentences and the unfinished one alike)."""
         s = self._s
-        words = [w.lower() for w in _WORD.findall(_MARKER.sub(" ", text))]
-        if final:
-            key = " ".join(words)
-            if len(key) >= 12:
-                if key in s.seen_sentences:
-                    return True
-                s.seen_sentences.add(key)
+        words = _words(sentence)
+        key = " ".join(words)
+        if len(key) >= 12:
+            if key in s.seen_sentences:
+                return True
+            s.seen_sentences.add(key)
         n, limit = self._policy.loop_ngram, self._policy.loop_repeats
-        # Only the runs that end in ``text`` are new: the last n-1 words before it and its own.
+        # Only the runs that end in ``sentence`` are new: the last n-1 words before it and its own.
         candidate = s.words[max(len(s.words) - n + 1, 0) :] + words
         fresh: Counter[tuple[str, ...]] = Counter()
         for i in range(len(candidate) - n + 1):
@@ -289,9 +306,29 @@ class GroundingCheck:
             fresh[gram] += 1
             if s.ngrams[gram] + fresh[gram] >= limit:
                 return True
-        if final:
-            s.words.extend(words)
-            s.ngrams.update(fresh)
+        s.words.extend(words)
+        s.ngrams.update(fresh)
+        return False
+
+    def _looping_open(self) -> bool:
+        """``_looping`` for the unfinished sentence, reading only what the stream added to it
+        since the last look, up to its last space (a word may still be growing after it)."""
+        s, buffer = self._s, self._buffer
+        end = max(buffer.rfind(" "), buffer.rfind("\n"), buffer.rfind("\t")) + 1
+        if end <= s.open_read:
+            return False
+        n, limit = self._policy.loop_ngram, self._policy.loop_repeats
+        if s.open_words is None:
+            s.open_words = s.words[max(len(s.words) - n + 1, 0) :]
+        run = s.open_words
+        before = len(run)
+        run.extend(_words(buffer[s.open_read : end]))
+        s.open_read = end
+        for i in range(max(before - n + 1, 0), len(run) - n + 1):
+            gram = tuple(run[i : i + n])
+            s.open_grams[gram] += 1
+            if s.ngrams[gram] + s.open_grams[gram] >= limit:
+                return True
         return False
 
     def _is_decline(self, text: str) -> bool:
