@@ -37,6 +37,7 @@ from core.llm.endpoint import (
     translate,
 )
 from core.llm.prefill import PromptReadingPace
+from core.llm.silence import Silence
 from core.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -214,26 +215,23 @@ class ModelClient:
     async def _rest(
         self, chunks: AsyncIterator[Chunk], deadline: float, completion: Completion
     ) -> AsyncIterator[str]:
-        loop = asyncio.get_running_loop()
-        idle = self.limits.idle_timeout
-        while True:
-            now = loop.time()
-            try:
-                if now >= deadline:
-                    raise TimeoutError
-                # A timeout scope per read, not ``wait_for``: that wraps every chunk in a task.
-                async with asyncio.timeout_at(min(now + idle, deadline)):
-                    chunk = await anext(chunks)
-            except StopAsyncIteration:
-                break
-            except Exception as exc:
-                self.breaker.record_failure()
-                raise StreamInterrupted(
-                    f"The answer stream broke midway ({translate(exc, 'the answer')})."
-                ) from exc
-            text = _absorb(chunk, completion)
-            if text:
-                yield text
+        silence = Silence(self.limits.idle_timeout, deadline)
+        try:
+            while True:
+                try:
+                    chunk = await silence.next(chunks)
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:
+                    self.breaker.record_failure()
+                    raise StreamInterrupted(
+                        f"The answer stream broke midway ({translate(exc, 'the answer')})."
+                    ) from exc
+                text = _absorb(chunk, completion)
+                if text:
+                    yield text
+        finally:
+            silence.close()
         if completion.finish_reason is None:
             # The connection ended without the model saying it was done: a cut, not an end.
             self.breaker.record_failure()
