@@ -94,7 +94,7 @@ class _LocalSlots:
 
 # KEYS[1] the log (a list of slot times, ascending), KEYS[2] the "blocked until" time.
 # ARGV: limit (less the slots kept for others), window seconds, max wait seconds. Returns the
-# wait in seconds, or "-1".
+# wait in seconds, or, when that is more than the max wait, minus it (nothing reserved).
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -111,7 +111,7 @@ if n > 0 then slot = math.max(slot, tonumber(redis.call('LINDEX', KEYS[1], -1)))
 if n >= limit then
   slot = math.max(slot, tonumber(redis.call('LINDEX', KEYS[1], n - limit)) + window)
 end
-if slot - now > max_wait then return '-1' end
+if slot - now > max_wait then return string.format('-%.6f', slot - now) end
 redis.call('RPUSH', KEYS[1], string.format('%.6f', slot))
 redis.call('PEXPIRE', KEYS[1], math.ceil((slot - now + window) * 1000) + 1000)
 return string.format('%.6f', slot - now)
@@ -143,6 +143,11 @@ class SlackPacer:
         self._window = window_s * (1 + margin) + 0.05
         self._redis = redis
         self._local = _LocalSlots()
+        # When Redis last said a method's next free slot (for a limit) comes: until then, a
+        # call that may not wait that long is turned down here, without asking again. Others
+        # can only take slots meanwhile, so the slot cannot come sooner. In a burst most
+        # niceties (statuses, streams, progress updates) are turned down, many times over.
+        self._refused: dict[tuple[str, int], float] = {}
         # How often each stream may append, sharing Tier 4 evenly (bots/slack/append_share.py).
         self.appends = AppendShare(
             window_s=self._window, limit=TIER[4], redis=redis, local_log=self._local.slots
@@ -180,13 +185,23 @@ class SlackPacer:
         if budget is None:
             return 0.0
         if self._redis is not None:
+            limit = max(1, budget.limit - keep)
+            refused = (budget.key, limit)
+            free_at = self._refused.get(refused)
+            if free_at is not None:
+                if free_at - time.monotonic() > max_wait:
+                    return None
+                del self._refused[refused]
             try:
                 raw = await self._reserve_script(
                     keys=[budget.key, budget.key + ":blocked"],
-                    args=[max(1, budget.limit - keep), budget.window_s, min(max_wait, 1e9)],
+                    args=[limit, budget.window_s, min(max_wait, 1e9)],
                 )
                 wait = float(raw)
-                return None if wait < 0 else wait
+                if wait < 0:
+                    self._refused[refused] = time.monotonic() - wait
+                    return None
+                return wait
             except (RedisError, OSError) as exc:
                 log.warning("pacing_redis_unavailable", error=str(exc))
         return self._local.reserve(budget, max_wait, keep)

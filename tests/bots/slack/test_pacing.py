@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from redis.asyncio import Redis
@@ -84,3 +85,38 @@ async def test_a_nice_to_have_call_leaves_slots_for_the_ones_that_matter():
     # The final updates still get the rest of the window straight away.
     for _ in range(25):
         assert await pacer.reserve("T1", "chat.update", max_wait=0) == 0.0
+
+
+async def evalsha_calls(redis: Redis) -> int:
+    stats = await redis.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+async def test_a_turned_down_nicety_is_turned_down_again_without_asking_redis_until_a_slot_frees(
+    redis_url: str,
+):
+    redis, other = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    try:
+        await redis.flushdb()
+        await redis.config_resetstat()
+        pacer = SlackPacer(window_s=1.0, redis=redis)
+        for _ in range(TIER[2]):
+            assert await pacer.reserve("T1", "chat.startStream", max_wait=0) == 0.0
+        assert await pacer.reserve("T1", "chat.startStream", max_wait=0) is None
+        asked = await evalsha_calls(redis)
+        for _ in range(30):  # a burst of answers each hoping to stream
+            assert await pacer.reserve("T1", "chat.startStream", max_wait=0) is None
+        assert await evalsha_calls(redis) == asked
+        # A caller that can wait still gets its slot, and the window's limit holds.
+        wait = await pacer.reserve("T1", "chat.startStream")
+        assert wait is not None and 0.9 < wait < 1.2
+        # A replica that never asked is told by Redis itself.
+        assert await SlackPacer(window_s=1.0, redis=other).reserve(
+            "T1", "chat.startStream", max_wait=0
+        ) is None
+        # Once the window has moved on, the nicety is granted again.
+        await asyncio.sleep(1.2)
+        assert await pacer.reserve("T1", "chat.startStream", max_wait=0) == 0.0
+    finally:
+        await redis.aclose()
+        await other.aclose()
