@@ -80,9 +80,10 @@ def tidy(
             joined, ords = kept[neighbour]
             kept[neighbour] = (_join(joined, hit), ords | {hit.ord})
             at[(key, hit.ord)] = neighbour
-            words = _shingles(hit.text)
-            seen[neighbour] |= words
-            pieces.append(words)
+            if len(kept) < k:  # with k passages kept, no later hit is compared any more
+                words = _shingles(hit.text)
+                seen[neighbour] |= words
+                pieces.append(words)
             continue
         if len(kept) == k or per.get(key, 0) >= per_document:
             continue
