@@ -93,7 +93,7 @@ class GroundingCheck:
     ) -> None:
         self._count = len(passages)
         self._texts = [p.text for p in passages]
-        self._passage_triples: list[set[tuple[str, ...]]] | None = None  # made when first needed
+        self._joined: list[str] | None = None  # each passage's words, joined: made when needed
         self.attributed = 0  # sentences given a citation because they copy a passage
         self.uncited = 0  # sentences shown without a citation (after the first that had one)
         # Titles and places were shown to the model too: "p. 56" or a title's year is given.
@@ -275,11 +275,12 @@ class GroundingCheck:
         words = _words(sentence)
         if len(words) < self._policy.attribute_words:
             return sentence
-        if self._passage_triples is None:
-            # Only a sentence without a marker needs them: most answers never do.
-            self._passage_triples = [_triples(_words(text)) for text in self._texts]
-        mine = _triples(words)
-        shares = [len(mine & theirs) / len(mine) for theirs in self._passage_triples]
+        if self._joined is None:
+            # Only a sentence without a marker needs them. A run of three words is in a
+            # passage when " a b c " is in its words joined by spaces (words hold no spaces).
+            self._joined = [f" {' '.join(_words(text))} " for text in self._texts]
+        mine = {f" {a} {b} {c} " for a, b, c in zip(words, words[1:], words[2:])}
+        shares = [sum(run in joined for run in mine) / len(mine) for joined in self._joined]
         best = max(range(len(shares)), key=shares.__getitem__)
         if shares[best] < self._policy.attribute_share:
             return sentence
@@ -343,6 +344,3 @@ class GroundingCheck:
 def _words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(_MARKER.sub(" ", text))]
 
-
-def _triples(words: list[str]) -> set[tuple[str, ...]]:
-    return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
