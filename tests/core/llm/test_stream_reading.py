@@ -264,3 +264,11 @@ async def test_a_chunk_that_is_not_json_is_a_clear_error_not_a_crash(scripted):
     shown, error = await read_until_failure(ModelClient.from_settings(settings))
     assert shown == ""
     assert type(error) is ModelError and "not JSON" in str(error)
+
+
+async def test_a_chunk_that_is_not_utf8_is_the_same_clear_error(scripted):
+    endpoint, settings = scripted
+    endpoint.pieces = [b'data: {"choices": [{"index": 0, "delta": {"content": "\xff"}}]}\n\n']
+    shown, error = await read_until_failure(ModelClient.from_settings(settings))
+    assert shown == ""
+    assert type(error) is ModelError and "not JSON" in str(error)
