@@ -214,10 +214,10 @@ class Settings(ConnectorSettings, SettingsPart):
     answer_cache_ttl: int = Field(86_400, alias="SWITCHBOARD_ANSWER_CACHE_TTL", ge=0)
 
     # Answers one replica works on at once, on every platform (the env name is older than
-    # Teams' use of it); more wait their turn (a burst must not exhaust the
-    # database pool and fail them all). 80 keeps the first text within 200 ms of the model's
-    # first token at p99 with a replica at ~70 % of a core; 200 answers a burst faster, less
-    # smoothly (docs/benchmarks.md, "Load").
+    # Teams' use of it); more wait their turn (a burst must not exhaust the database pool and
+    # fail them all). At 80 a replica used half a core in a burst of 2,000; 320 cleared it
+    # 40 % sooner at 0.83 of a core, the first text ~450 ms later at p99 (docs/operations.md,
+    # "What one replica holds").
     max_answers: int = Field(80, alias="SLACK_MAX_ANSWERS", ge=1)
 
     # People
