@@ -38,6 +38,8 @@ _END = re.compile(r"[.!?][\"')\]]*(?:[ \t]*\[\d{1,3}\])*[ \t]*(?:\n+[ \t]*|[ \t]
 _CITED_END = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\][\"')\]]*[.!?][\"')\]]*(?=\s*\Z)")
 # What _END lets a sentence end with after its full stop: quotes, citations, then space.
 _HEAD = re.compile(r"[\"')\]]*(?:[ \t]*\[\d{1,3}\])*[ \t]*(?:\n+[ \t]*|[ \t]+)?")
+# What _END's matches are made of, besides digits (\d: str.isdecimal).
+_END_CHARS = frozenset(".!?\"')][ \t\n")
 _OPEN_MARKER = re.compile(r"\[\d{0,3}")
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 _MARKER_SPACED = re.compile(r"[ \t]?\[(\d{1,3})\]")  # a dropped marker takes its space along
@@ -102,6 +104,7 @@ class GroundingCheck:
         )
         self._policy = policy or GroundingPolicy()
         self._buffer = ""
+        self._clean = 0  # the buffer's first characters known to hold no sentence end
         self._s = _State()
         self.stopped: str | None = None
         self.dropped: list[int] = []  # citation numbers that matched no passage
@@ -130,12 +133,13 @@ class GroundingCheck:
         if self._cut is not None:
             out.append(self._after_cut())
         while not self.stopped:
-            match = _END.search(self._buffer)
+            match = _END.search(self._buffer, self._end_from())
             if match is None:
+                self._clean = len(self._buffer)
                 break
             sentence = self._take(match.end())
             out.append(self._sentence(sentence))
-        cited_end = None if self.stopped or self._cut else _CITED_END.search(self._buffer)
+        cited_end = None if self.stopped or self._cut else self._cited_end()
         if cited_end is not None and self._cites(cited_end.group(1)):
             sentence = self._take(cited_end.end())
             out.append(self._sentence(sentence))
@@ -198,9 +202,24 @@ class GroundingCheck:
         head = self._take(end)
         return self._place(self._valid_markers(head), went)
 
+    def _end_from(self) -> int:
+        """Where a sentence end may start in the buffer. Its first ``_clean`` characters held
+        none, so one found now runs past them, and starts in the run of characters an end is
+        made of (full stops, quotes, citations, spaces, line breaks) just before them."""
+        buffer, start = self._buffer, self._clean
+        while start > 0 and (buffer[start - 1] in _END_CHARS or buffer[start - 1].isdecimal()):
+            start -= 1
+        return start
+
+    def _cited_end(self) -> re.Match[str] | None:
+        """``_CITED_END`` in the buffer: it holds one "[", so it can only start at the last."""
+        start = self._buffer.rfind("[")
+        return _CITED_END.match(self._buffer, start) if start >= 0 else None
+
     def _take(self, end: int) -> str:
         """Cut the buffer's first ``end`` characters off and return them."""
         head, self._buffer = self._buffer[:end], self._buffer[end:]
+        self._clean = 0
         if end:
             # What the loop check read of the unfinished sentence is read afresh.
             s = self._s
@@ -302,10 +321,11 @@ class GroundingCheck:
         # Only the runs that end in ``sentence`` are new: the last n-1 words before it and its own.
         candidate = s.words[max(len(s.words) - n + 1, 0) :] + words
         fresh: Counter[tuple[str, ...]] = Counter()
+        said = s.ngrams
         for i in range(len(candidate) - n + 1):
             gram = tuple(candidate[i : i + n])
-            fresh[gram] += 1
-            if s.ngrams[gram] + fresh[gram] >= limit:
+            count = fresh[gram] = fresh.get(gram, 0) + 1
+            if said.get(gram, 0) + count >= limit:
                 return True
         s.words.extend(words)
         s.ngrams.update(fresh)
@@ -325,10 +345,11 @@ class GroundingCheck:
         before = len(run)
         run.extend(_words(buffer[s.open_read : end]))
         s.open_read = end
+        said, open_grams = s.ngrams, s.open_grams
         for i in range(max(before - n + 1, 0), len(run) - n + 1):
             gram = tuple(run[i : i + n])
-            s.open_grams[gram] += 1
-            if s.ngrams[gram] + s.open_grams[gram] >= limit:
+            count = open_grams[gram] = open_grams.get(gram, 0) + 1
+            if said.get(gram, 0) + count >= limit:  # get: a missing key costs no __missing__
                 return True
         return False
 
