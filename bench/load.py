@@ -738,8 +738,9 @@ READING = (
     "duplicates away, and answers wait while a burst is being acknowledged "
     "(`core/lifecycle/acks.py`). **Overhead** to the first text grows with the answers in "
     "flight, because every answer's tokens are read on the same event loop. **Event → first "
-    "text** is the queue: at about 40 ms of CPU an answer, a burst of 2,000 is about 80 s of "
-    "one core, so the last person waits about that long whatever the cap. **Three "
+    "text** is the queue. With about 26 ms of CPU an answer, a replica at the cap of 80 uses "
+    "about half a core: the burst moves at 80 answers of about 4 s each, so the cap sets how "
+    "long the last person waits (`--max-answers` runs others; latency, round nine). **Three "
     "replicas** here show that nothing is lost or doubled when 10 % of the events reach two "
     "replicas, and each replica's memory; they cannot show scale on two shared cores."
 )
