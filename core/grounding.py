@@ -309,7 +309,7 @@ class GroundingCheck:
 
     def _looping(self, sentence: str) -> bool:
         """A complete sentence said before, or a run of words said ``loop_repeats`` times
-        (counted over complete sentences and the unfinished one alike)."""
+        (the unfinished sentence is watched by ``_looping_open``)."""
         s = self._s
         words = _words(sentence)
         key = " ".join(words)
