@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 class Silence:
     """The idle and total timeouts of one stream's reads. ``await next(items)`` for each
-    read, from one task; ``close()`` when done reading."""
+    read; ``close()`` when done reading."""
 
     def __init__(self, idle: float, deadline: float) -> None:
         self._loop = asyncio.get_running_loop()
@@ -34,10 +34,8 @@ class Silence:
 
     async def next(self, items: AsyncIterator[T]) -> T:
         """The next item; ``TimeoutError`` when it does not come in time."""
-        task = self._task
-        if task is None:
-            task = self._task = asyncio.current_task()
-            assert task is not None, "Silence.next runs in a task"
+        task = self._task = asyncio.current_task()  # whoever reads now is the one to stop
+        assert task is not None, "Silence.next runs in a task"
         self._since = self._loop.time()
         if self._since >= self._deadline:
             raise TimeoutError
