@@ -65,7 +65,6 @@ from bench.slack_pipeline import (
     percentile,
     signed_headers,
 )
-from bench.slack_pipeline_model import marker_of
 from bots.runtime import Runtime
 from bots.settings import AppSettings as Settings
 
@@ -88,16 +87,6 @@ def serve_fakes(
         slack = FakeSlack(window_s=window_s)
         slack.add_workspace(TEAM, TOKEN, bot_user_id="UBOT")
         model = BenchModel(ttft_s, interval_s, tokens)
-        asked: Counter[str] = Counter()
-        chat = model.chat
-
-        async def counted(request: web.Request) -> web.StreamResponse:
-            body = await request.json()
-            text = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
-            marker = marker_of(text)
-            if marker is not None:
-                asked[marker] += 1
-            return await chat(request)
 
         async def report(_: web.Request) -> web.Response:
             first_text: dict[str, float] = {}
@@ -131,7 +120,7 @@ def serve_fakes(
                     "complete": complete,
                     "messages": {c: len(m) for c, m in slack.messages.items()},
                     "first_token": model.first_token,
-                    "generations": dict(asked),
+                    "generations": dict(model.asked),
                     "methods": dict(methods),
                     "rate_limited": limited,
                     "streamed": methods.get("chat.startStream", 0),
@@ -140,7 +129,7 @@ def serve_fakes(
 
         app = slack.app()
         app.router.add_get("/_bench/report", report)
-        app.router.add_post("/v1/chat/completions", counted)
+        app.router.add_post("/v1/chat/completions", model.chat)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=8192)

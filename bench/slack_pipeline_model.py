@@ -15,6 +15,7 @@ import json
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -79,6 +80,7 @@ class BenchModel:
         self.requested: dict[str, float] = {}
         self.first_token: dict[str, float] = {}
         self.last_token: dict[str, float] = {}
+        self.asked: Counter[str] = Counter()  # requests per numbered question, routing included
 
     def report(self) -> dict[str, dict[str, float]]:
         return {
@@ -91,7 +93,10 @@ class BenchModel:
         arrived = time.monotonic()
         body = await request.json()
         asked = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
-        marker = marker_of(asked) or "?"
+        found = marker_of(asked)
+        marker = found or "?"
+        if found is not None:
+            self.asked[found] += 1
         if body.get("stream"):  # the answer, not a routing call
             self.requested.setdefault(marker, arrived)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
