@@ -53,11 +53,15 @@ class _Row:
     )
 
 
+# Rows one INSERT writes at most.
+MAX_BATCH = 200
+
+
 class Arrivals:
     """Writes new inbox rows in batches of up to ``max_batch``."""
 
     def __init__(
-        self, pool: AsyncConnectionPool, *, lease_s: float, owner: str, max_batch: int = 200
+        self, pool: AsyncConnectionPool, *, lease_s: float, owner: str, max_batch: int = MAX_BATCH
     ) -> None:
         self._pool = pool
         self._lease_s = lease_s

@@ -14,14 +14,15 @@ from bots.slack import payloads
 from bots.slack.bot import SlackBot
 from bots.slack.settings import SlackSettings
 from core.text import storable
+from store.arrivals import MAX_BATCH
 
 SLACK = web.AppKey("slack", SlackBot)
 # Deliveries worked on at once; the rest wait their turn, in order of arrival. One event loop
 # shares itself evenly among the deliveries it works on, so 2,000 taken all at once finish all
 # together, at the end of the burst, and all late when the burst needs more than Slack's 3 s.
 # Taken in turns, the first are acknowledged at once and only the last can be late. As many
-# as one inbox batch holds (store/arrivals.py), so the batches stay full.
-ACKING_AT_ONCE = 200
+# as one inbox batch holds, so the batches stay full.
+ACKING_AT_ONCE = MAX_BATCH
 
 
 def mount_slack(app: web.Application, runtime: Runtime) -> SlackBot:
