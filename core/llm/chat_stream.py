@@ -20,7 +20,7 @@ from collections.abc import AsyncGenerator
 from typing import Any, Self
 
 import structlog
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, Timeout
 
 from core.errors import ModelError, ModelUnavailable
 
@@ -37,6 +37,15 @@ _RAW_RESPONSE = "X-Stainless-Raw-Response"
 # One decoder for every chunk: ``json.loads`` on bytes first guesses their encoding, which an
 # event stream does not need (it is UTF-8), a few microseconds a chunk.
 _JSON = json.JSONDecoder()
+
+
+def _without_read_timeout(timeout: Any) -> Any:
+    """The client's timeouts less the one between reads. The caller already limits the wait
+    for the first text and every silence after it (``ModelClient``, ``core.llm.silence``); the
+    transport's own read timeout would set, move and cancel a timer for every chunk too."""
+    if not isinstance(timeout, Timeout):
+        return timeout
+    return Timeout(connect=timeout.connect, read=None, write=timeout.write, pool=timeout.pool)
 
 
 class ChatStream:
@@ -65,8 +74,11 @@ class ChatStream:
             "/chat/completions",
             body=params,
             cast_to=object,
-            # As ``with_streaming_response``: the SDK hands back the response, body unread.
-            options={"headers": {_RAW_RESPONSE: "stream"}},
+            options={
+                # As ``with_streaming_response``: the SDK hands back the response, body unread.
+                "headers": {_RAW_RESPONSE: "stream"},
+                "timeout": _without_read_timeout(client.timeout),
+            },
         )
         return cls(response.http_response)
 
