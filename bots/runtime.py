@@ -236,6 +236,11 @@ class Runtime:
         )
         history = PgHistoryStore(db.pool)
         privacy = PgPrivacyStore(db.pool, caches=(people, gate))
+        lifecycle = QuestionLifecycle(
+            inbox, assistant, max_answers=settings.max_answers,
+            lag_target_s=settings.answer_lag_ms / 1000,
+        )
+        metrics.watch_answers(lifecycle.slots)
         return cls(
             settings=settings,
             db=db,
@@ -273,7 +278,7 @@ class Runtime:
                 options=CommandOptions.from_settings(settings),
             ),
             inbox=inbox,
-            lifecycle=QuestionLifecycle(inbox, assistant, max_answers=settings.max_answers),
+            lifecycle=lifecycle,
             services=CoreServices(FeedbackStore(db.pool), history, prompts, privacy),
             people=people,
             audiences=audiences,

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60)
+
+
+class AnswerLoad(Protocol):
+    """What ``core.lifecycle.slots.AnswerSlots`` shows of itself."""
+
+    running: int
+    limit: int
+    lag_s: float
+
+    @property
+    def waiting(self) -> int: ...
 
 
 class Metrics:
@@ -85,6 +98,19 @@ class Metrics:
             "Age of the oldest unfinished inbox row (0 when there is none).",
             registry=r,
         )
+        # Answers at once in this process (core/lifecycle/slots.py), read when scraped.
+        self.answers_at_once = Gauge(
+            "switchboard_answers_at_once",
+            "Answers this process is working on (running), waiting for a turn (waiting), and "
+            "how many it lets run now (limit: lower while its event loop falls behind).",
+            ["state"],
+            registry=r,
+        )
+        self.event_loop_lag = Gauge(
+            "switchboard_event_loop_lag_seconds",
+            "How late the event loop woke for its last tick while answers ran (0.1 s ticks).",
+            registry=r,
+        )
         # Platforms and the model: calls, rate limits, tokens and money.
         self.platform_calls = Counter(
             "switchboard_platform_calls",
@@ -132,3 +158,10 @@ class Metrics:
             ["job", "outcome"],
             registry=r,
         )
+
+    def watch_answers(self, load: AnswerLoad) -> None:
+        """Show ``load`` at ``/metrics``: read when scraped, nothing kept per answer."""
+        self.answers_at_once.labels(state="running").set_function(lambda: load.running)
+        self.answers_at_once.labels(state="waiting").set_function(lambda: load.waiting)
+        self.answers_at_once.labels(state="limit").set_function(lambda: load.limit)
+        self.event_loop_lag.set_function(lambda: load.lag_s)

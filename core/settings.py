@@ -214,11 +214,12 @@ class Settings(ConnectorSettings, SettingsPart):
     answer_cache_ttl: int = Field(86_400, alias="SWITCHBOARD_ANSWER_CACHE_TTL", ge=0)
 
     # Answers one replica works on at once, on every platform (the env name is older than
-    # Teams' use of it); more wait their turn (a burst must not exhaust the database pool and
-    # fail them all). At 80 a replica used half a core in a burst of 2,000; 320 cleared it
-    # 40 % sooner at 0.83 of a core, the first text ~450 ms later at p99 (docs/operations.md,
-    # "What one replica holds").
-    max_answers: int = Field(80, alias="SLACK_MAX_ANSWERS", ge=1)
+    # Teams' use of it): as many as the event loop keeps up with, so that it wakes at most
+    # ``answer_lag_ms`` late, and never more than ``max_answers`` (a burst must not queue the
+    # whole database pool); more wait their turn (core/lifecycle/slots.py). A fixed 80 left a
+    # replica at half a core in a burst of 2,000 (docs/operations.md, "What one replica holds").
+    max_answers: int = Field(320, alias="SLACK_MAX_ANSWERS", ge=1)
+    answer_lag_ms: float = Field(50.0, alias="SWITCHBOARD_ANSWER_LAG_MS", gt=0)
 
     # People
     admins: CommaList = Field((), alias="SWITCHBOARD_ADMINS")

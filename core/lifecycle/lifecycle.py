@@ -23,6 +23,7 @@ from core.lifecycle.acks import AckFirst
 from core.lifecycle.locks import ConversationLocks
 from core.lifecycle.policy import SORRY, STILL_WORKING, worth_retrying
 from core.lifecycle.seams import Inbox, PlatformDoor, Question, Record, Reply
+from core.lifecycle.slots import AnswerSlots
 from core.observability import new_request_id
 from core.worker import ClaimedEvent
 
@@ -33,15 +34,23 @@ class QuestionLifecycle:
     """Owns accept → answer → done / retry / failed for every registered platform.
 
     One concurrency rule for all of them: answers wait while a burst of requests is being
-    acknowledged (``acks``), write one at a time per conversation, and at most
-    ``max_answers`` run at once in this process. One retry policy (``worth_retrying``) and
-    one set of failure texts (``core.lifecycle.policy``).
+    acknowledged (``acks``), write one at a time per conversation, and run as many at once
+    in this process as its event loop keeps up with, at most ``max_answers`` (``slots``).
+    One retry policy (``worth_retrying``) and one set of failure texts
+    (``core.lifecycle.policy``).
     """
 
-    def __init__(self, inbox: Inbox, assistant: Assistant, *, max_answers: int = 80) -> None:
+    def __init__(
+        self,
+        inbox: Inbox,
+        assistant: Assistant,
+        *,
+        max_answers: int = 320,
+        lag_target_s: float = 0.05,
+    ) -> None:
         self._inbox = inbox
         self._assistant = assistant
-        self._slots = asyncio.Semaphore(max_answers)
+        self.slots = AnswerSlots(max_answers, lag_target_s=lag_target_s)
         self._locks = ConversationLocks()
         self._doors: dict[str, PlatformDoor] = {}
         # Requests being acknowledged: the burst is acknowledged before its answers compete
@@ -109,7 +118,7 @@ class QuestionLifecycle:
     async def answer(self, question: Question, claim: ClaimedEvent | None) -> None:
         """Answer ``question`` (attempt ``claim.attempt``) and settle its inbox row."""
         await self.acks.settled()
-        async with self._locks.hold(question.place.conversation), self._slots:
+        async with self._locks.hold(question.place.conversation), self.slots:
             try:
                 await self._attempt(question, claim)
             except Exception:

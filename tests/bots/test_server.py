@@ -34,6 +34,11 @@ async def test_health_readiness_and_metrics(loaded_runtime: Runtime):
         metrics = await (await client.get("/metrics")).text()
         assert 'switchboard_answers_total{outcome="complete"} 1.0' in metrics
         assert "switchboard_time_to_first_token_seconds_count 1.0" in metrics
+        # An operator sees how many answers the replica lets run at once, and none waiting.
+        ceiling = loaded_runtime.settings.max_answers
+        assert f'switchboard_answers_at_once{{state="limit"}} {ceiling:.1f}' in metrics
+        assert 'switchboard_answers_at_once{state="waiting"} 0.0' in metrics
+        assert "switchboard_event_loop_lag_seconds" in metrics
 
         missing = await client.get("/nope")
         assert missing.status == 404
