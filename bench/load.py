@@ -28,6 +28,7 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -384,9 +385,15 @@ class Result:
 async def sample(
     database_url: str, replicas: list[Replica], stop: asyncio.Event, peaks: dict[str, float]
 ) -> None:
-    """Every half second: busy Postgres connections and the inbox's depth (their peaks)."""
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+    """Every half second: busy Postgres connections and the inbox's depth (their peaks), and
+    each replica's answers at once, their limit and its event loop's lag (from /metrics)."""
+    async with (
+        await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn,
+        aiohttp.ClientSession() as http,
+    ):
         while not stop.is_set():
+            for replica in replicas:
+                await answers_at_once(http, replica, peaks)
             cur = await conn.execute(
                 """SELECT count(*) FILTER (WHERE state = 'active'), count(*)
                    FROM pg_stat_activity
@@ -404,6 +411,30 @@ async def sample(
                 await asyncio.wait_for(stop.wait(), 0.5)
             except TimeoutError:
                 pass
+
+
+_AT_ONCE = re.compile(
+    r'^(?:switchboard_answers_at_once\{state="(running|limit)"\}|'
+    r"(switchboard_event_loop_lag_seconds)) ([0-9.e+-]+)$",
+    re.MULTILINE,
+)
+
+
+async def answers_at_once(
+    http: aiohttp.ClientSession, replica: Replica, peaks: dict[str, float]
+) -> None:
+    try:
+        async with http.get(f"{replica.url}/metrics") as r:
+            text = await r.text()
+    except aiohttp.ClientError:
+        return
+    for state, lag, value in _AT_ONCE.findall(text):
+        if state == "running":
+            peaks["running"] = max(peaks.get("running", 0), float(value))
+        elif state == "limit":
+            peaks["lowest_limit"] = min(peaks.get("lowest_limit", float("inf")), float(value))
+        elif lag:
+            peaks["lag_s"] = max(peaks.get("lag_s", 0), float(value))
 
 
 async def pg_counters(database_url: str) -> dict[str, float]:
@@ -601,6 +632,9 @@ async def run(
             "peak_active": peaks.get("pg_active", 0),
             "peak_connections": peaks.get("pg_connections", 0),
             "peak_inbox": peaks.get("inbox_depth", 0),
+            "peak_running": peaks.get("running", 0),
+            "lowest_limit": peaks.get("lowest_limit", 0),
+            "peak_lag_ms": peaks.get("lag_s", 0) * 1000,
             "row_bytes": outcome["row_bytes"],
             "xacts_per_s": (pg_after["xacts"] - pg_before["xacts"]) / wall,
             "ms_per_xact": (pg_after["active_ms"] - pg_before["active_ms"])
@@ -681,6 +715,7 @@ def render_stores(results: list[Result]) -> str:
             f"{r.pg['ms_per_xact']:.2f}",
             f"{r.pg['peak_active']:.0f} / {r.pg['peak_connections']:.0f}",
             f"{r.pg['peak_inbox']:.0f}",
+            f"{r.pg['peak_running']:.0f} / {r.pg['lowest_limit']:.0f} / {r.pg['peak_lag_ms']:.0f}",
             f"{r.pg['row_bytes'] / 1024:.1f}",
             f"{r.redis.get('ops_per_s', 0):.0f}" if r.redis else "–",
             f"{r.redis.get('memory_mib', 0):.1f}" if r.redis else "–",
@@ -702,6 +737,7 @@ def render_stores(results: list[Result]) -> str:
             "ms per transaction",
             "busy / open connections (peak)",
             "inbox depth (peak)",
+            "answers at once (peak) / lowest limit / loop lag ms (max)",
             "KiB / messages row",
             "Redis ops / s",
             "Redis MiB",
@@ -727,9 +763,10 @@ READING = (
     "duplicates away, and answers wait while a burst is being acknowledged "
     "(`core/lifecycle/acks.py`). **Overhead** to the first text grows with the answers in "
     "flight, because every answer's tokens are read on the same event loop. **Event → first "
-    "text** is the queue. With about 26 ms of CPU an answer, a replica at the cap of 80 uses "
-    "about half a core: the burst moves at 80 answers of about 4 s each, so the cap sets how "
-    "long the last person waits (`--max-answers` runs others; latency, round nine). **Three "
+    "text** is the queue. A replica runs as many answers at once as its event loop keeps up "
+    "with (`core/lifecycle/slots.py`), up to `SLACK_MAX_ANSWERS`; *answers at once* is the "
+    "most that ran, the lowest the limit fell to and the loop's worst lag, read from each "
+    "replica's /metrics every half second (latency, round ten). **Three "
     "replicas** here show that nothing is lost or doubled when 10 % of the events reach two "
     "replicas, and each replica's memory; they cannot show scale on two shared cores."
 )
