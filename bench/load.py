@@ -263,6 +263,8 @@ def serve_env(
     if redis_url:
         env["REDIS_URL"] = redis_url
     env["SLACK_MAX_ANSWERS"] = str(max_answers)
+    if args.answer_lag_ms is not None:
+        env["SWITCHBOARD_ANSWER_LAG_MS"] = str(args.answer_lag_ms)
     return env
 
 
@@ -808,6 +810,10 @@ async def main() -> None:
     parser.add_argument(
         "--max-answers", default="", help="SLACK_MAX_ANSWERS values to run, e.g. 200,64 "
         "(default: the setting's default)"
+    )
+    parser.add_argument(
+        "--answer-lag-ms", type=float, default=None,
+        help="SWITCHBOARD_ANSWER_LAG_MS for the replicas (default: the setting's default)",
     )
     parser.add_argument("--db-pool", type=int, default=20, help="Postgres pool per replica")
     parser.add_argument("--no-redis", action="store_true", help="replicas without Redis")
