@@ -78,6 +78,30 @@ async def test_ticks_on_time_raise_the_limit_back_to_the_ceiling_and_let_waiters
     await asyncio.gather(*running, *waiting)
 
 
+async def test_once_the_burst_is_over_the_next_one_starts_at_the_ceiling():
+    slots = AnswerSlots(40, floor=4, tick_s=0.01)
+    release = asyncio.Event()
+    started: list[int] = []
+    burst = [asyncio.create_task(_hold(slots, release, started, n)) for n in range(20)]
+    await _settle()
+    slots.observe(1.0)
+    assert slots.limit == 18
+    release.set()
+    await asyncio.gather(*burst)
+    for _ in range(100):  # the ticks notice the quiet
+        if slots.limit == 40:
+            break
+        await asyncio.sleep(0.01)
+    assert slots.limit == 40
+    release.clear()
+    started.clear()
+    burst = [asyncio.create_task(_hold(slots, release, started, n)) for n in range(30)]
+    await _settle()
+    assert len(started) == 30
+    release.set()
+    await asyncio.gather(*burst)
+
+
 async def test_however_late_the_loop_the_floor_still_runs():
     slots = AnswerSlots(50, floor=5, tick_s=60)
     release = asyncio.Event()
