@@ -434,9 +434,10 @@ async def main() -> None:
 READING = (
     "Reading it: *event → model request* is everything before the model is asked (inbox row, "
     "identity, conversation, routing, retrieval, the coverage check, the prompt). One "
-    "process answers at most `SLACK_MAX_ANSWERS` (80) questions at once; the others wait for "
-    "a slot after their ack, which is the p99 at 100 at once and most of 1,000. Below the "
-    "cap it is queueing for the one event loop and the database. *First text* waits "
+    "process answers as many questions at once as its event loop keeps up with, at most "
+    "`SLACK_MAX_ANSWERS` (320; `core/lifecycle/slots.py`); the others wait for a turn after "
+    "their ack, which is most of it at 1,000. Below that it is queueing for the one event "
+    "loop and the database. *First text* waits "
     "for the first sentence that carries a valid `[n]` citation (the grounding check, "
     "`core/grounding.py`): with this model about 11 tokens, ~370 ms at 30 tokens/s, so "
     "first text and 20 characters arrive together. Only 20 answers a minute per workspace "
