@@ -108,7 +108,8 @@ class Metrics:
         )
         self.event_loop_lag = Gauge(
             "switchboard_event_loop_lag_seconds",
-            "How late the event loop woke for its last tick while answers ran (0.1 s ticks).",
+            "How late the event loop woke for its last tick while answers ran (0.1 s ticks; "
+            "0 once they are few again).",
             registry=r,
         )
         # Platforms and the model: calls, rate limits, tokens and money.

@@ -54,10 +54,10 @@ class AnswerSlots:
         self._watch_if_busy()
         try:
             await slot  # ``_admit`` counts us in before it wakes us
-        except asyncio.CancelledError:
+        except BaseException:  # cancelled, or closed at shutdown
             if slot.done() and not slot.cancelled():
                 self._release()  # given a slot in the same step as the cancellation
-            else:
+            elif slot in self._waiters:  # ``_admit`` may have dropped it already
                 self._waiters.remove(slot)
             raise
 
@@ -93,7 +93,7 @@ class AnswerSlots:
         return self.running >= self.floor or bool(self._waiters)
 
     def _watch_if_busy(self) -> None:
-        if self._watching is None and self._busy():
+        if (self._watching is None or self._watching.done()) and self._busy():
             self._watching = asyncio.get_running_loop().create_task(self._watch())
 
     async def _watch(self) -> None:
@@ -107,5 +107,6 @@ class AnswerSlots:
                 await asyncio.sleep(self._tick_s)
                 self.observe(max(0.0, loop.time() - due))
             self.limit = self.ceiling
+            self.lag_s = 0.0
         finally:
             self._watching = None

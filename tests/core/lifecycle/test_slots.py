@@ -135,6 +135,25 @@ async def test_an_answer_cancelled_while_waiting_gives_its_turn_to_the_next():
     assert started == [0, 2] and slots.running == 0 and slots.waiting == 0
 
 
+async def test_answers_cancelled_as_a_slot_frees_up_end_cancelled_and_lose_nothing():
+    # Shutdown cancels every task in one go: a waiter's future is cancelled at once, and the
+    # slot freed in the same step passes it by; the waiter must still end as cancelled.
+    slots = AnswerSlots(1, tick_s=60)
+    release = asyncio.Event()
+    started: list[int] = []
+    holder = asyncio.create_task(_hold(slots, release, started, 0))
+    await _settle()
+    gone = asyncio.create_task(_hold(slots, release, started, 1))
+    next_one = asyncio.create_task(_hold(slots, release, started, 2))
+    await _settle()
+    release.set()
+    gone.cancel()
+    await asyncio.gather(holder, next_one)
+    await asyncio.gather(gone, return_exceptions=True)
+    assert gone.cancelled()
+    assert started == [0, 2] and slots.running == 0 and slots.waiting == 0
+
+
 async def test_an_answer_cancelled_as_its_turn_came_returns_the_slot():
     slots = AnswerSlots(1, tick_s=60)
     release = asyncio.Event()
