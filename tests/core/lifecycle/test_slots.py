@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from core.lifecycle.slots import AnswerSlots
 
 
@@ -13,6 +15,12 @@ async def _hold(slots: AnswerSlots, release: asyncio.Event, started: list[int], 
     async with slots:
         started.append(n)
         await release.wait()
+
+
+def _start(
+    slots: AnswerSlots, release: asyncio.Event, started: list[int], numbers: range | list[int]
+) -> list[asyncio.Task[None]]:
+    return [asyncio.create_task(_hold(slots, release, started, n)) for n in numbers]
 
 
 async def _settle() -> None:
@@ -24,7 +32,7 @@ async def test_no_more_than_the_ceiling_run_and_the_rest_start_in_order():
     slots = AnswerSlots(3, floor=1, tick_s=60)
     release = asyncio.Event()
     started: list[int] = []
-    answers = [asyncio.create_task(_hold(slots, release, started, n)) for n in range(7)]
+    answers = _start(slots, release, started, range(7))
     await _settle()
     assert started == [0, 1, 2] and slots.running == 3 and slots.waiting == 4
     release.set()
@@ -37,14 +45,14 @@ async def test_a_loop_that_falls_behind_holds_the_next_answers_back():
     slots = AnswerSlots(100, floor=2, lag_target_s=0.05)
     release = asyncio.Event()
     started: list[int] = []
-    first = [asyncio.create_task(_hold(slots, release, started, n)) for n in range(10)]
+    first = _start(slots, release, started, range(10))
     await _settle()
     assert len(started) == 10
     time.sleep(0.3)  # noqa: ASYNC251 (the loop is stuck: the next tick wakes >= 0.2 s late)
     await asyncio.sleep(0.02)
     assert slots.lag_s > 0.05
     assert slots.limit < 10  # below the ten running: nothing new starts until some finish
-    late = [asyncio.create_task(_hold(slots, release, started, n)) for n in range(10, 13)]
+    late = _start(slots, release, started, range(10, 13))
     await _settle()
     assert len(started) == 10 and slots.waiting == 3
     release.set()
@@ -56,11 +64,11 @@ async def test_ticks_on_time_raise_the_limit_back_to_the_ceiling_and_let_waiters
     slots = AnswerSlots(40, floor=4, lag_target_s=0.05, tick_s=60)  # ticks by hand
     release = asyncio.Event()
     started: list[int] = []
-    running = [asyncio.create_task(_hold(slots, release, started, n)) for n in range(20)]
+    running = _start(slots, release, started, range(20))
     await _settle()
     slots.observe(0.5)
     assert slots.limit == 18  # nine tenths of the twenty running
-    waiting = [asyncio.create_task(_hold(slots, release, started, n)) for n in range(20, 30)]
+    waiting = _start(slots, release, started, range(20, 30))
     await _settle()
     assert len(started) == 20
     slots.observe(0.04)  # late, but under the target: the limit holds
@@ -82,7 +90,7 @@ async def test_once_the_burst_is_over_the_next_one_starts_at_the_ceiling():
     slots = AnswerSlots(40, floor=4, tick_s=0.01)
     release = asyncio.Event()
     started: list[int] = []
-    burst = [asyncio.create_task(_hold(slots, release, started, n)) for n in range(20)]
+    burst = _start(slots, release, started, range(20))
     await _settle()
     slots.observe(1.0)
     assert slots.limit == 18
@@ -95,7 +103,7 @@ async def test_once_the_burst_is_over_the_next_one_starts_at_the_ceiling():
     assert slots.limit == 40
     release.clear()
     started.clear()
-    burst = [asyncio.create_task(_hold(slots, release, started, n)) for n in range(30)]
+    burst = _start(slots, release, started, range(30))
     await _settle()
     assert len(started) == 30
     release.set()
@@ -106,12 +114,12 @@ async def test_however_late_the_loop_the_floor_still_runs():
     slots = AnswerSlots(50, floor=5, tick_s=60)
     release = asyncio.Event()
     started: list[int] = []
-    answers = [asyncio.create_task(_hold(slots, release, started, n)) for n in range(3)]
+    answers = _start(slots, release, started, range(3))
     await _settle()
     for _ in range(10):
         slots.observe(10.0)
     assert slots.limit == 5
-    answers += [asyncio.create_task(_hold(slots, release, started, n)) for n in range(3, 9)]
+    answers += _start(slots, release, started, range(3, 9))
     await _settle()
     assert len(started) == 5 and slots.waiting == 4
     release.set()
@@ -119,35 +127,25 @@ async def test_however_late_the_loop_the_floor_still_runs():
     assert len(started) == 9
 
 
-async def test_an_answer_cancelled_while_waiting_gives_its_turn_to_the_next():
-    slots = AnswerSlots(1, tick_s=60)
-    release = asyncio.Event()
-    started: list[int] = []
-    holder = asyncio.create_task(_hold(slots, release, started, 0))
-    await _settle()
-    gone = asyncio.create_task(_hold(slots, release, started, 1))
-    next_one = asyncio.create_task(_hold(slots, release, started, 2))
-    await _settle()
-    gone.cancel()
-    release.set()
-    await asyncio.gather(holder, next_one)
-    assert gone.cancelled()
-    assert started == [0, 2] and slots.running == 0 and slots.waiting == 0
-
-
-async def test_answers_cancelled_as_a_slot_frees_up_end_cancelled_and_lose_nothing():
-    # Shutdown cancels every task in one go: a waiter's future is cancelled at once, and the
+@pytest.mark.parametrize("freed_in_the_same_step", [False, True])
+async def test_an_answer_cancelled_while_waiting_gives_its_turn_to_the_next(
+    freed_in_the_same_step: bool,
+):
+    # Shutdown cancels every task in one go: a waiter's future is cancelled at once, and a
     # slot freed in the same step passes it by; the waiter must still end as cancelled.
     slots = AnswerSlots(1, tick_s=60)
     release = asyncio.Event()
     started: list[int] = []
     holder = asyncio.create_task(_hold(slots, release, started, 0))
     await _settle()
-    gone = asyncio.create_task(_hold(slots, release, started, 1))
-    next_one = asyncio.create_task(_hold(slots, release, started, 2))
+    gone, next_one = _start(slots, release, started, [1, 2])
     await _settle()
-    release.set()
-    gone.cancel()
+    if freed_in_the_same_step:
+        release.set()
+        gone.cancel()
+    else:
+        gone.cancel()
+        release.set()
     await asyncio.gather(holder, next_one)
     await asyncio.gather(gone, return_exceptions=True)
     assert gone.cancelled()
@@ -160,8 +158,7 @@ async def test_an_answer_cancelled_as_its_turn_came_returns_the_slot():
     release.set()
     started: list[int] = []
     await slots.__aenter__()  # an answer holds the only slot
-    turn = asyncio.create_task(_hold(slots, release, started, 1))
-    last = asyncio.create_task(_hold(slots, release, started, 2))
+    turn, last = _start(slots, release, started, [1, 2])
     await _settle()
     assert slots.waiting == 2
     await slots.__aexit__(None, None, None)  # hands the slot to ``turn`` …
