@@ -39,10 +39,10 @@ from core.grounding import GroundingPolicy
 from core.llm.client import ModelClient
 from core.llm.generator import ModelGenerator
 from core.llm.pricing import PriceTable
-from core.llm.prompts import PromptBudget, fit_passages, grounded_messages
+from core.llm.prompts import PromptBudget, grounded_prompt
 from core.settings import Settings
 from core.text import STOPWORDS
-from core.tokens import EstimatingCounter, count_messages
+from core.tokens import EstimatingCounter
 
 EVAL = REPO.parent / "shared" / "eval"
 WORK = Path("/tmp/sbbench-grounding")
@@ -189,10 +189,9 @@ async def generate(args: argparse.Namespace) -> None:
                 if (name, item["id"]) in done or not item["passages"]:
                     continue
                 passages = [Passage(**p) for p in item["passages"]]
-                fitted = fit_passages(passages, counter, args.budget)
-                prompt_tokens = count_messages(counter, grounded_messages(
-                    question=item["question"], passages=fitted, history=(), persona="",
-                    contact="", counter=counter, budget=PromptBudget(0, args.budget)))
+                prompt_tokens = grounded_prompt(
+                    question=item["question"], passages=passages, history=(), persona="",
+                    contact="", counter=counter, budget=PromptBudget(0, args.budget)).tokens
                 request = GenerationRequest(question=item["question"], passages=passages, route=route)
                 stream = _TimedStream()
                 parts: list[str] = []
@@ -266,8 +265,10 @@ def _extractive(record: dict[str, Any]) -> str:
     """The passages answer (what the fallback shows) for a record's question and passages."""
     item = next(i for i in json.loads((WORK / f"passages-{record['set']}.json").read_text())
                 if i["id"] == record["id"])
-    passages = fit_passages([Passage(**p) for p in item["passages"]], EstimatingCounter(),
-                            record["budget"])
+    passages = grounded_prompt(
+        question=record["question"], passages=[Passage(**p) for p in item["passages"]],
+        history=(), persona="", contact="", counter=EstimatingCounter(),
+        budget=PromptBudget(0, record["budget"])).passages
     request = GenerationRequest(question=record["question"], passages=passages,
                                 route=RouteDecision((), 0.0, "bench"))
 

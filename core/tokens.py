@@ -36,8 +36,10 @@ ENCODING_FILES: Mapping[str, tuple[str, str]] = {
         "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
     ),
 }
-# Chat messages carry a few tokens of framing each (role, separators) beyond their text.
-_PER_MESSAGE = 4
+# Chat messages carry a few tokens of framing each (role, separators) beyond their text, and
+# every reply is primed with a few more.
+PER_MESSAGE = 4
+PRIMING = 3
 
 
 def estimate_tokens(text: str) -> int:
@@ -77,9 +79,9 @@ class TiktokenCounter:
 
 def count_messages(counter: TokenCounter, messages: Sequence[Mapping[str, Any]]) -> int:
     """Tokens a chat request's messages take, framing included."""
-    total = 3  # every reply is primed with a few tokens
+    total = PRIMING
     for message in messages:
-        total += _PER_MESSAGE + counter.count(str(message.get("content") or ""))
+        total += PER_MESSAGE + counter.count(str(message.get("content") or ""))
     return total
 
 

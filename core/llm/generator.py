@@ -9,9 +9,9 @@ from core.generation import GenerationRequest
 from core.language import language_of
 from core.llm.client import Completion, ModelClient
 from core.llm.pricing import PriceTable
-from core.llm.prompts import PromptBudget, fit_passages, grounded_messages
+from core.llm.prompts import Prompt, PromptBudget, grounded_prompt
 from core.routing import Domain
-from core.tokens import EstimatingCounter, TokenCounter, count_messages
+from core.tokens import EstimatingCounter, TokenCounter
 
 _ANY_CONTACT = "the team that owns the topic"
 
@@ -60,8 +60,7 @@ class ModelGenerator:
         if not request.passages:
             yield nothing_relevant(contact)
             return
-        request.passages = fit_passages(request.passages, self._counter, self._budget.passage_tokens)
-        messages = grounded_messages(
+        prompt = grounded_prompt(
             question=request.question,
             passages=request.passages,
             history=request.history,
@@ -72,25 +71,26 @@ class ModelGenerator:
             strict=request.strict,
             language=language_of(request.question, request.locale),
         )
+        request.passages = prompt.passages
         completion = Completion()
         produced: list[str] = []
         try:
             async for delta in self._client.stream_chat(
-                messages,
+                prompt.messages,
                 max_tokens=self._max_tokens,
                 temperature=self._temperature,
                 completion=completion,
-                prompt_tokens=count_messages(self._counter, messages),
+                prompt_tokens=prompt.tokens,
             ):
                 produced.append(delta)
                 yield delta
         finally:
-            self._account(request, messages, completion, "".join(produced))
+            self._account(request, prompt, completion, "".join(produced))
         if not produced:
             raise ModelError("The model returned an empty answer.")
 
     def _account(
-        self, request: GenerationRequest, messages: list, completion: Completion, text: str
+        self, request: GenerationRequest, prompt: Prompt, completion: Completion, text: str
     ) -> None:
         if not text and completion.input_tokens is None:
             return  # nothing was generated, so nothing was billed
@@ -99,7 +99,7 @@ class ModelGenerator:
         input_tokens = (
             completion.input_tokens
             if completion.input_tokens is not None
-            else count_messages(self._counter, messages)
+            else prompt.tokens
         )
         output_tokens = (
             completion.output_tokens

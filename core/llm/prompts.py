@@ -10,7 +10,7 @@ from typing import Any
 from core.answers import Passage
 from core.conversations import Turn
 from core.language import language_name
-from core.tokens import TokenCounter
+from core.tokens import PER_MESSAGE, PRIMING, TokenCounter
 
 RULES = """\
 Answer the employee's question using only the numbered passages from the company's documents.
@@ -58,39 +58,37 @@ def format_passage(n: int, passage: Passage) -> str:
     return f"<passage {' '.join(attrs)}>\n{text}\n</passage>"
 
 
-def fit_passages(
-    passages: Sequence[Passage], counter: TokenCounter, budget: int
-) -> list[Passage]:
-    """The leading passages (best first) that fit ``budget``; always at least the first."""
-    kept: list[Passage] = []
-    used = 0
-    for n, passage in enumerate(passages, start=1):
-        cost = counter.count(format_passage(n, passage))
-        if kept and used + cost > budget:
-            break
-        kept.append(passage)
-        used += cost
-    return kept
-
-
-def fit_history(turns: Sequence[Turn], counter: TokenCounter, budget: int) -> list[Turn]:
-    """The most recent turns that fit ``budget``, oldest first. Older turns are dropped whole;
-    a reply without its question is dropped too, so the history never starts mid-exchange."""
-    kept: list[Turn] = []
+def fit_history(
+    turns: Sequence[Turn], counter: TokenCounter, budget: int
+) -> list[tuple[Turn, int]]:
+    """The most recent turns that fit ``budget``, oldest first, with the tokens each takes.
+    Older turns are dropped whole; a reply without its question is dropped too, so the history
+    never starts mid-exchange."""
+    kept: list[tuple[Turn, int]] = []
     used = 0
     for turn in reversed(turns):
-        cost = counter.count(turn.text) + 4
+        cost = counter.count(turn.text) + PER_MESSAGE
         if used + cost > budget:
             break
-        kept.append(turn)
+        kept.append((turn, cost))
         used += cost
     kept.reverse()
-    while kept and kept[0].role != "user":
+    while kept and kept[0][0].role != "user":
         kept.pop(0)
     return kept
 
 
-def grounded_messages(
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """A grounded prompt: its messages, the passages that fitted (numbered from 1 in this
+    order), and our count of its tokens, framing included (as ``count_messages``)."""
+
+    messages: list[dict[str, Any]]
+    passages: list[Passage]
+    tokens: int
+
+
+def grounded_prompt(
     *,
     question: str,
     passages: Sequence[Passage],
@@ -101,27 +99,37 @@ def grounded_messages(
     budget: PromptBudget,
     strict: bool = False,
     language: str | None = None,
-) -> list[dict[str, Any]]:
+) -> Prompt:
     """System prompt, fitted history, then the passages and the question as the last message.
 
-    ``passages`` must already be fitted: they are numbered from 1 in the order given.
-    ``strict`` asks again after an answer that cited nothing: the same prompt, and a stricter
-    instruction after the question. ``language``: the asker's (``core.language``: the
-    question's words, else their platform's locale), named after the question when it is not
-    English, since a question such as "VPN error 809?" does not say.
+    ``passages`` come best first: the leading ones that fit ``budget.passage_tokens`` are kept
+    (always at least the first). ``strict`` asks again after an answer that cited nothing: the
+    same prompt, and a stricter instruction after the question. ``language``: the asker's
+    (``core.language``: the question's words, else their platform's locale), named after the
+    question when it is not English, since a question such as "VPN error 809?" does not say.
+
+    Every part is formatted and counted once: the count of the whole is the sum of its parts'.
     """
-    messages: list[dict[str, Any]] = [
-        {"role": "system", "content": system_prompt(persona, contact)}
-    ]
-    for turn in fit_history(history, counter, budget.history_tokens):
+    system = system_prompt(persona, contact)
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
+    tokens = PRIMING + PER_MESSAGE + counter.count(system)
+    for turn, cost in fit_history(history, counter, budget.history_tokens):
         messages.append({"role": "user" if turn.role == "user" else "assistant", "content": turn.text})
-    block = "\n\n".join(format_passage(n, p) for n, p in enumerate(passages, start=1))
-    messages.append(
-        {
-            "role": "user",
-            "content": f"Passages:\n\n{block}\n\nQuestion: {question}"
-            + (f"\n\n(Answer in {language_name(language)}.)" if language else "")
-            + (f"\n\n{STRICT_NOTE}" if strict else ""),
-        }
-    )
-    return messages
+        tokens += cost
+    kept: list[Passage] = []
+    blocks: list[str] = []
+    used = 0
+    for n, passage in enumerate(passages, start=1):
+        block = format_passage(n, passage)
+        cost = counter.count(block)
+        if kept and used + cost > budget.passage_tokens:
+            break
+        kept.append(passage)
+        blocks.append(block)
+        used += cost
+    tail = f"\n\nQuestion: {question}" + (
+        f"\n\n(Answer in {language_name(language)}.)" if language else ""
+    ) + (f"\n\n{STRICT_NOTE}" if strict else "")
+    messages.append({"role": "user", "content": "Passages:\n\n" + "\n\n".join(blocks) + tail})
+    tokens += PER_MESSAGE + used + counter.count("Passages:") + counter.count(tail)
+    return Prompt(messages=messages, passages=kept, tokens=tokens)
