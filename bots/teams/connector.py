@@ -19,6 +19,7 @@ from msrest.pipeline import AsyncHTTPSender, HTTPPolicy, Request, Response, Sans
 from msrest.universal_http.async_abc import AsyncClientResponse
 from multidict import CIMultiDict
 
+from bots.teams.wire import ActivitySerializer
 from core.metrics import Metrics
 
 USER_AGENT = "Switchboard (botbuilder-python)"
@@ -130,6 +131,10 @@ class TeamsConnectorFactory(ConnectorFactory):
             # signed call then left through ``requests`` in a thread, not this sender. Building
             # our pipeline again, last, links the policy back to it.
             client._client.config.pipeline = AsyncBfPipeline(config)
+            # Activities are written to JSON directly where that gives msrest's own output.
+            serializer = ActivitySerializer(client._serialize.dependencies)
+            client._serialize = client.conversations._serialize = serializer
+            client.attachments._serialize = serializer
             if len(self._clients) < 64:  # service URLs come from signed activities; still bounded
                 self._clients[service_url] = client
         return client
