@@ -3,7 +3,8 @@
 The stock ConnectorClient sends with ``requests`` in the default thread pool, which caps a
 replica at a handful of calls in flight (the pool has ``cpu + 4`` threads) and signs each call
 with a blocking msal lookup. Here the same client runs on an msrest sender backed by an
-aiohttp session, and the bot's token comes from ``BearerTokenPolicy``.
+aiohttp session, the bot's token comes from ``BearerTokenPolicy``, and activities are written
+to JSON by ``bots.teams.wire`` where msrest's generic walk is not needed.
 """
 
 from __future__ import annotations
