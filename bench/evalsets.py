@@ -42,6 +42,7 @@ from typing import Protocol
 
 from psycopg_pool import AsyncConnectionPool
 
+from bench import REPO
 from core.embeddings import OpenAIEmbedder
 from core.ingest import Ingestor, IngestReport
 from core.ingest.chunking import Chunker
@@ -50,8 +51,6 @@ from core.ingest.documents import LoadedDocument, Section
 from core.ingest.loaders import PdfText, content_hash, load_bytes, pdf_document, read_pdf
 from core.ingest.pipeline import Embedder
 from store.knowledge import PgKnowledgeStore
-
-from bench import REPO
 
 EVAL_ROOT = REPO.parent / "shared" / "eval"
 SETS = ("claude-docs", "financebench-subset")
