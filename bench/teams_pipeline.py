@@ -375,7 +375,8 @@ async def main() -> None:
                 [
                     (
                         f"`{command_line()}` on {machine()}; load average {load:.1f} when it "
-                        "started (other work shared the cores, so times are on the high side)."
+                        f"started and {os.getloadavg()[0]:.1f} when it ended (the bench's own work "
+                        "counts in the second; anything else running makes the times higher)."
                     ),
                     (
                         "Every chat is a personal chat of its own user; its question is a message activity "
