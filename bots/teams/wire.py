@@ -9,13 +9,16 @@ eleven).
 ``ActivitySerializer`` writes the same JSON directly for the activities made of what the bot
 sends: strings, numbers, booleans, nested models, lists of them, and plain JSON in ``object``
 fields. Anything else (dates, enum-typed fields, flattened keys, typed dicts, a dict where a
-model belongs, a model with validation rules) goes to msrest as before, so what reaches Teams
-is msrest's output either way (tests/bots/teams/test_wire.py compares them).
+model belongs, a model of another type than declared, a model with validation rules, an
+attribute deleted or never set, two attributes written under one key) goes to msrest as
+before, so what reaches Teams is msrest's output either way (tests/bots/teams/test_wire.py
+compares them).
 """
 
 from __future__ import annotations
 
 from enum import Enum
+from functools import cache
 from typing import Any
 
 from botbuilder.schema import Activity
@@ -68,28 +71,61 @@ def _value(value: Any, declared: str) -> Any:
                 raise _Unknown("a list holding None")  # msrest keeps it as null
             items.append(_value(item, inner))
         return items
-    if isinstance(value, Model):
-        return _model(value)
+    if isinstance(value, Model) and declared in _model_names(type(value)):
+        return _model(value)  # the declared model or a subclass of it (WireEntity as Entity)
     raise _Unknown(f"{type(value).__name__} as {declared}")  # dates, enums, typed dicts
 
 
-def _model(model: Model) -> dict[str, Any]:
-    if model._validation or model.is_xml_model():
-        raise _Unknown(type(model).__name__)
-    wire: dict[str, Any] = {}
-    for attribute, description in model._attribute_map.items():
-        key = description["key"]
+@cache
+def _model_names(kind: type) -> frozenset[str]:
+    return frozenset(klass.__name__ for klass in kind.__mro__)
+
+
+def _fields(model: Model) -> tuple[tuple[str, str, str], ...] | None:
+    """``(attribute, key, declared type)`` for each of a model's fields, or None when only
+    msrest knows how to write it: validation rules, XML, a flattened key ("a.b" nests), two
+    attributes sharing a key, a type given as a class, extra properties sent. Worked out once
+    a class, unless the instance has an attribute map of its own (``WireEntity``)."""
+    if "_attribute_map" in vars(model):
+        return _plan(model._attribute_map, model._validation, model.is_xml_model())
+    return _class_fields(type(model))
+
+
+@cache
+def _class_fields(kind: type[Model]) -> tuple[tuple[str, str, str], ...] | None:
+    return _plan(kind._attribute_map, kind._validation, kind.is_xml_model())
+
+
+def _plan(
+    attribute_map: dict[str, dict[str, Any]], validation: dict[str, Any], xml: bool
+) -> tuple[tuple[str, str, str], ...] | None:
+    if validation or xml:
+        return None
+    fields, keys = [], set()
+    for attribute, description in attribute_map.items():
+        key, declared = description["key"], description["type"]
+        if "." in key.replace("\\.", "") or key in keys or type(declared) is not str:
+            return None
         if attribute == "additional_properties" and key == "":
-            extra = model.additional_properties
-            if extra:
-                wire.update(_object(extra))
-            continue
-        value = getattr(model, attribute, None)
+            return None  # enable_additional_properties_sending: not used by the bot
+        keys.add(key)
+        fields.append((attribute, key.replace("\\.", "."), declared))
+    return tuple(fields)
+
+
+def _model(model: Model) -> dict[str, Any]:
+    fields = _fields(model)
+    if fields is None:
+        raise _Unknown(type(model).__name__)
+    attributes = vars(model)
+    wire: dict[str, Any] = {}
+    for attribute, key, declared in fields:
+        value = attributes.get(attribute, _Unknown)
         if value is None:
             continue
-        if "." in key.replace("\\.", ""):
-            raise _Unknown("a flattened key")  # msrest nests "a.b" as {"a": {"b": …}}
-        wire[key.replace("\\.", ".")] = _value(value, description["type"])
+        if value is _Unknown:
+            raise _Unknown(f"{attribute} is not set")  # msrest decides what that means
+        wire[key] = _value(value, declared)
     return wire
 
 

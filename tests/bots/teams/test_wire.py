@@ -18,9 +18,11 @@ from botbuilder.schema import (
     ActivityTypes,
     ChannelAccount,
     ConversationAccount,
+    SemanticAction,
     TextHighlight,
 )
 from botframework.connector import models
+from msrest.exceptions import SerializationError
 from msrest.serialization import Serializer
 
 from bots.teams.cards import (
@@ -108,3 +110,48 @@ def test_what_the_direct_path_does_not_know_is_left_to_msrest():
             expected, sort_keys=True
         )
     assert serializer.body(dated, "Activity")["timestamp"].startswith("2026-12-07T12:00:00")
+
+
+def _unset_state() -> Activity:
+    activity = _addressed(plain_message("A nested model with an attribute deleted."))
+    activity.semantic_action = SemanticAction(id="s")
+    del activity.semantic_action.state  # msrest then leaves the whole model out
+    return activity
+
+
+def _odd(build) -> Activity:
+    activity = _addressed(plain_message("Odd but sendable."))
+    build(activity)
+    return activity
+
+
+ODD = {
+    # Two attributes written under one key: msrest keeps the first.
+    "one key, two attributes": lambda: _odd(lambda a: setattr(
+        a, "value", models.TokenExchangeState(connection_name="conn", bot_url="https://bot"))),
+    # A field typed with a class instead of a name: msrest writes null for it.
+    "a type given as a class": lambda: _odd(lambda a: setattr(
+        a, "channel_data", {"x": models.MessagingExtensionResponse(
+            cache_info=models.CacheInfo(cache_type="cache"))})),
+    "an attribute deleted": _unset_state,
+    # A model of another class than declared.
+    "a Mention among the entities": lambda: _odd(lambda a: setattr(
+        a, "entities", [models.Mention(text="<at>Ann</at>", type="mention")])),
+}
+
+
+@pytest.mark.parametrize("name", list(ODD))
+def test_odd_activities_are_written_by_msrest(name: str):
+    activity = ODD[name]()
+    expected = Serializer(MODELS).body(copy.deepcopy(activity), "Activity")
+    assert activity_json(copy.deepcopy(activity)) is None
+    written = ActivitySerializer(MODELS).body(activity, "Activity")
+    assert json.dumps(written, sort_keys=True) == json.dumps(expected, sort_keys=True)
+
+
+def test_a_model_in_a_date_field_is_refused_as_msrest_refuses_it():
+    activity = _addressed(plain_message("A model where a date belongs."))
+    activity.timestamp = ChannelAccount(id="29:someone")
+    assert activity_json(activity) is None
+    with pytest.raises(SerializationError):
+        ActivitySerializer(MODELS).body(activity, "Activity")
