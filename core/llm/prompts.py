@@ -108,7 +108,10 @@ def grounded_prompt(
     (``core.language``: the question's words, else their platform's locale), named after the
     question when it is not English, since a question such as "VPN error 809?" does not say.
 
-    Every part is formatted and counted once: the count of the whole is the sum of its parts'.
+    Each passage is formatted and counted once, to fit them; each history turn is counted
+    once. The last message is then counted whole: with the estimate (no tokenizer on disk),
+    max(words, characters / 4) of the parts added up overcounts a prompt that mixes tables
+    and prose (docs/benchmarks.md, latency, round eleven).
     """
     system = system_prompt(persona, contact)
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
@@ -130,6 +133,7 @@ def grounded_prompt(
     tail = f"\n\nQuestion: {question}" + (
         f"\n\n(Answer in {language_name(language)}.)" if language else ""
     ) + (f"\n\n{STRICT_NOTE}" if strict else "")
-    messages.append({"role": "user", "content": "Passages:\n\n" + "\n\n".join(blocks) + tail})
-    tokens += PER_MESSAGE + used + counter.count("Passages:") + counter.count(tail)
+    last = "Passages:\n\n" + "\n\n".join(blocks) + tail
+    messages.append({"role": "user", "content": last})
+    tokens += PER_MESSAGE + counter.count(last)
     return Prompt(messages=messages, passages=kept, tokens=tokens)
