@@ -10,7 +10,7 @@ from typing import Any
 from core.answers import Passage
 from core.conversations import Turn
 from core.language import language_name
-from core.tokens import PER_MESSAGE, PRIMING, TokenCounter
+from core.tokens import PER_MESSAGE, TokenCounter, count_messages
 
 RULES = """\
 Answer the employee's question using only the numbered passages from the company's documents.
@@ -109,16 +109,15 @@ def grounded_prompt(
     question when it is not English, since a question such as "VPN error 809?" does not say.
 
     Each passage is formatted and counted once, to fit them; each history turn is counted
-    once. The last message is then counted whole: with the estimate (no tokenizer on disk),
+    once, to fit them too. The system and last messages are then counted whole: with the estimate (no tokenizer on disk),
     max(words, characters / 4) of the parts added up overcounts a prompt that mixes tables
     and prose (docs/benchmarks.md, latency, round eleven).
     """
-    system = system_prompt(persona, contact)
-    messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
-    tokens = PRIMING + PER_MESSAGE + counter.count(system)
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt(persona, contact)}]
+    history_tokens = 0
     for turn, cost in fit_history(history, counter, budget.history_tokens):
         messages.append({"role": "user" if turn.role == "user" else "assistant", "content": turn.text})
-        tokens += cost
+        history_tokens += cost
     kept: list[Passage] = []
     blocks: list[str] = []
     used = 0
@@ -133,7 +132,6 @@ def grounded_prompt(
     tail = f"\n\nQuestion: {question}" + (
         f"\n\n(Answer in {language_name(language)}.)" if language else ""
     ) + (f"\n\n{STRICT_NOTE}" if strict else "")
-    last = "Passages:\n\n" + "\n\n".join(blocks) + tail
-    messages.append({"role": "user", "content": last})
-    tokens += PER_MESSAGE + counter.count(last)
+    messages.append({"role": "user", "content": "Passages:\n\n" + "\n\n".join(blocks) + tail})
+    tokens = count_messages(counter, (messages[0], messages[-1])) + history_tokens
     return Prompt(messages=messages, passages=kept, tokens=tokens)
