@@ -30,6 +30,7 @@ class _Unknown(Exception):
 
 
 _PLAIN = {"str": str, "bool": bool, "int": int, "float": float}
+_MISSING = object()  # an attribute in the map that the instance does not have
 
 
 def _object(value: Any) -> Any:
@@ -120,10 +121,10 @@ def _model(model: Model) -> dict[str, Any]:
     attributes = vars(model)
     wire: dict[str, Any] = {}
     for attribute, key, declared in fields:
-        value = attributes.get(attribute, _Unknown)
+        value = attributes.get(attribute, _MISSING)
         if value is None:
             continue
-        if value is _Unknown:
+        if value is _MISSING:
             raise _Unknown(f"{attribute} is not set")  # msrest decides what that means
         wire[key] = _value(value, declared)
     return wire
