@@ -1,9 +1,10 @@
 """A streamed chat completion, read straight from its server-sent events.
 
 The openai SDK turns every chunk of a stream into a pydantic ``ChatCompletionChunk``, which
-cost about half of a busy replica's CPU. Here the SDK still sends the request (auth, base URL,
-Azure paths, timeouts, its retry-free transport, HTTP errors as its exception classes), but the
-body is read as bytes and each ``data:`` payload becomes a plain dict through ``json.loads``.
+cost about half of a busy replica's CPU. Here the body is read as bytes and each ``data:``
+payload becomes a plain dict through ``json.loads``. The request is sent by ``ChatPost``
+(``core/llm/chat_post.py``) with the client's URL and headers, or, for Azure OpenAI, by the
+SDK (``ChatStream.open``: its deployment paths, token providers, HTTP errors as its classes).
 
 The stream is read as the SSE spec and the SDK read it: lines end in LF, CR or CRLF; a blank
 line ends an event; a line starting with ``:`` is a comment (a keep-alive); the ``data:`` lines
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, Self
 
 import structlog
@@ -52,9 +53,14 @@ class ChatStream:
     """One streamed chat completion. Iterate ``chunks`` for its chunks as dicts; always
     ``await aclose()`` afterwards, which also releases the connection."""
 
-    def __init__(self, response: Any) -> None:
-        self._response = response  # the HTTP client's streamed response, body unread
-        self._bytes = response.aiter_bytes()
+    def __init__(
+        self, body: AsyncIterator[bytes], close: Callable[[], Awaitable[object]], *,
+        reusable: bool = True,
+    ) -> None:
+        self._bytes = body  # the response's body as it arrives
+        self._close = close  # gives the connection back (or drops it)
+        # HTTP/1.1: the end of the body is read after [DONE], so the connection can be reused.
+        self._reusable = reusable
         self._data: list[bytes] = []
         self._event = b""
         self._done = False  # [DONE] was read
@@ -80,14 +86,22 @@ class ChatStream:
                 "timeout": _without_read_timeout(client.timeout),
             },
         )
-        return cls(response.http_response)
+        http = response.http_response  # an httpx response, body unread
+        body = http.aiter_bytes()
+
+        async def close() -> None:
+            try:
+                await body.aclose()
+            finally:
+                await http.aclose()
+
+        return cls(body, close, reusable=http.http_version == "HTTP/1.1")
 
     async def aclose(self) -> None:
         try:
             await self.chunks.aclose()
-            await self._bytes.aclose()
         finally:
-            await self._response.aclose()
+            await self._close()
 
     async def _read(self) -> AsyncGenerator[dict[str, Any], None]:
         tail = b""
@@ -174,7 +188,7 @@ class ChatStream:
         return payload
 
     async def _drain(self) -> None:
-        if self._response.http_version != "HTTP/1.1":
+        if not self._reusable:
             return  # HTTP/2 ends the stream without giving up the connection
         try:
             async with asyncio.timeout(_DRAIN_S):

@@ -8,7 +8,9 @@ failing, so a dead model costs each user nothing but the fallback.
 
 How long to wait, how the endpoint is reached and what its failures mean:
 ``core/llm/endpoint.py``. A streamed answer's body is read by ``ChatStream`` (``core/llm/chat_stream.py``) as plain JSON
-chunks rather than the SDK's pydantic objects, which cost several times as much CPU a chunk.
+chunks rather than the SDK's pydantic objects, which cost several times as much CPU a chunk;
+its request goes out through ``ChatPost`` (``core/llm/chat_post.py``) with the SDK client's
+URL and headers, or through the SDK for Azure OpenAI.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from openai import AsyncOpenAI
 
 from core.errors import ModelError, ModelUnavailable, StreamInterrupted
 from core.llm.breaker import CircuitBreaker
+from core.llm.chat_post import ChatPost
 from core.llm.chat_stream import ChatStream
 from core.llm.endpoint import (
     Completion,
@@ -63,8 +66,11 @@ class ModelClient:
         limits: ModelLimits | None = None,
         breaker: CircuitBreaker | None = None,
         rng: random.Random | None = None,
+        post: ChatPost | None = None,
     ) -> None:
         self.openai = client
+        # Streamed answers straight through aiohttp where the SDK's path is not needed.
+        self._post = post
         self.chat_model = chat_model
         self.limits = limits or ModelLimits()
         self.breaker = breaker or CircuitBreaker()
@@ -74,13 +80,16 @@ class ModelClient:
     @classmethod
     def from_settings(cls, settings: Settings, *, client: AsyncOpenAI | None = None) -> Self:
         limits = ModelLimits.from_settings(settings)
+        built = client or build_openai_client(settings, limits)
         return cls(
-            client or build_openai_client(settings, limits),
+            built,
             chat_model=settings.chat_model,
             limits=limits,
             breaker=CircuitBreaker(
                 failures=settings.breaker_failures, cooldown=settings.breaker_cooldown
             ),
+            # Only for a client built here from the settings: a fixed key, no token provider.
+            post=ChatPost.for_client(built) if client is None else None,
         )
 
     async def warm(self) -> None:
@@ -89,10 +98,16 @@ class ModelClient:
         milliseconds of the event loop while a burst is being answered."""
         resources = self.openai.chat.completions
         _ = resources.with_streaming_response.create, resources.create, self.openai.moderations
+        if self._post is not None:
+            self._post.start()
         await anyio.lowlevel.checkpoint()
 
     async def aclose(self) -> None:
-        await self.openai.close()
+        try:
+            if self._post is not None:
+                await self._post.aclose()
+        finally:
+            await self.openai.close()
 
     def _check_circuit(self, what: str) -> None:
         if not self.breaker.allow():
@@ -166,7 +181,10 @@ class ModelClient:
             try:
                 budget = min(wait, deadline - loop.time())
                 async with asyncio.timeout(max(budget, 0.001)):
-                    stream = await ChatStream.open(self.openai, params)
+                    stream = await (
+                        self._post.open(params) if self._post is not None
+                        else ChatStream.open(self.openai, params)
+                    )
                     first = await _first_text(stream.chunks, completion)
             except Exception as exc:
                 if stream is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -148,9 +149,22 @@ def _http_client(timeout: openai.Timeout) -> Any:
         return None
 
 
+class EndpointRefused(Exception):
+    """The endpoint answered a request we sent ourselves (not through the SDK) with an error
+    status: ``translate`` reads it as it reads the SDK's ``APIStatusError``."""
+
+    def __init__(self, status: int, headers: Mapping[str, str]) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.headers = headers
+
+
 def retry_after(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
+    if isinstance(exc, EndpointRefused):
+        value = exc.headers.get("retry-after")
+    else:
+        response = getattr(exc, "response", None)
+        value = response.headers.get("retry-after") if response is not None else None
     try:
         return float(value) if value is not None else None
     except ValueError:
@@ -179,10 +193,14 @@ def translate(exc: BaseException, what: str) -> ModelError:
         return exc
     if timed_out(exc):
         return ModelUnavailable(f"The model did not answer {what} in time.", retryable=True)
-    if isinstance(exc, openai.APIConnectionError):
+    if isinstance(exc, openai.APIConnectionError | aiohttp.ClientError):
         return ModelUnavailable(f"Cannot reach the model endpoint for {what}.", retryable=True)
+    status: int | None = None
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
+    elif isinstance(exc, EndpointRefused):
+        status = exc.status
+    if status is not None:
         retryable = status in (408, 409, 429) or status >= 500
         cls = ModelUnavailable if retryable or status in _ENDPOINT_DOWN else ModelError
         return cls(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+
 import pytest
 
 from core.errors import ModelError, ModelUnavailable, StreamInterrupted
@@ -177,3 +180,29 @@ async def test_azure_openai_uses_the_deployment_path_api_version_and_api_key(
     await client.aclose()
     assert fake.bodies("chat")[0]["model"] == "answers-deployment"
     assert fake.headers[0]["api-key"] == API_KEY
+
+
+async def test_an_endpoint_nobody_listens_on_is_unreachable_not_slow(bare_settings: Settings):
+    with socket.socket() as s:  # a port that was free a moment ago, now closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = client_for(
+        bare_settings, openai_base_url=f"http://127.0.0.1:{port}/v1", model_retries=1
+    )
+    with pytest.raises(ModelUnavailable, match="Cannot reach the model endpoint"):
+        await collect(client)
+    await client.aclose()
+
+
+async def test_a_burst_of_answers_reaches_the_endpoint_at_once(
+    fake: FakeOpenAI, bare_settings: Settings
+):
+    # Every prompt takes the endpoint a while to read: all 150 requests must be there at the
+    # same time, not a pool's worth first and the rest when those are done.
+    fake.behaviour.prompt_tokens_per_s = 10
+    fake.default_reply = "Here."
+    client = client_for(bare_settings)
+    answers = await asyncio.gather(*(collect(client) for _ in range(150)))
+    await client.aclose()
+    assert ["".join(a) for a in answers] == ["Here."] * 150
+    assert fake.peak_prompts_reading == 150
