@@ -5,9 +5,13 @@ A fake OpenAI-compatible endpoint in a child process streams answers as fast as 
 process reads ``--answers`` of them, ``--concurrency`` at a time, three ways, and divides its own
 CPU time by the chunks read:
 
-- bytes only:        the HTTP response's bytes, unparsed (the floor: transport and HTTP framing)
+- SDK bytes only:    the HTTP response's bytes through the SDK, unparsed (the SDK's floor:
+                     its request, transport and HTTP framing)
 - openai SDK chunks: ``chat.completions.create(stream=True)``, a ``ChatCompletionChunk`` a chunk
-- ModelClient:       ``ModelClient.stream_chat``, what the bot uses
+- ModelClient:       ``ModelClient.stream_chat`` with the request sent by the SDK (as for
+                     Azure OpenAI)
+- ModelClient, aiohttp request: ``ModelClient.stream_chat`` with the request sent by
+                     ``ChatPost``, what the bot uses for any other endpoint
 
     python -m bench.model_stream [--answers 400 --concurrency 50 --tokens 90] [--no-write]
 """
@@ -26,6 +30,7 @@ from openai import AsyncOpenAI
 
 from bench import command_line, machine, table, write_section
 from bench.slack_pipeline import BenchModel
+from core.llm.chat_post import ChatPost
 from core.llm.client import ModelClient, ModelLimits
 
 QUESTION = [{"role": "user", "content": "How do I connect to the VPN from home? (ticket q1)"}]
@@ -68,8 +73,10 @@ async def sdk_chunks(client: AsyncOpenAI) -> None:
                 text.append(choice.delta.content)
 
 
-def model_client(client: AsyncOpenAI) -> Callable[[AsyncOpenAI], Awaitable[None]]:
-    ours = ModelClient(client, chat_model=MODEL, limits=ModelLimits(retries=0))
+def model_client(
+    client: AsyncOpenAI, post: ChatPost | None = None
+) -> Callable[[AsyncOpenAI], Awaitable[None]]:
+    ours = ModelClient(client, chat_model=MODEL, limits=ModelLimits(retries=0), post=post)
 
     async def read(_: AsyncOpenAI) -> None:
         async for _ in ours.stream_chat(QUESTION):
@@ -111,10 +118,12 @@ async def main() -> None:
         client = AsyncOpenAI(
             base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0
         )
+        post = ChatPost.for_client(client)
         readers = {
-            "bytes only": bytes_only,
+            "SDK bytes only": bytes_only,
             "openai SDK chunks": sdk_chunks,
-            "ModelClient.stream_chat": model_client(client),
+            "ModelClient.stream_chat, SDK request": model_client(client),
+            "ModelClient.stream_chat, aiohttp request": model_client(client, post),
         }
         chunks = args.answers * (args.tokens + 3)  # role, content…, finish, usage
         await measure(bytes_only, client, args.concurrency, args.concurrency)  # warm up
@@ -129,15 +138,20 @@ async def main() -> None:
             wall = statistics.median(r[1] for r in runs)
             per_chunk = cpu / chunks * 1e6
             floor = per_chunk if floor is None else floor
-            rows.append(
-                [name, f"{per_chunk:.1f}", f"{per_chunk - floor:.1f}", f"{chunks / wall:,.0f}"]
-            )
+            rows.append([
+                name, f"{per_chunk:.1f}", f"{per_chunk - floor:.1f}",
+                f"{cpu / args.answers * 1e3:.2f}", f"{chunks / wall:,.0f}",
+            ])
+        if post is not None:
+            await post.aclose()
         await client.close()
     finally:
         server.kill()
         server.join()
     report = table(
-        ["reader", "CPU µs / chunk", "µs / chunk above bytes only", "chunks / s"], rows
+        ["reader", "CPU µs / chunk", "µs / chunk above SDK bytes only", "CPU ms / answer",
+         "chunks / s"],
+        rows,
     )
     print(report)
     if not args.no_write:
