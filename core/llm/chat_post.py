@@ -14,6 +14,7 @@ deployment URLs and its token providers.
 from __future__ import annotations
 
 import json
+import ssl
 from typing import Any, Self
 
 import aiohttp
@@ -26,6 +27,21 @@ from core.llm.endpoint import EndpointRefused, translate
 # streams (at most ``SLACK_MAX_ANSWERS`` a replica).
 _CONNECTIONS = 1000
 _JSON_HEADERS = {"Content-Type": "application/json"}
+# As the SDK writes a body: UTF-8 as it is, and NaN refused here rather than sent as bad JSON.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+# Enough of an error's body to say why in the log ("context length exceeded").
+_DETAIL_BYTES = 2048
+
+
+def _tls() -> ssl.SSLContext | bool:
+    """The certificates the SDK's own requests trust (its HTTP library's default context:
+    the bundled authorities, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), so an answer trusts
+    what routing and moderation trust; aiohttp's default where that library is missing."""
+    try:
+        import httpx2
+    except ImportError:
+        return True
+    return httpx2.create_ssl_context(trust_env=True)
 
 
 class ChatPost:
@@ -34,8 +50,10 @@ class ChatPost:
     def __init__(self, url: str, headers: dict[str, str], *, connect_timeout: float | None) -> None:
         self.url = url
         self._headers = {**headers, **_JSON_HEADERS}
+        # Only the connection itself is timed: a wait for a free one in the pool is ours, not
+        # the endpoint's, and the reads are timed by the caller.
         self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=connect_timeout, sock_connect=connect_timeout, sock_read=None
+            total=None, connect=None, sock_connect=connect_timeout, sock_read=None
         )
         self._session: aiohttp.ClientSession | None = None
 
@@ -57,14 +75,17 @@ class ChatPost:
             connect_timeout=connect if isinstance(connect, float | int) else None,
         )
 
-    def start(self) -> None:
-        """Create the connection pool (at start-up, in the running event loop)."""
+    def _pool(self) -> aiohttp.ClientSession:
+        """The connection pool, made by the first request (in its event loop)."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=_CONNECTIONS), timeout=self._timeout,
-                # The endpoint's chunks are read as bytes: no JSON or cookie handling here.
+                connector=aiohttp.TCPConnector(limit=_CONNECTIONS, ssl=_tls()),
+                timeout=self._timeout,
+                # HTTP(S)_PROXY and NO_PROXY, as the SDK's requests follow them.
+                trust_env=True,
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
+        return self._session
 
     async def open(self, params: dict[str, Any]) -> ChatStream:
         """Send the request and return once the endpoint has answered with headers.
@@ -72,21 +93,29 @@ class ChatPost:
         An error status raises ``EndpointRefused``; an unreachable or silent endpoint the
         ``ModelUnavailable`` that ``translate`` makes of it, as the SDK's path does.
         """
-        self.start()
-        assert self._session is not None
-        body = json.dumps(params, separators=(",", ":")).encode()
+        body = _ENCODE(params).encode()
         try:
-            response = await self._session.post(self.url, data=body, headers=self._headers)
+            response = await self._pool().post(self.url, data=body, headers=self._headers)
         except aiohttp.ClientError as exc:
             # Raised as ours: a connect timeout is also a TimeoutError, which the caller
             # would take for its own wait for the first text running out.
             raise translate(exc, "an answer") from exc
         if response.status >= 400:
-            response.release()
-            raise EndpointRefused(response.status, response.headers)
+            try:
+                detail = (await response.content.read(_DETAIL_BYTES)).decode(errors="replace")
+            except aiohttp.ClientError:
+                detail = ""
+            finally:
+                response.close()
+            raise EndpointRefused(response.status, response.headers, detail)
 
         async def close() -> None:
-            response.release()
+            # A body read to its end gives the connection back; one left part-read (an
+            # answer cancelled or failed) hangs up, so the endpoint stops writing it.
+            if response.content.at_eof():
+                response.release()
+            else:
+                response.close()
 
         return ChatStream(response.content.iter_any(), close)
 

@@ -98,8 +98,6 @@ class ModelClient:
         milliseconds of the event loop while a burst is being answered."""
         resources = self.openai.chat.completions
         _ = resources.with_streaming_response.create, resources.create, self.openai.moderations
-        if self._post is not None:
-            self._post.start()
         await anyio.lowlevel.checkpoint()
 
     async def aclose(self) -> None:
@@ -186,6 +184,11 @@ class ModelClient:
                         else ChatStream.open(self.openai, params)
                     )
                     first = await _first_text(stream.chunks, completion)
+            except asyncio.CancelledError:
+                # The answer was called off: hang up, so the endpoint stops writing it.
+                if stream is not None:
+                    await asyncio.shield(_close_quietly(stream))
+                raise
             except Exception as exc:
                 if stream is not None:
                     await _close_quietly(stream)

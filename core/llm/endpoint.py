@@ -153,8 +153,8 @@ class EndpointRefused(Exception):
     """The endpoint answered a request we sent ourselves (not through the SDK) with an error
     status: ``translate`` reads it as it reads the SDK's ``APIStatusError``."""
 
-    def __init__(self, status: int, headers: Mapping[str, str]) -> None:
-        super().__init__(f"HTTP {status}")
+    def __init__(self, status: int, headers: Mapping[str, str], detail: str = "") -> None:
+        super().__init__(f"HTTP {status}: {detail[:300]}" if detail else f"HTTP {status}")
         self.status = status
         self.headers = headers
 

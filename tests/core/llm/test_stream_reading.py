@@ -272,3 +272,53 @@ async def test_a_chunk_that_is_not_utf8_is_the_same_clear_error(scripted):
     shown, error = await read_until_failure(ModelClient.from_settings(settings))
     assert shown == ""
     assert type(error) is ModelError and "not JSON" in str(error)
+
+
+# -- hanging up, and a proxy ---------------------------------------------------------------------
+
+
+async def test_an_answer_called_off_hangs_up_so_the_endpoint_stops_writing():
+    writing = asyncio.Event()
+    hung_up = asyncio.Event()
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        writing.set()
+        try:
+            await asyncio.sleep(30)  # a model still reading a long prompt
+        except asyncio.CancelledError:
+            hung_up.set()  # aiohttp cancels the handler when the client goes away
+            raise
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    server = TestServer(app, host="127.0.0.1", handler_cancellation=True)
+    await server.start_server()
+    client = ModelClient.from_settings(
+        with_model(Settings(_env_file=None), str(server.make_url("/v1")), model_retries=0)
+    )
+    try:
+        reading = asyncio.create_task(anext(client.stream_chat(QUESTION)))
+        await asyncio.wait_for(writing.wait(), 5)
+        reading.cancel()  # the person deleted the question; the replica is shutting down
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+        await asyncio.wait_for(hung_up.wait(), 5)
+    finally:
+        await client.aclose()
+        await server.close()
+
+
+async def test_behind_a_proxy_the_answer_goes_through_it(
+    fake: FakeOpenAI, fake_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    # A model endpoint only the proxy can reach; the fake answers as the proxy would relay.
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", fake_url.removesuffix("/v1"))
+    fake.replies = ["Through the proxy."]
+    settings = with_model(Settings(_env_file=None), "http://models.internal.invalid/v1")
+    deltas = await answer(ModelClient.from_settings(settings))
+    assert "".join(deltas) == "Through the proxy."
