@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import json
 import ssl
+import urllib.request
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import aiohttp
 from openai import AsyncAzureOpenAI, AsyncOpenAI, Timeout
+from yarl import URL
 
 from core.llm.chat_stream import ChatStream
 from core.llm.endpoint import EndpointRefused, translate
@@ -44,6 +47,20 @@ def _tls() -> ssl.SSLContext | bool:
     return httpx2.create_ssl_context(trust_env=True)
 
 
+def _env_proxy(url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy ``HTTP_PROXY`` / ``HTTPS_PROXY`` name for ``url`` unless ``NO_PROXY`` exempts
+    it, with its credentials apart, as the SDK's requests would use it. Read once: aiohttp's
+    own ``trust_env`` reads the environment and looks for a ``.netrc`` on a worker thread at
+    every request (0.9 ms of CPU an answer in ``bench.model_stream``)."""
+    parts = urlsplit(url)
+    raw = urllib.request.getproxies().get(parts.scheme)
+    if not raw or urllib.request.proxy_bypass(parts.netloc):
+        return None, None
+    proxy = URL(raw)
+    auth = aiohttp.BasicAuth.from_url(proxy)
+    return proxy.with_user(None), auth
+
+
 class ChatPost:
     """Opens streamed chat completions for one endpoint. ``aclose()`` closes its connections."""
 
@@ -56,6 +73,7 @@ class ChatPost:
             total=None, connect=None, sock_connect=connect_timeout, sock_read=None
         )
         self._session: aiohttp.ClientSession | None = None
+        self._proxy, self._proxy_auth = _env_proxy(url)
 
     @classmethod
     def for_client(cls, client: AsyncOpenAI) -> Self | None:
@@ -81,8 +99,6 @@ class ChatPost:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=_CONNECTIONS, ssl=_tls()),
                 timeout=self._timeout,
-                # HTTP(S)_PROXY and NO_PROXY, as the SDK's requests follow them.
-                trust_env=True,
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
@@ -95,7 +111,10 @@ class ChatPost:
         """
         body = _ENCODE(params).encode()
         try:
-            response = await self._pool().post(self.url, data=body, headers=self._headers)
+            response = await self._pool().post(
+                self.url, data=body, headers=self._headers, proxy=self._proxy,
+                proxy_auth=self._proxy_auth,
+            )
         except aiohttp.ClientError as exc:
             # Raised as ours: a connect timeout is also a TimeoutError, which the caller
             # would take for its own wait for the first text running out.
