@@ -74,6 +74,9 @@ class ChatPost:
         )
         self._session: aiohttp.ClientSession | None = None
         self._proxy, self._proxy_auth = _env_proxy(url)
+        # Built here, at start-up, and only for HTTPS: loading the certificates takes 30-90 ms,
+        # which the first answer would otherwise wait for.
+        self._ssl = _tls() if urlsplit(url).scheme == "https" else True
 
     @classmethod
     def for_client(cls, client: AsyncOpenAI) -> Self | None:
@@ -97,7 +100,7 @@ class ChatPost:
         """The connection pool, made by the first request (in its event loop)."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=_CONNECTIONS, ssl=_tls()),
+                connector=aiohttp.TCPConnector(limit=_CONNECTIONS, ssl=self._ssl),
                 timeout=self._timeout,
                 cookie_jar=aiohttp.DummyCookieJar(),
             )

@@ -109,9 +109,10 @@ def grounded_prompt(
     question when it is not English, since a question such as "VPN error 809?" does not say.
 
     Each passage is formatted and counted once, to fit them; each history turn is counted
-    once, to fit them too. The system and last messages are then counted whole: with the estimate (no tokenizer on disk),
-    max(words, characters / 4) of the parts added up overcounts a prompt that mixes tables
-    and prose (docs/benchmarks.md, latency, round eleven).
+    once, to fit them too. The system and last messages are then counted whole: with the
+    estimate (no tokenizer on disk), max(words, characters / 4) of the parts added up
+    overcounts a prompt that mixes tables and prose (docs/benchmarks.md, latency, round
+    eleven).
     """
     messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt(persona, contact)}]
     history_tokens = 0
