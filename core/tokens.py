@@ -16,6 +16,7 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -44,10 +45,30 @@ PRIMING = 3
 
 def estimate_tokens(text: str) -> int:
     """Roughly what a BPE tokenizer would count: about 4 characters or 0.75 words a token."""
-    if not text:
-        return 0
-    pieces = _PIECES.subn("", text)[1]  # counted without making a string of each
-    return max(pieces, math.ceil(len(text) / 4))
+    return _estimate(_estimate_tally(text))
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """A text's share of the count of a longer text it is part of, joined to the other parts at
+    whitespace: the estimate's words and marks and its characters, or a tokenizer's tokens.
+    Tallies add up; ``TokenCounter.total`` turns their sum into tokens."""
+
+    pieces: int
+    chars: int = 0
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(self.pieces + other.pieces, self.chars + other.chars)
+
+
+def _estimate_tally(text: str) -> Tally:
+    # Counted without making a string of each piece. A piece never holds whitespace, so the
+    # pieces of parts joined at whitespace are the pieces of the whole.
+    return Tally(_PIECES.subn("", text)[1], len(text)) if text else Tally(0)
+
+
+def _estimate(tally: Tally) -> int:
+    return max(tally.pieces, math.ceil(tally.chars / 4))
 
 
 class TokenCounter(Protocol):
@@ -55,18 +76,30 @@ class TokenCounter(Protocol):
 
     def count(self, text: str) -> int: ...
 
+    def tally(self, text: str) -> Tally: ...
+
+    def total(self, tally: Tally) -> int: ...
+
 
 class EstimatingCounter:
-    """The estimate, for when no tokenizer is available."""
+    """The estimate, for when no tokenizer is available. The parts' tallies add up to the
+    whole's exactly: max(words, characters / 4) is taken of the sums, not summed."""
 
     name = "estimate"
 
     def count(self, text: str) -> int:
-        return estimate_tokens(text)
+        return _estimate(_estimate_tally(text))
+
+    def tally(self, text: str) -> Tally:
+        return _estimate_tally(text)
+
+    def total(self, tally: Tally) -> int:
+        return _estimate(tally)
 
 
 class TiktokenCounter:
-    """Exact counts for OpenAI models (close ones for other BPE models)."""
+    """Exact counts for OpenAI models (close ones for other BPE models). Parts joined at line
+    breaks add up to the whole's count within about a token a join."""
 
     def __init__(self, encoding: Any) -> None:
         self._encoding = encoding
@@ -75,6 +108,42 @@ class TiktokenCounter:
     def count(self, text: str) -> int:
         # disallowed_special=() counts "<|endoftext|>" typed by a user as text, not an error.
         return len(self._encoding.encode(text, disallowed_special=())) if text else 0
+
+    def tally(self, text: str) -> Tally:
+        return Tally(self.count(text))
+
+    def total(self, tally: Tally) -> int:
+        return tally.pieces
+
+
+class RememberingCounter:
+    """``counter``, remembering the tallies of the last ``size`` long texts it tallied. The
+    same passages come back question after question, and each count is a pass over the text
+    (0.3 ms for a prompt's passages with the estimate, twice that with tiktoken); looking one
+    up is a hash of the text. ``count`` remembers nothing: an answer's text is seen once."""
+
+    def __init__(self, counter: TokenCounter, *, size: int = 2048, min_chars: int = 256) -> None:
+        self.counter = counter
+        self.name = counter.name
+        self._size = size
+        self._min_chars = min_chars
+        self._tallies: dict[str, Tally] = {}
+
+    def count(self, text: str) -> int:
+        return self.counter.count(text)
+
+    def tally(self, text: str) -> Tally:
+        if len(text) < self._min_chars:
+            return self.counter.tally(text)
+        found = self._tallies.get(text)
+        if found is None:
+            found = self._tallies[text] = self.counter.tally(text)
+            if len(self._tallies) > self._size:
+                del self._tallies[next(iter(self._tallies))]  # the oldest
+        return found
+
+    def total(self, tally: Tally) -> int:
+        return self.counter.total(tally)
 
 
 def count_messages(counter: TokenCounter, messages: Sequence[Mapping[str, Any]]) -> int:

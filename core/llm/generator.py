@@ -11,7 +11,7 @@ from core.llm.client import Completion, ModelClient
 from core.llm.pricing import PriceTable
 from core.llm.prompts import Prompt, PromptBudget, grounded_prompt
 from core.routing import Domain
-from core.tokens import EstimatingCounter, TokenCounter
+from core.tokens import EstimatingCounter, RememberingCounter, TokenCounter
 
 _ANY_CONTACT = "the team that owns the topic"
 
@@ -50,7 +50,7 @@ class ModelGenerator:
         self._client = client
         self._contacts = {d.name: d.contact for d in domains}
         self._prices = prices
-        self._counter = counter or EstimatingCounter()
+        self._counter = RememberingCounter(counter or EstimatingCounter())
         self._budget = budget or PromptBudget()
         self._max_tokens = max_tokens
         self._temperature = temperature

@@ -10,7 +10,7 @@ from typing import Any
 from core.answers import Passage
 from core.conversations import Turn
 from core.language import language_name
-from core.tokens import PER_MESSAGE, TokenCounter, count_messages
+from core.tokens import PER_MESSAGE, PRIMING, TokenCounter
 
 RULES = """\
 Answer the employee's question using only the numbered passages from the company's documents.
@@ -46,16 +46,26 @@ def _attribute(value: str) -> str:
     return value.replace('"', "'").replace("\n", " ").strip()
 
 
+_CLOSE = "</passage>"
+_PASSAGES = "Passages:\n\n"
+_BETWEEN = "\n\n"
+
+
 def format_passage(n: int, passage: Passage) -> str:
     """One passage between tags that say where it comes from; the text cannot close the tag."""
+    opening, text = _passage_parts(n, passage)
+    return f"{opening}\n{text}\n{_CLOSE}"
+
+
+def _passage_parts(n: int, passage: Passage) -> tuple[str, str]:
+    """``format_passage``'s opening tag and text."""
     where = passage.url or passage.path or ""
     attrs = [f'n="{n}"', f'title="{_attribute(passage.title)}"']
     if passage.location:
         attrs.append(f'location="{_attribute(passage.location)}"')
     if where:
         attrs.append(f'source="{_attribute(where)}"')
-    text = passage.text.replace("</passage>", "</ passage>").strip()
-    return f"<passage {' '.join(attrs)}>\n{text}\n</passage>"
+    return f"<passage {' '.join(attrs)}>", passage.text.replace(_CLOSE, "</ passage>").strip()
 
 
 def fit_history(
@@ -108,31 +118,41 @@ def grounded_prompt(
     (``core.language``: the question's words, else their platform's locale), named after the
     question when it is not English, since a question such as "VPN error 809?" does not say.
 
-    Each passage is formatted and counted once, to fit them; each history turn is counted
-    once, to fit them too. The system and last messages are then counted whole: with the
-    estimate (no tokenizer on disk), max(words, characters / 4) of the parts added up
-    overcounts a prompt that mixes tables and prose (docs/benchmarks.md, latency, round
-    eleven).
+    Each passage's text is tallied once (``TokenCounter.tally``; a ``RememberingCounter``
+    remembers the tallies of passages it saw before), its tag and the joins beside it, and the
+    last message's count is the total of those tallies: with the estimate, exactly the count of
+    the message written out, without a second pass over it (docs/benchmarks.md, latency,
+    round thirteen). Each history turn is counted once, to fit them too.
     """
-    messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt(persona, contact)}]
+    system = system_prompt(persona, contact)
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
     history_tokens = 0
     for turn, cost in fit_history(history, counter, budget.history_tokens):
         messages.append({"role": "user" if turn.role == "user" else "assistant", "content": turn.text})
         history_tokens += cost
+    line, close = counter.tally("\n"), counter.tally(_CLOSE)
     kept: list[Passage] = []
     blocks: list[str] = []
+    last = counter.tally(_PASSAGES)
     used = 0
     for n, passage in enumerate(passages, start=1):
-        block = format_passage(n, passage)
-        cost = counter.count(block)
+        opening, text = _passage_parts(n, passage)
+        tally = counter.tally(opening) + line + counter.tally(text) + line + close
+        cost = counter.total(tally)
         if kept and used + cost > budget.passage_tokens:
             break
+        if kept:
+            last += counter.tally(_BETWEEN)
         kept.append(passage)
-        blocks.append(block)
+        blocks.append(f"{opening}\n{text}\n{_CLOSE}")
+        last += tally
         used += cost
     tail = f"\n\nQuestion: {question}" + (
         f"\n\n(Answer in {language_name(language)}.)" if language else ""
     ) + (f"\n\n{STRICT_NOTE}" if strict else "")
-    messages.append({"role": "user", "content": "Passages:\n\n" + "\n\n".join(blocks) + tail})
-    tokens = count_messages(counter, (messages[0], messages[-1])) + history_tokens
+    messages.append({"role": "user", "content": _PASSAGES + _BETWEEN.join(blocks) + tail})
+    last += counter.tally(tail)
+    # Tallied, not counted: the system prompt is the same for every question of a domain.
+    own = counter.total(counter.tally(system)) + counter.total(last)
+    tokens = PRIMING + 2 * PER_MESSAGE + own + history_tokens
     return Prompt(messages=messages, passages=kept, tokens=tokens)
