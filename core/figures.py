@@ -10,7 +10,7 @@ flagged too; that is why the default only flags them and removal is a setting.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 # A code mixes letters and digits: "HR-204", "W-2", "401k", "ISO27001", "Q3".
 _CODE = re.compile(r"\b(?=[\w-]*[A-Za-z])(?=[\w-]*\d)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b")
@@ -39,13 +39,23 @@ def figures(text: str) -> list[str]:
     return found
 
 
-class FigureSource:
-    """What the passages (and the question) say, prepared once for many look-ups."""
+def figure_text(text: str) -> tuple[str, str]:
+    """``text`` as a ``FigureSource`` looks in it: without thousands separators, and in lower
+    case. Texts joined at line breaks read as the joined text would (a separator is found
+    between digits only)."""
+    return _THOUSANDS.sub("", text), text.lower()
 
-    def __init__(self, texts: Iterable[str]) -> None:
-        joined = "\n".join(texts)
-        self._digits = _THOUSANDS.sub("", joined)
-        self._lower = joined.lower()
+
+class FigureSource:
+    """What the passages (and the question) say, prepared once for many look-ups. ``read``
+    prepares each text (``figure_text``, or a remembered copy of it: ``core/memo.py``)."""
+
+    def __init__(
+        self, texts: Iterable[str], read: Callable[[str], tuple[str, str]] = figure_text
+    ) -> None:
+        read_texts = [read(text) for text in texts]
+        self._digits = "\n".join(digits for digits, _ in read_texts)
+        self._lower = "\n".join(lower for _, lower in read_texts)
 
     def supports(self, figure: str) -> bool:
         if _CODE.fullmatch(figure):

@@ -28,7 +28,7 @@ import structlog
 
 from core.answers import Grounding
 from core.generation import GenerationRequest, Generator
-from core.grounding import GroundingCheck, GroundingPolicy
+from core.grounding import GroundingCheck, GroundingPolicy, Readings
 from core.metrics import Metrics
 from core.stream import ReplyStream
 
@@ -89,6 +89,8 @@ class GroundedWriter:
         self._generator = generator
         self._fallback = fallback
         self._policy = policy or GroundingPolicy()
+        # The passages' words and figures, read once for every answer that quotes them.
+        self._readings = Readings()
         self._reask = reask
         self._metrics = metrics
 
@@ -116,7 +118,9 @@ class GroundedWriter:
                     async for delta in deltas:
                         if check is None:
                             # Made at the first text: the passages are fitted by then.
-                            check = GroundingCheck(request.question, request.passages, self._policy)
+                            check = GroundingCheck(
+                                request.question, request.passages, self._policy, self._readings
+                            )
                         await shown.show(check.feed(delta))
                         if check.stopped:
                             break  # aclosing ends the model's stream: no more tokens are paid for

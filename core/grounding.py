@@ -26,7 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.answers import Grounding, Passage
-from core.figures import FigureSource
+from core.figures import FigureSource, figure_text
+from core.memo import Memo
 
 # A sentence ends at . ! or ? (and the citations right after it) followed by space and the
 # start of the next one, or at a line break. A "[" after the space may still be a citation of
@@ -85,22 +86,37 @@ class _State:
     open_read: int = 0  # characters of the buffer those words came from
 
 
+class Readings:
+    """What the check reads of each passage (its words joined, and its text as the figures
+    check compares with it), remembered for the last ``size`` passages across answers: the
+    same passages come back question after question, and each reading is a pass over the
+    text, made as the answer's first text comes (docs/benchmarks.md, latency, round
+    thirteen)."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.words = Memo(_joined_words, size=size)
+        self.figures = Memo(figure_text, size=size)
+
+
 class GroundingCheck:
     """Checks one streamed answer. ``feed`` each delta and show what it returns; ``close`` at
     the end of the stream and show what it returns. ``stopped`` says when to stop reading the
     model ("repetition" or "uncited"); ``report()`` says what was found."""
 
     def __init__(
-        self, question: str, passages: Sequence[Passage], policy: GroundingPolicy | None = None
+        self, question: str, passages: Sequence[Passage], policy: GroundingPolicy | None = None,
+        readings: Readings | None = None,
     ) -> None:
         self._count = len(passages)
         self._texts = [p.text for p in passages]
+        self._readings = readings or Readings(size=0)
         self._joined: list[str] | None = None  # each passage's words, joined: made when needed
         self.attributed = 0  # sentences given a citation because they copy a passage
         self.uncited = 0  # sentences shown without a citation (after the first that had one)
         # Titles and places were shown to the model too: "p. 56" or a title's year is given.
         self._source = FigureSource(
-            [question, *(f"{p.title} {p.location}\n{p.text}" for p in passages)]
+            [question, *(f"{p.title} {p.location}\n{p.text}" for p in passages)],
+            self._readings.figures,
         )
         self._policy = policy or GroundingPolicy()
         self._buffer = ""
@@ -295,9 +311,8 @@ class GroundingCheck:
         if len(words) < self._policy.attribute_words:
             return sentence
         if self._joined is None:
-            # Only a sentence without a marker needs them. A run of three words is in a
-            # passage when " a b c " is in its words joined by spaces (words hold no spaces).
-            self._joined = [f" {' '.join(_words(text))} " for text in self._texts]
+            # Only a sentence without a marker needs them (``_joined_words``).
+            self._joined = [self._readings.words(text) for text in self._texts]
         mine = {f" {a} {b} {c} " for a, b, c in zip(words, words[1:], words[2:])}
         shares = [sum(run in joined for run in mine) / len(mine) for joined in self._joined]
         best = max(range(len(shares)), key=shares.__getitem__)
@@ -364,4 +379,10 @@ class GroundingCheck:
 
 def _words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(_MARKER.sub(" ", text))]
+
+
+def _joined_words(text: str) -> str:
+    """``text``'s words joined by spaces, with a space at each end: a run of three words is in
+    the text when " a b c " is in this (words hold no spaces)."""
+    return f" {' '.join(_words(text))} "
 

@@ -22,6 +22,8 @@ from typing import Any, Protocol
 
 import structlog
 
+from core.memo import Memo
+
 log = structlog.get_logger(__name__)
 
 _PIECES = re.compile(r"\w+|[^\w\s]", re.UNICODE)
@@ -117,30 +119,18 @@ class TiktokenCounter:
 
 
 class RememberingCounter:
-    """``counter``, remembering the tallies of the last ``size`` long texts it tallied. The
-    same passages come back question after question, and each count is a pass over the text
-    (0.3 ms for a prompt's passages with the estimate, twice that with tiktoken); looking one
-    up is a hash of the text. ``count`` remembers nothing: an answer's text is seen once."""
+    """``counter``, remembering the tallies of the last ``size`` long texts it tallied
+    (``core/memo.py``): the same passages come back question after question, and each count is
+    a pass over the text (0.3 ms for a prompt's passages with the estimate, twice that with
+    tiktoken). ``count`` remembers nothing: an answer's text is seen once."""
 
     def __init__(self, counter: TokenCounter, *, size: int = 2048, min_chars: int = 256) -> None:
         self.counter = counter
         self.name = counter.name
-        self._size = size
-        self._min_chars = min_chars
-        self._tallies: dict[str, Tally] = {}
+        self.tally = Memo(counter.tally, size=size, min_chars=min_chars)
 
     def count(self, text: str) -> int:
         return self.counter.count(text)
-
-    def tally(self, text: str) -> Tally:
-        if len(text) < self._min_chars:
-            return self.counter.tally(text)
-        found = self._tallies.get(text)
-        if found is None:
-            found = self._tallies[text] = self.counter.tally(text)
-            if len(self._tallies) > self._size:
-                del self._tallies[next(iter(self._tallies))]  # the oldest
-        return found
 
     def total(self, tally: Tally) -> int:
         return self.counter.total(tally)

@@ -6,7 +6,7 @@ import re
 
 from core.answers import Passage
 from core.figures import FigureSource, figures
-from core.grounding import GroundingCheck, GroundingPolicy
+from core.grounding import GroundingCheck, GroundingPolicy, Readings
 
 PASSAGES = [
     Passage(1, 1, "Travel", "Meals are reimbursed up to $65 a day. Claims use form HR-204.", "hr", 1.0),
@@ -15,9 +15,9 @@ PASSAGES = [
 
 
 def stream_through(
-    text: str, policy: GroundingPolicy | None = None
+    text: str, policy: GroundingPolicy | None = None, check: GroundingCheck | None = None
 ) -> tuple[str, GroundingCheck]:
-    check = GroundingCheck("How much can I claim for meals?", PASSAGES, policy)
+    check = check or GroundingCheck("How much can I claim for meals?", PASSAGES, policy)
     shown = []
     for token in re.findall(r"\S+\s*", text):
         shown.append(check.feed(token))
@@ -81,6 +81,20 @@ def test_a_sentence_copied_from_a_passage_is_given_that_passages_citation():
     shown, check = stream_through("Sure. Associates get twenty-five days of annual leave, 1,500 EUR a year.")
     assert shown == "Sure. Associates get twenty-five days of annual leave, 1,500 EUR a year. [2]"
     assert check.grounded and check.attributed == 1
+
+
+def test_what_was_read_of_passages_for_one_answer_serves_the_next_by_its_own_numbers():
+    long = [
+        Passage(1, 1, "Travel", "Meals are reimbursed up to $65 a day. Claims use form HR-204. " * 5, "hr", 1.0),
+        Passage(2, 2, "Leave", "Associates get twenty-five days of annual leave, 1,500 EUR a year. " * 5, "hr", 1.0),
+    ]
+    answer = "Sure. Associates get twenty-five days of annual leave, 1,500 EUR a year. Up to $2,000 [1]."
+    readings = Readings()
+    first, check = stream_through(answer, check=GroundingCheck("Leave?", long, readings=readings))
+    assert first.endswith("1,500 EUR a year. [2] Up to $2,000 [1].") and check.unsupported == ["2,000"]
+    again, check = stream_through(answer, check=GroundingCheck("Leave?", long[::-1], readings=readings))
+    assert again.endswith("1,500 EUR a year. [1] Up to $2,000 [1].") and check.unsupported == ["2,000"]
+    assert len(readings.words) == 2  # read once each, for both answers
 
 
 def test_passage_tags_echoed_by_the_model_are_not_shown():

@@ -1,0 +1,37 @@
+"""A bounded memory of what was worked out from a text, for work that repeats across answers.
+
+The same passages come back question after question: counting their tokens, or reading their
+words and figures for the grounding check, is a pass over each one. Looking a text up is a
+hash of it (computed once per string) and a comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+
+
+class Memo(Generic[V]):
+    """``make(text)`` for the last ``size`` texts it was asked about; the oldest is forgotten
+    first. Texts shorter than ``min_chars`` are worked out each time, never kept."""
+
+    def __init__(self, make: Callable[[str], V], *, size: int = 2048, min_chars: int = 256) -> None:
+        self._make = make
+        self._size = size
+        self._min_chars = min_chars
+        self._values: dict[str, V] = {}
+
+    def __call__(self, text: str) -> V:
+        if len(text) < self._min_chars or not self._size:
+            return self._make(text)
+        value = self._values.get(text)
+        if value is None:
+            value = self._values[text] = self._make(text)
+            if len(self._values) > self._size:
+                del self._values[next(iter(self._values))]
+        return value
+
+    def __len__(self) -> int:
+        return len(self._values)
