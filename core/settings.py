@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -302,6 +303,14 @@ class Settings(ConnectorSettings, SettingsPart):
             missing.append(
                 "OPENAI_API_VERSION is set (Azure OpenAI) but OPENAI_BASE_URL is missing: set it "
                 "to the resource endpoint, https://NAME.openai.azure.com"
+            )
+        base = urlsplit(self.openai_base_url or "")
+        if base.query or base.fragment:
+            # Requests add their path (/chat/completions) to the end of it, after the query.
+            missing.append(
+                "OPENAI_BASE_URL has a query string (?…) or fragment (#…): every request's path "
+                "would follow it and the endpoint would not find it. Set the key in "
+                "OPENAI_API_KEY, and OPENAI_BASE_URL to the address up to its path (…/v1)"
             )
         if self.moderation_model and not endpoint:
             missing.append(

@@ -53,6 +53,10 @@ def problems(**given: Any) -> str:
         ({"microsoft_app_tenant_id": "tenant"}, "MICROSOFT_APP_ID is missing"),
         ({"chat_model": "gpt-4o-mini"}, "SWITCHBOARD_CHAT_MODEL is set but there is no model"),
         ({"embedding_model": "e"}, "SWITCHBOARD_EMBEDDING_MODEL is set but there is no model"),
+        (
+            {"openai_base_url": "https://gateway.example/v1?subscription-key=k3y", "chat_model": "m"},
+            "OPENAI_BASE_URL has a query string",
+        ),
         ({"db_pool_min": 30, "db_pool_max": 5}, "SWITCHBOARD_DB_POOL_MIN is larger"),
         ({"chunk_size": 300, "chunk_overlap": 300}, "SWITCHBOARD_CHUNK_OVERLAP must be smaller"),
         ({"readiness_requires": "database,disk"}, "SWITCHBOARD_READINESS_REQUIRES: unknown check"),
