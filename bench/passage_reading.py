@@ -3,12 +3,14 @@ grounding check's words and figures, with and without what earlier answers read 
 
 The same passages come back question after question (a burst about one policy retrieves the
 same few chunks), so the product remembers what it read of each one (``core/memo.py``:
-``RememberingCounter`` for the prompt, ``Readings`` for the grounding check). This bench
+``RememberingCounter`` for the prompt, ``Readings`` for the grounding check, a ``Memo`` of
+``sentence_terms`` for the citations' snippets). This bench
 builds answers as the product does, from each evaluation set's chunks (default chunker): a
 question takes ``CANDIDATES`` passages from a pool of ``--pool`` chunks, ``grounded_prompt``
-fits them to the default budget, and a ``GroundingCheck`` reads a streamed answer made of the
+fits them to the default budget, a ``GroundingCheck`` reads a streamed answer made of the
 kept passages' words (a cited sentence, one copied without a marker, a figure no passage
-holds). It reports CPU ms an answer for each step *read afresh* (nothing remembered between
+holds), and ``cite`` picks a snippet of every kept passage for the finished answer's
+citations. It reports CPU ms an answer for each step *read afresh* (nothing remembered between
 answers) and *remembered* (after a first pass over the pool), the median of three passes of
 ``--answers`` answers. (Before round thirteen the prompt's last message was also counted
 again whole, about the passages' count once more on top of *read afresh*.)
@@ -31,9 +33,12 @@ from bench import command_line, machine, table, write_section
 from bench.evalsets import SETS, load_set
 from bench.prompt_tokens import CANDIDATES, chunks_of, tokenizer
 from core.answers import Passage
+from core.citations import cite
+from core.extractive import SentenceTerms, sentence_terms
 from core.grounding import GroundingCheck, Readings
 from core.ingest.chunking import Chunker
 from core.llm.prompts import PromptBudget, grounded_prompt
+from core.memo import Memo
 from core.settings import Settings
 from core.tokens import EstimatingCounter, RememberingCounter, TokenCounter
 
@@ -105,6 +110,20 @@ def measure(
     checks(lambda: shared)()
     results["grounding check"] = (
         cpu_ms(checks(lambda: Readings(size=0)), answers), cpu_ms(checks(lambda: shared), answers)
+    )
+    # The finished answer cites every kept passage: each citation's snippet is chosen.
+    cited = [" ".join(f"Sentence [{n}]." for n in range(1, len(k) + 1)) for k in kept]
+
+    def citations(read: Callable[[str], SentenceTerms]) -> Callable[[], None]:
+        def work() -> None:
+            for (question, _), given, text in zip(offers, kept, cited, strict=True):
+                cite(question, text, given, read)
+        return work
+
+    memo: Memo[SentenceTerms] = Memo(sentence_terms)
+    citations(memo)()
+    results["citations"] = (
+        cpu_ms(citations(sentence_terms), answers), cpu_ms(citations(memo), answers)
     )
     return results
 

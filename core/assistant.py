@@ -17,6 +17,7 @@ from core.coverage import CoverageJudge, DeclinePolicy
 from core.declining import HelpContacts, not_found_text
 from core.errors import SwitchboardError
 from core.events import ChatEvent
+from core.extractive import sentence_terms
 from core.follow_up import Context, FollowUpRule, reads_as_follow_up
 from core.generation import GenerationRequest, Generator
 from core.grounded_writer import INTERRUPTED, MODEL_DOWN, UNCHECKED, GroundedWriter, Written
@@ -29,6 +30,7 @@ from core.language import language_of
 from core.limits import QuestionGate
 from core.llm.cache import AnswerCache, CachedAnswer
 from core.llm.moderation import Moderator
+from core.memo import Memo
 from core.metrics import Metrics
 from core.retrieval import Retriever
 from core.routing import Domain, Router, search_scope
@@ -177,6 +179,8 @@ class Assistant:
         self._verified = verified
         # Which questions lean on their conversation (a Teams chat is one for ever).
         self._follow_up = follow_up or FollowUpRule()
+        # Each cited passage's sentences and their words, read once for every answer citing it.
+        self._sentences = Memo(sentence_terms)
         # A model's answer is shown only once checked against its passages.
         self._writer = GroundedWriter(
             generator, fallback=fallback, policy=grounding, reask=reask, metrics=metrics
@@ -385,7 +389,7 @@ class Assistant:
             await stream.append(ACCESS_UNCHECKED)
 
         # 7. finish (citations are checked against the passages the generator actually used)
-        text, citations = cite(question, "".join(parts), request.passages)
+        text, citations = cite(question, "".join(parts), request.passages, self._sentences)
         usage = request.usage
         usage.add_route(route)
         usage.retrieval_ms = retrieval_ms

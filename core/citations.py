@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from core.answers import Citation, Passage
-from core.extractive import best_sentences
+from core.extractive import SentenceTerms, best_sentences, sentence_terms
 
 _MARKER = re.compile(r"[ \t]?\[(\d{1,3})\]")
 _SNIPPET_CHARS = 300
 
 
-def cite(question: str, text: str, passages: Sequence[Passage]) -> tuple[str, list[Citation]]:
+def cite(
+    question: str, text: str, passages: Sequence[Passage],
+    read: Callable[[str], SentenceTerms] = sentence_terms,
+) -> tuple[str, list[Citation]]:
     """Return ``text`` without markers that match no passage, and the citations it makes.
 
     Citations are listed by number; each snippet is the passage's sentences that best match
-    the question, so a reader sees why it was cited.
+    the question, so a reader sees why it was cited. ``read``: as for ``best_sentences``.
     """
     cited: dict[int, Citation] = {}
 
@@ -26,7 +29,7 @@ def cite(question: str, text: str, passages: Sequence[Passage]) -> tuple[str, li
             return ""
         if n not in cited:
             passage = passages[n - 1]
-            snippet = " ".join(best_sentences(question, passage))[:_SNIPPET_CHARS]
+            snippet = " ".join(best_sentences(question, passage, read=read))[:_SNIPPET_CHARS]
             cited[n] = Citation.from_passage(n, passage, snippet)
         return match.group(0)
 

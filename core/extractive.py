@@ -7,7 +7,7 @@ chosen in ``core.extract``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from core.answers import Passage
 from core.extract.compose import compose
@@ -21,12 +21,24 @@ NOTHING_FOUND = (
 )
 
 
-def best_sentences(question: str, passage: Passage, limit: int = 2) -> list[str]:
-    """The ``limit`` sentences of ``passage`` sharing most words with ``question``, in order."""
+SentenceTerms = Sequence[tuple[str, Sequence[str]]]
+
+
+def sentence_terms(text: str) -> SentenceTerms:
+    """``text``'s sentences, each with its terms: what ``best_sentences`` reads of a passage."""
+    return tuple((sentence, tuple(terms(sentence))) for sentence in sentences(text))
+
+
+def best_sentences(
+    question: str, passage: Passage, limit: int = 2,
+    read: Callable[[str], SentenceTerms] = sentence_terms,
+) -> list[str]:
+    """The ``limit`` sentences of ``passage`` sharing most words with ``question``, in order.
+    ``read`` gives the passage's sentences and their terms (``sentence_terms``, or a
+    remembered copy: ``core/memo.py``)."""
     wanted = set(terms(question))
     scored = []
-    for index, sentence in enumerate(sentences(passage.text)):
-        words = terms(sentence)
+    for index, (sentence, words) in enumerate(read(passage.text)):
         if len(words) < 3:
             continue
         overlap = len(wanted.intersection(words))

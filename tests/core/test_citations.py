@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from core.answers import Passage
 from core.citations import cite
+from core.extractive import sentence_terms
+from core.memo import Memo
 
 
 def passage(n: int, text: str) -> Passage:
@@ -24,3 +26,15 @@ def test_markers_without_a_passage_are_removed_and_real_ones_kept():
 def test_answer_without_markers_has_no_citations():
     text, citations = cite("q", "No sources here.", [passage(1, "Something long enough to count.")])
     assert text == "No sources here." and citations == []
+
+
+def test_a_passage_read_for_one_answer_gives_the_next_its_own_snippet():
+    vpn = passage(1, "Sign in with your badge. " * 12 + "Install GlobalProtect from the Company Portal.")
+    guests = passage(2, "Ask reception for a code. " * 12 + "Guests use the Lumen-Guest network.")
+    read = Memo(sentence_terms)
+    first = cite("how do I install the VPN", "Install it [1]. Guests [2].", [vpn, guests], read)
+    again = cite("which network do guests use", "Guests [1]. Install it [2].", [guests, vpn], read)
+    assert [c.snippet for c in first[1]] == [c.snippet for c in cite(
+        "how do I install the VPN", "Install it [1]. Guests [2].", [vpn, guests])[1]]
+    assert "GlobalProtect" in first[1][0].snippet and "Lumen-Guest" in again[1][0].snippet
+    assert len(read) == 2  # each passage read once
