@@ -163,14 +163,15 @@ async def main() -> None:
     print(report)
     if not args.no_write:
         write_section(
-            "Passage reading: token counts and the grounding check",
+            "Passage reading: token counts, the grounding check and citations",
             "\n\n".join([
                 f"`{command_line()}` on {machine()}.",
                 (
                     f"Questions take {CANDIDATES} passages from a pool of {args.pool} chunks of "
-                    "each set (default chunker); the prompt is fitted to the default budget and "
+                    "each set (default chunker); the prompt is fitted to the default budget, "
                     "the grounding check reads a streamed answer made of the kept passages' "
-                    "words. *Read afresh*: nothing remembered between answers; *remembered*: "
+                    "words, and every kept passage is cited (a snippet chosen for each). "
+                    "*Read afresh*: nothing remembered between answers; *remembered*: "
                     "after one pass over the pool, as in a burst of questions about the same "
                     f"documents. Median of three passes of {args.answers} answers."
                 ),
