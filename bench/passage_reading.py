@@ -3,7 +3,7 @@ grounding check's words and figures, with and without what earlier answers read 
 
 The same passages come back question after question (a burst about one policy retrieves the
 same few chunks), so the product remembers what it read of each one (``core/memo.py``:
-``RememberingCounter`` for the prompt, ``Readings`` for the grounding check, a ``Memo`` of
+a ``Memo`` of tallies for the prompt, ``Readings`` for the grounding check, a ``Memo`` of
 ``sentence_terms`` for the citations' snippets). This bench
 builds answers as the product does, from each evaluation set's chunks (default chunker): a
 question takes ``CANDIDATES`` passages from a pool of ``--pool`` chunks, ``grounded_prompt``
@@ -28,6 +28,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from bench import command_line, machine, table, write_section
 from bench.evalsets import SETS, load_set
@@ -40,7 +41,7 @@ from core.ingest.chunking import Chunker
 from core.llm.prompts import PromptBudget, grounded_prompt
 from core.memo import Memo
 from core.settings import Settings
-from core.tokens import EstimatingCounter, RememberingCounter, TokenCounter
+from core.tokens import EstimatingCounter, Tally, TokenCounter
 
 _WORDS = re.compile(r"\S+\s*")
 
@@ -71,16 +72,22 @@ def measure(
     """Per step, CPU ms an answer read afresh and remembered."""
     rnd = random.Random(seed)
     chosen = rnd.sample(passages, min(pool, len(passages)))
+    # Each question gets its own copies of the passages' texts, as rows read from the database
+    # are: a remembered text is found by hashing and comparing it, not by its identity.
     offers = [
-        (rnd.choice(questions), rnd.sample(chosen, min(CANDIDATES, len(chosen))))
+        (rnd.choice(questions), [replace(p, text=(p.text + " ")[:-1])
+                                 for p in rnd.sample(chosen, min(CANDIDATES, len(chosen)))])
         for _ in range(answers)
     ]
 
-    def prompts(counter: TokenCounter) -> Callable[[], None]:
+    def prompts(
+        counter: TokenCounter, tallies: Callable[[str], Tally] | None = None
+    ) -> Callable[[], None]:
         def work() -> None:
             for question, offered in offers:
                 grounded_prompt(question=question, passages=offered, history=[], persona="",
-                                contact="", counter=counter, budget=PromptBudget())
+                                contact="", counter=counter, budget=PromptBudget(),
+                                tallies=tallies)
         return work
 
     kept = [
@@ -101,10 +108,10 @@ def measure(
 
     results: dict[str, tuple[float, float]] = {}
     for name, counter in counters.items():
-        remembering = RememberingCounter(counter)
-        prompts(remembering)()  # the first pass over the pool
+        tallies = Memo(counter.tally)
+        prompts(counter, tallies)()  # the first pass over the pool
         results[f"prompt, {name}"] = (
-            cpu_ms(prompts(counter), answers), cpu_ms(prompts(remembering), answers)
+            cpu_ms(prompts(counter), answers), cpu_ms(prompts(counter, tallies), answers)
         )
     shared = Readings()
     checks(lambda: shared)()

@@ -10,7 +10,7 @@ flagged too; that is why the default only flags them and removal is a setting.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 # A code mixes letters and digits: "HR-204", "W-2", "401k", "ISO27001", "Q3".
 _CODE = re.compile(r"\b(?=[\w-]*[A-Za-z])(?=[\w-]*\d)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b")
@@ -47,15 +47,13 @@ def figure_text(text: str) -> tuple[str, str]:
 
 
 class FigureSource:
-    """What the passages (and the question) say, prepared once for many look-ups. ``read``
-    prepares each text (``figure_text``, or a remembered copy of it: ``core/memo.py``)."""
+    """What the passages (and the question) say, prepared once for many look-ups: ``texts``,
+    and ``read``, texts already read by ``figure_text`` (e.g. remembered: ``core/memo.py``)."""
 
-    def __init__(
-        self, texts: Iterable[str], read: Callable[[str], tuple[str, str]] = figure_text
-    ) -> None:
-        read_texts = [read(text) for text in texts]
-        self._digits = "\n".join(digits for digits, _ in read_texts)
-        self._lower = "\n".join(lower for _, lower in read_texts)
+    def __init__(self, texts: Iterable[str], read: Iterable[tuple[str, str]] = ()) -> None:
+        parts = [*map(figure_text, texts), *read]
+        self._digits = "\n".join(digits for digits, _ in parts)
+        self._lower = "\n".join(lower for _, lower in parts)
 
     def supports(self, figure: str) -> bool:
         if _CODE.fullmatch(figure):

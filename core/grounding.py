@@ -88,12 +88,12 @@ class _State:
 
 class Readings:
     """What the check reads of each passage (its words joined, and its text as the figures
-    check compares with it), remembered for the last ``size`` passages across answers: the
+    check compares with it), remembered for the last ``size`` passages across answers (never the question): the
     same passages come back question after question, and each reading is a pass over the
     text, made as the answer's first text comes (docs/benchmarks.md, latency, round
     thirteen)."""
 
-    def __init__(self, size: int = 2048) -> None:
+    def __init__(self, size: int = 1024) -> None:
         self.words = Memo(_joined_words, size=size)
         self.figures = Memo(figure_text, size=size)
 
@@ -115,8 +115,8 @@ class GroundingCheck:
         self.uncited = 0  # sentences shown without a citation (after the first that had one)
         # Titles and places were shown to the model too: "p. 56" or a title's year is given.
         self._source = FigureSource(
-            [question, *(f"{p.title} {p.location}\n{p.text}" for p in passages)],
-            self._readings.figures,
+            [question],
+            read=[self._readings.figures(f"{p.title} {p.location}\n{p.text}") for p in passages],
         )
         self._policy = policy or GroundingPolicy()
         self._buffer = ""

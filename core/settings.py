@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -304,8 +303,7 @@ class Settings(ConnectorSettings, SettingsPart):
                 "OPENAI_API_VERSION is set (Azure OpenAI) but OPENAI_BASE_URL is missing: set it "
                 "to the resource endpoint, https://NAME.openai.azure.com"
             )
-        base = urlsplit(self.openai_base_url or "")
-        if base.query or base.fragment:
+        if any(mark in (self.openai_base_url or "") for mark in "?#"):
             # Requests add their path (/chat/completions) to the end of it, after the query.
             missing.append(
                 "OPENAI_BASE_URL has a query string (?…) or fragment (#…): every request's path "

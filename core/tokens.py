@@ -22,8 +22,6 @@ from typing import Any, Protocol
 
 import structlog
 
-from core.memo import Memo
-
 log = structlog.get_logger(__name__)
 
 _PIECES = re.compile(r"\w+|[^\w\s]", re.UNICODE)
@@ -116,24 +114,6 @@ class TiktokenCounter:
 
     def total(self, tally: Tally) -> int:
         return tally.pieces
-
-
-class RememberingCounter:
-    """``counter``, remembering the tallies of the last ``size`` long texts it tallied
-    (``core/memo.py``): the same passages come back question after question, and each count is
-    a pass over the text (0.3 ms for a prompt's passages with the estimate, twice that with
-    tiktoken). ``count`` remembers nothing: an answer's text is seen once."""
-
-    def __init__(self, counter: TokenCounter, *, size: int = 2048, min_chars: int = 256) -> None:
-        self.counter = counter
-        self.name = counter.name
-        self.tally = Memo(counter.tally, size=size, min_chars=min_chars)
-
-    def count(self, text: str) -> int:
-        return self.counter.count(text)
-
-    def total(self, tally: Tally) -> int:
-        return self.counter.total(tally)
 
 
 def count_messages(counter: TokenCounter, messages: Sequence[Mapping[str, Any]]) -> int:

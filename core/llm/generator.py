@@ -10,8 +10,9 @@ from core.language import language_of
 from core.llm.client import Completion, ModelClient
 from core.llm.pricing import PriceTable
 from core.llm.prompts import Prompt, PromptBudget, grounded_prompt
+from core.memo import Memo
 from core.routing import Domain
-from core.tokens import EstimatingCounter, RememberingCounter, TokenCounter
+from core.tokens import EstimatingCounter, TokenCounter
 
 _ANY_CONTACT = "the team that owns the topic"
 
@@ -50,7 +51,9 @@ class ModelGenerator:
         self._client = client
         self._contacts = {d.name: d.contact for d in domains}
         self._prices = prices
-        self._counter = RememberingCounter(counter or EstimatingCounter())
+        self._counter = counter or EstimatingCounter()
+        # Passages come back question after question: each is tallied once (core/memo.py).
+        self._tallies = Memo(self._counter.tally)
         self._budget = budget or PromptBudget()
         self._max_tokens = max_tokens
         self._temperature = temperature
@@ -67,6 +70,7 @@ class ModelGenerator:
             persona=request.persona,
             contact=contact,
             counter=self._counter,
+            tallies=self._tallies,
             budget=self._budget,
             strict=request.strict,
             language=language_of(request.question, request.locale),

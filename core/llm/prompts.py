@@ -3,14 +3,14 @@ much recent history as the token budget allows (oldest turns are dropped first).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from core.answers import Passage
 from core.conversations import Turn
 from core.language import language_name
-from core.tokens import PER_MESSAGE, PRIMING, TokenCounter
+from core.tokens import PER_MESSAGE, PRIMING, Tally, TokenCounter
 
 RULES = """\
 Answer the employee's question using only the numbered passages from the company's documents.
@@ -109,6 +109,7 @@ def grounded_prompt(
     budget: PromptBudget,
     strict: bool = False,
     language: str | None = None,
+    tallies: Callable[[str], Tally] | None = None,
 ) -> Prompt:
     """System prompt, fitted history, then the passages and the question as the last message.
 
@@ -118,12 +119,14 @@ def grounded_prompt(
     (``core.language``: the question's words, else their platform's locale), named after the
     question when it is not English, since a question such as "VPN error 809?" does not say.
 
-    Each passage's text is tallied once (``TokenCounter.tally``; a ``RememberingCounter``
-    remembers the tallies of passages it saw before), its tag and the joins beside it, and the
-    last message's count is the total of those tallies: with the estimate, exactly the count of
-    the message written out, without a second pass over it (docs/benchmarks.md, latency,
-    round thirteen). Each history turn is counted once, to fit them too.
+    Each passage's text is tallied once (``TokenCounter.tally``), its tag and the joins beside
+    it, and the last message's count is the total of those tallies: with the estimate, exactly
+    the count of the message written out, without a second pass over it (docs/benchmarks.md,
+    latency, round thirteen). ``tallies`` tallies the texts that come back question after
+    question (the passages, the system prompt), e.g. remembered (``core/memo.py``); never the
+    question. Each history turn is counted once, to fit them too.
     """
+    again = tallies if tallies is not None else counter.tally
     system = system_prompt(persona, contact)
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
     history_tokens = 0
@@ -137,7 +140,7 @@ def grounded_prompt(
     used = 0
     for n, passage in enumerate(passages, start=1):
         opening, text = _passage_parts(n, passage)
-        tally = counter.tally(opening) + line + counter.tally(text) + line + close
+        tally = counter.tally(opening) + line + again(text) + line + close
         cost = counter.total(tally)
         if kept and used + cost > budget.passage_tokens:
             break
@@ -152,7 +155,7 @@ def grounded_prompt(
     ) + (f"\n\n{STRICT_NOTE}" if strict else "")
     messages.append({"role": "user", "content": _PASSAGES + _BETWEEN.join(blocks) + tail})
     last += counter.tally(tail)
-    # Tallied, not counted: the system prompt is the same for every question of a domain.
-    own = counter.total(counter.tally(system)) + counter.total(last)
+    # The system prompt is the same for every question of a domain.
+    own = counter.total(again(system)) + counter.total(last)
     tokens = PRIMING + 2 * PER_MESSAGE + own + history_tokens
     return Prompt(messages=messages, passages=kept, tokens=tokens)

@@ -57,6 +57,7 @@ def problems(**given: Any) -> str:
             {"openai_base_url": "https://gateway.example/v1?subscription-key=k3y", "chat_model": "m"},
             "OPENAI_BASE_URL has a query string",
         ),
+        ({"openai_base_url": "http://127.0.0.1:8000/v1#", "chat_model": "m"}, "or fragment (#…)"),
         ({"db_pool_min": 30, "db_pool_max": 5}, "SWITCHBOARD_DB_POOL_MIN is larger"),
         ({"chunk_size": 300, "chunk_overlap": 300}, "SWITCHBOARD_CHUNK_OVERLAP must be smaller"),
         ({"readiness_requires": "database,disk"}, "SWITCHBOARD_READINESS_REQUIRES: unknown check"),

@@ -11,10 +11,10 @@ import pytest
 
 from core.answers import Passage
 from core.llm.prompts import PromptBudget, grounded_prompt
+from core.memo import Memo
 from core.tokens import (
     ENCODING_FILES,
     EstimatingCounter,
-    RememberingCounter,
     TokenCounter,
     count_messages,
     estimate_tokens,
@@ -107,11 +107,15 @@ PASSAGES = [
 ]
 
 
-def prompt_with(counter: TokenCounter, passage_tokens: int = 1500) -> tuple[int, list[dict]]:
+def prompt_with(
+    counter: TokenCounter, passage_tokens: int = 1500, *, strict: bool = False,
+    tallies: Memo | None = None,
+) -> tuple[int, list[dict]]:
     prompt = grounded_prompt(
-        question="How many days of leave at grade 2?", passages=PASSAGES, history=[],
+        question="How many days of leave at grade 2? " * 8, passages=PASSAGES, history=[],
         persona="You answer HR questions.", contact="the People Team", counter=counter,
-        budget=PromptBudget(passage_tokens=passage_tokens), language="de",
+        budget=PromptBudget(passage_tokens=passage_tokens), language="de", strict=strict,
+        tallies=tallies,
     )
     return prompt.tokens, prompt.messages
 
@@ -123,9 +127,9 @@ def test_a_prompts_count_is_the_count_of_the_prompt_as_sent(passage_tokens: int)
     counter = EstimatingCounter()
     tokens, messages = prompt_with(counter, passage_tokens)
     assert tokens == count_messages(counter, messages)
-    remembering = RememberingCounter(counter, min_chars=1)
-    assert prompt_with(remembering, passage_tokens) == (tokens, messages)
-    assert prompt_with(remembering, passage_tokens) == (tokens, messages)  # remembered
+    remembered = Memo(counter.tally, min_chars=1)
+    assert prompt_with(counter, passage_tokens, tallies=remembered) == (tokens, messages)
+    assert prompt_with(counter, passage_tokens, tallies=remembered) == (tokens, messages)
 
 
 def test_a_tokenizers_prompt_count_is_within_a_token_a_join(
@@ -133,7 +137,13 @@ def test_a_tokenizers_prompt_count_is_within_a_token_a_join(
 ):
     shutil.copy(offline_cl100k_file(), cache_dir / cache_name("cl100k_base"))
     counter = load_counter("gpt-4")
-    tokens, messages = prompt_with(RememberingCounter(counter))
+    tokens, messages = prompt_with(counter, tallies=Memo(counter.tally))
     whole = count_messages(counter, messages)
     assert abs(tokens - whole) <= 3 * len(PASSAGES) + 2
 
+
+def test_questions_are_never_remembered_with_the_passages():
+    counter = EstimatingCounter()
+    remembered = Memo(counter.tally, min_chars=1)
+    prompt_with(counter, tallies=remembered, strict=True)  # a long question, asked again
+    assert len(remembered) == len(PASSAGES) + 1  # the passages and the system prompt
