@@ -88,10 +88,10 @@ class _State:
 
 class Readings:
     """What the check reads of each passage (its words joined, and its text as the figures
-    check compares with it), remembered for the last ``size`` passages across answers (never the question): the
-    same passages come back question after question, and each reading is a pass over the
-    text, made as the answer's first text comes (docs/benchmarks.md, latency, round
-    thirteen)."""
+    check compares with it), remembered for the last ``size`` passages across answers; the
+    question is read afresh. The same passages come back question after question, and each
+    reading is a pass over the text, made as the answer's first text comes
+    (docs/benchmarks.md, latency, round thirteen)."""
 
     def __init__(self, size: int = 1024) -> None:
         self.words = Memo(_joined_words, size=size)
