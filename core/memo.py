@@ -17,8 +17,8 @@ class Memo(Generic[V]):
     """``make(text)`` for the last ``size`` texts it was asked about; the oldest is forgotten
     first. Texts shorter than ``min_chars`` are worked out each time, never kept. Keep only
     texts that come back (passages), never a person's question. The product's memos hold
-    about 12 KB a 900-character passage in all (tallies, the grounding
-    check's readings, the citations' sentences, the keys), so about 12 MB at 1,024 texts."""
+    about 12 KB a 900-character passage in all (tallies, the grounding check's readings, the
+    citations' sentences, the keys), so about 12 MB at 1,024 texts."""
 
     def __init__(self, make: Callable[[str], V], *, size: int = 1024, min_chars: int = 256) -> None:
         self._make = make

@@ -88,7 +88,7 @@ class EstimatingCounter:
     name = "estimate"
 
     def count(self, text: str) -> int:
-        return _estimate(_estimate_tally(text))
+        return estimate_tokens(text)
 
     def tally(self, text: str) -> Tally:
         return _estimate_tally(text)

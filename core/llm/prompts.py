@@ -53,7 +53,10 @@ _BETWEEN = "\n\n"
 
 def format_passage(n: int, passage: Passage) -> str:
     """One passage between tags that say where it comes from; the text cannot close the tag."""
-    opening, text = _passage_parts(n, passage)
+    return _block(*_passage_parts(n, passage))
+
+
+def _block(opening: str, text: str) -> str:
     return f"{opening}\n{text}\n{_CLOSE}"
 
 
@@ -147,7 +150,7 @@ def grounded_prompt(
         if kept:
             last += counter.tally(_BETWEEN)
         kept.append(passage)
-        blocks.append(f"{opening}\n{text}\n{_CLOSE}")
+        blocks.append(_block(opening, text))
         last += tally
         used += cost
     tail = f"\n\nQuestion: {question}" + (
