@@ -42,6 +42,10 @@ from core.llm.prompts import PromptBudget, grounded_prompt
 from core.memo import Memo
 from core.settings import Settings
 from core.tokens import EstimatingCounter, Tally, TokenCounter
+from store.retrieval_tidy import Hit, Shingles, shingles_of, tidy
+
+# A question's candidates before they are tidied into passages (the retriever's pool).
+RANKED = 40
 
 _WORDS = re.compile(r"\S+\s*")
 
@@ -132,7 +136,35 @@ def measure(
     results["citations"] = (
         cpu_ms(citations(sentence_terms), answers), cpu_ms(citations(memo), answers)
     )
+    # The retriever's tidying: each question's candidates (both rankings, fused) checked for
+    # near duplicates and merged into the passages it shows.
+    ranked = [
+        [_hit(p, rank) for rank, p in enumerate(rnd.sample(chosen, min(RANKED, len(chosen))), 1)]
+        for _ in range(answers)
+    ]
+
+    def tidying(read: Shingles) -> Callable[[], None]:
+        def work() -> None:
+            for hits in ranked:
+                tidy(hits, {h.chunk_id: 1.0 / h.rank for h in hits}, 6, 5, shingles=read)
+        return work
+
+    trigrams: Memo[frozenset[int]] = Memo(shingles_of)
+    tidying(trigrams)()
+    results["retrieval's tidying"] = (
+        cpu_ms(tidying(shingles_of), answers), cpu_ms(tidying(trigrams), answers)
+    )
     return results
+
+
+def _hit(passage: Passage, rank: int) -> Hit:
+    """``passage`` as a ranking returns it, with a copy of its text (as a row read anew)."""
+    return Hit(
+        chunk_id=passage.chunk_id, branch="text", rank=rank, document_id=passage.document_id,
+        ord=passage.chunk_id, title=passage.title, text=(passage.text + " ")[:-1],
+        domain=passage.domain, url=passage.url, path=passage.path, section=passage.section,
+        page_start=passage.page_start, page_end=passage.page_end, main_page=passage.main_page,
+    )
 
 
 async def main() -> None:

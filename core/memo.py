@@ -16,9 +16,11 @@ V = TypeVar("V")
 class Memo(Generic[V]):
     """``make(text)`` for the last ``size`` texts it was asked about; the oldest is forgotten
     first. Texts shorter than ``min_chars`` are worked out each time, never kept. Keep only
-    texts that come back (passages), never a person's question. The product's memos hold
-    about 12 KB a 900-character passage in all (tallies, the grounding check's readings, the
-    citations' sentences, the keys), so about 12 MB at 1,024 texts."""
+    texts that come back (passages), never a person's question. The product's memos of a
+    passage hold about 12 KB a 900-character passage in all (tallies, the grounding check's
+    readings, the citations' sentences, the keys), so about 12 MB at 1,024 texts; the
+    retriever's memory of its candidates' word trigrams about 10-14 KB a chunk of 1,000-1,200
+    characters, so 10-15 MB more."""
 
     def __init__(self, make: Callable[[str], V], *, size: int = 1024, min_chars: int = 256) -> None:
         self._make = make

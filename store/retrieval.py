@@ -23,6 +23,7 @@ from core.answers import Passage
 from core.errors import ModelError
 from core.ingest.pipeline import Embedder, embedding_input
 from core.ingest.protocols import EmbedsAhead
+from core.memo import Memo
 from core.rerank import Reranker
 from core.text import STOPWORDS
 from store.coverage import content
@@ -37,7 +38,7 @@ from store.retrieval_sql import (
     WALK,
     walk_breadth,
 )
-from store.retrieval_tidy import Hit, collapse, tidy
+from store.retrieval_tidy import Hit, collapse, shingles_of, tidy
 from store.vector_index import IndexForms, VectorIndex
 
 __all__ = [
@@ -159,6 +160,9 @@ class HybridRetriever:
         self._rerank_candidates = rerank_candidates
         self._forms = IndexForms()
         self._vector_sql: dict[tuple[VectorIndex, bool], str] = {}
+        # Each candidate chunk's word trigrams for the near-duplicate checks, read once for
+        # every question that retrieves it (docs/benchmarks.md, latency, round fourteen).
+        self._shingles = Memo(shingles_of)
 
     def prepare(self, query: str) -> None:
         """The question's vector is requested now, while the question is recorded and
@@ -202,7 +206,7 @@ class HybridRetriever:
         if self._reranker is not None:
             fused = await self._rerank(self._reranker, query, fused)
         return tidy(fused, scores, k, self._per_document, distinct_first=self._distinct_first,
-                    content=cast(str, params["content"]))
+                    content=cast(str, params["content"]), shingles=self._shingles)
 
     async def _rerank(self, reranker: Reranker, query: str, hits: list[Hit]) -> list[Hit]:
         """The best ``rerank_candidates`` hits in the reranker's order, the rest after them

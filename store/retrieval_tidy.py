@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 
 from core.answers import Matched, Passage
@@ -53,9 +54,14 @@ def collapse(passages: Sequence[Passage], k: int, per_document: int = 2) -> list
 
 
 
+# A chunk's word trigrams, as the near-duplicate checks compare them (``shingles``).
+Shingles = Callable[[str], AbstractSet[int]]
+
+
 def tidy(
     ranked: Sequence[Hit], scores: dict[int, float], k: int, per_document: int,
     *, distinct_first: bool = True, content: str | None = None,
+    shingles: Shingles | None = None,
 ) -> list[Passage]:
     """The best ``k`` passages: adjacent chunks of a document merged (three at most), chunks
     overlapping a better passage of their document or copying one of another dropped, at most
@@ -64,13 +70,16 @@ def tidy(
 
     A merged passage keeps its better chunk's score: merging tidies, it does not reorder.
     ``content``: the question's content words the hits measured (``Hit.found_lexemes``);
-    each passage then carries what it holds of them.
+    each passage then carries what it holds of them. ``shingles``: how a chunk's word trigrams
+    are read (``shingles_of``, or a ``core.memo.Memo`` of it that remembers them across
+    questions); it must not be handed a set it later changes.
     """
+    read = shingles if shingles is not None else shingles_of  # an empty Memo is falsy
     kept: list[tuple[Hit, set[int]]] = []
     at: dict[tuple[int, int], int] = {}  # (document, ord) -> index in kept
     per: dict[int, int] = {}
-    seen: list[set[tuple[str, ...]]] = []  # word trigrams of each kept passage
-    pieces: list[set[tuple[str, ...]]] = []  # word trigrams of each chunk shown, merged or not
+    seen: list[set[int]] = []  # word trigrams of each kept passage
+    pieces: list[AbstractSet[int]] = []  # word trigrams of each chunk shown, merged or not
     queue = list(ranked)
     waiting: set[int] = set()
     for hit in queue:  # grows while iterating: deferred hits are retried at the end
@@ -81,7 +90,7 @@ def tidy(
             kept[neighbour] = (_join(joined, hit), ords | {hit.ord})
             at[(key, hit.ord)] = neighbour
             if len(kept) < k:  # with k passages kept, no later hit is compared any more
-                words = _shingles(hit.text)
+                words = read(hit.text)
                 seen[neighbour] |= words
                 pieces.append(words)
             continue
@@ -93,7 +102,7 @@ def tidy(
             waiting.add(hit.chunk_id)
             queue.append(hit)
             continue
-        words = _shingles(hit.text)
+        words = read(hit.text)
         # Within a document a chunk overlapping a kept passage adds nothing; across documents
         # only a copy of a chunk shown does (a short section quoted in a longer one still counts).
         if any(
@@ -197,18 +206,23 @@ def _rest_after_overlap(head: str, tail: str, longest: int = 400) -> str:
     return "\n\n" + tail
 
 
-def _shingles(text: str) -> set[tuple[str, ...]]:
-    """The text's word trigrams (a text of fewer words is one)."""
+def shingles_of(text: str) -> frozenset[int]:
+    """The text's word trigrams (a text of fewer words is one), each as its hash: the checks
+    only compare them, and a set of numbers takes half the memory of one of tuples, which
+    matters where they are remembered (about 11 KB for a chunk of 1,000 characters)."""
     words = _SHINGLE.findall(text.lower())
     if len(words) < 3:
-        return {tuple(words)}
-    return set(zip(words, words[1:], words[2:]))  # a third cheaper than joined strings
+        return frozenset((hash(tuple(words)),))
+    return frozenset(map(hash, zip(words, words[1:], words[2:])))
 
 
-def _jaccard(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
+def _jaccard(a: AbstractSet[int], b: AbstractSet[int]) -> float:
+    if not (a and b):
+        return 0.0
+    shared = len(a & b)
+    return shared / (len(a) + len(b) - shared)  # the union's size, without making the union
 
 
-def _contained(part: set[tuple[str, ...]], whole: set[tuple[str, ...]]) -> float:
+def _contained(part: AbstractSet[int], whole: AbstractSet[int]) -> float:
     """How much of ``part`` (word trigrams) is already in ``whole``."""
     return len(part & whole) / len(part) if part else 1.0
