@@ -4,6 +4,7 @@ process otherwise. Redis trouble is a miss, never a failed question."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import structlog
 from redis.asyncio import Redis
@@ -26,6 +27,9 @@ class MemoryTtlCache:
             return None
         return item[1]
 
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        return [await self.get(key) for key in keys]
+
     async def set(self, key: str, value: str, ttl: float) -> None:
         if len(self._items) >= self._size:
             self._items.pop(next(iter(self._items)))
@@ -44,17 +48,23 @@ class RedisTtlCache:
         self._local = MemoryTtlCache()
 
     async def get(self, key: str) -> str | None:
+        return (await self.get_many([key]))[0]
+
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        """Every key's value in one round trip (``MGET``)."""
         try:
-            raw = await self._redis.get(f"{self._prefix}:{key}")
+            raws = await self._redis.mget([f"{self._prefix}:{key}" for key in keys])
         except (RedisError, OSError) as exc:
             log.warning("ttl_cache_read_failed", error=str(exc))
-            return await self._local.get(key)
-        if raw is None:
-            # Gone from Redis (expired, or deleted by another replica: forget-me): this
-            # replica's fallback copy goes too, so it is never served while Redis is away.
-            await self._local.delete(key)
-            return None
-        return raw.decode() if isinstance(raw, bytes) else raw
+            return await self._local.get_many(keys)
+        values: list[str | None] = []
+        for key, raw in zip(keys, raws, strict=True):
+            if raw is None:
+                # Gone from Redis (expired, or deleted by another replica: forget-me): this
+                # replica's fallback copy goes too, so it is never served while Redis is away.
+                await self._local.delete(key)
+            values.append(raw.decode() if isinstance(raw, bytes) else raw)
+        return values
 
     async def set(self, key: str, value: str, ttl: float) -> None:
         await self._local.set(key, value, ttl)

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from typing import Protocol
 
 
 class Cache(Protocol):
     async def get(self, key: str) -> str | None: ...
+
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]: ...
 
     async def set(self, key: str, value: str, ttl: float) -> None: ...
 
@@ -32,6 +35,13 @@ def _mark(key: str) -> str:
 async def mark_of(cache: Cache, key: str) -> str | None:
     """Read before a lookup starts; handed to ``keep`` with its result."""
     return await cache.get(_mark(key))
+
+
+async def kept_and_mark(cache: Cache, key: str) -> tuple[str | None, str | None]:
+    """What is kept under ``key``, and its mark (``mark_of``) for a lookup that may follow a
+    miss: one round trip, where a miss would otherwise be read and then its mark."""
+    value, mark = await cache.get_many([key, _mark(key)])
+    return value, mark
 
 
 async def keep(cache: Cache, key: str, value: str, ttl: float, mark: str | None) -> bool:

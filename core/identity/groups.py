@@ -53,20 +53,20 @@ class Groups:
 
     async def of(self, who: str) -> tuple[str, ...] | None:
         key = groups_key(who)
-        raw = await self._cache.get(key)
+        raw, mark = await forgetting.kept_and_mark(self._cache, key)
         if raw is not None:
             entry = json.loads(raw)
             if time.time() - entry["at"] > self._ttl / 2 and key not in self._refreshing:
                 self._refreshing[key] = asyncio.create_task(self._refresh(key, who))
             return tuple(entry["groups"])
         try:
-            return await asyncio.wait_for(self._fetch(key, who), self._timeout)
+            return await asyncio.wait_for(self._fetch(key, who, mark), self._timeout)
         except Exception as exc:  # noqa: BLE001 — any directory trouble closes, never opens
             log.warning("groups_unavailable", error=repr(exc))
             return None
 
-    async def _fetch(self, key: str, who: str) -> tuple[str, ...]:
-        mark = await forgetting.mark_of(self._cache, key)
+    async def _fetch(self, key: str, who: str, mark: str | None) -> tuple[str, ...]:
+        """``who``'s groups from the directory, kept unless forget-me came since ``mark``."""
         found = group_principals(await self._directory.groups(who))
         entry = json.dumps({"at": time.time(), "groups": found})
         await forgetting.keep(self._cache, key, entry, self._ttl, mark)
@@ -83,7 +83,8 @@ class Groups:
 
     async def _refresh(self, key: str, who: str) -> None:
         try:
-            await asyncio.wait_for(self._fetch(key, who), self._timeout)
+            mark = await forgetting.mark_of(self._cache, key)
+            await asyncio.wait_for(self._fetch(key, who, mark), self._timeout)
         except Exception as exc:  # noqa: BLE001 — the kept groups stay until their TTL ends
             log.warning("groups_refresh_failed", error=repr(exc))
         finally:

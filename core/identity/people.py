@@ -77,6 +77,8 @@ class TtlCache(Protocol):
 
     async def get(self, key: str) -> str | None: ...
 
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]: ...
+
     async def set(self, key: str, value: str, ttl: float) -> None: ...
 
     async def delete(self, key: str) -> None: ...
@@ -172,23 +174,23 @@ class People:
         if resolver is None:
             return None
         key = person_key(person)
-        cached = await self._cache.get(key)
+        # A person not known yet is looked up; the mark that lookup needs comes along.
+        cached, mark = await forgetting.kept_and_mark(self._cache, key)
         if cached is not None:
             return Identity.from_json(cached)
         if key in self._pending:
             return None
         extras = dict(extras)  # kept by the background lookup after the event is gone
-        mark = await forgetting.mark_of(self._cache, key)
         try:
             identity = await asyncio.wait_for(
                 resolver.resolve(person, extras, now=True), self._inline_timeout
             )
         except NotNow:
-            self._later(key, resolver, person, extras)
+            self._later(key, resolver, person, extras, mark)
             return None
         except Exception as exc:  # noqa: BLE001 — a slow or failing platform: the answer goes on
             log.info("identity_deferred", platform=person.platform, error=repr(exc))
-            self._later(key, resolver, person, extras)
+            self._later(key, resolver, person, extras, mark)
             return None
         await self._remember(key, identity, mark)
         return identity
@@ -261,18 +263,21 @@ class People:
         await forgetting.keep(self._cache, key, value, self._ttl, mark)
 
     def _later(
-        self, key: str, resolver: IdentityResolver, person: Person, extras: Mapping[str, object]
+        self, key: str, resolver: IdentityResolver, person: Person,
+        extras: Mapping[str, object], mark: str | None,
     ) -> None:
+        """Look ``person`` up in the background; ``mark`` was read before the question's own
+        try, so a forget-me since then stops this lookup's write as well."""
         if key not in self._pending:
             self._pending[key] = asyncio.create_task(
-                self._resolve_later(key, resolver, person, extras)
+                self._resolve_later(key, resolver, person, extras, mark)
             )
 
     async def _resolve_later(
-        self, key: str, resolver: IdentityResolver, person: Person, extras: Mapping[str, object]
+        self, key: str, resolver: IdentityResolver, person: Person,
+        extras: Mapping[str, object], mark: str | None,
     ) -> None:
         try:
-            mark = await forgetting.mark_of(self._cache, key)
             for attempt in range(5):
                 try:
                     found = await resolver.resolve(person, extras, now=False)
