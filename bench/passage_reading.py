@@ -1,5 +1,6 @@
-"""CPU an answer spends reading its passages: counting their tokens for the prompt, and the
-grounding check's words and figures, with and without what earlier answers read of them.
+"""CPU an answer spends reading its passages: counting their tokens for the prompt, the
+grounding check's words and figures, the citations' sentences, and the retrieval's
+near-duplicate checks of its candidates, with and without what earlier answers read of them.
 
 The same passages come back question after question (a burst about one policy retrieves the
 same few chunks), so the product remembers what it read of each one (``core/memo.py``:
@@ -10,7 +11,9 @@ question takes ``CANDIDATES`` passages from a pool of ``--pool`` chunks, ``groun
 fits them to the default budget, a ``GroundingCheck`` reads a streamed answer made of the
 kept passages' words (a cited sentence, one copied without a marker, a figure no passage
 holds), and ``cite`` picks a snippet of every kept passage for the finished answer's
-citations. It reports CPU ms an answer for each step *read afresh* (nothing remembered between
+citations; the retriever tidies each question's ``RANKED`` candidates into passages
+(``store/retrieval_tidy.py``: word trigrams of each, remembered by a ``Memo`` of
+``shingles_of`` in the product). It reports CPU ms an answer for each step *read afresh* (nothing remembered between
 answers) and *remembered* (after a first pass over the pool), the median of three passes of
 ``--answers`` answers. (Before round thirteen the prompt's last message was also counted
 again whole, about the passages' count once more on top of *read afresh*.)
@@ -202,14 +205,16 @@ async def main() -> None:
     print(report)
     if not args.no_write:
         write_section(
-            "Passage reading: token counts, the grounding check and citations",
+            "Passage reading: token counts, the grounding check, citations and tidying",
             "\n\n".join([
                 f"`{command_line()}` on {machine()}.",
                 (
                     f"Questions take {CANDIDATES} passages from a pool of {args.pool} chunks of "
                     "each set (default chunker); the prompt is fitted to the default budget, "
                     "the grounding check reads a streamed answer made of the kept passages' "
-                    "words, and every kept passage is cited (a snippet chosen for each). "
+                    "words, and every kept passage is cited (a snippet chosen for each); "
+                    f"the retriever tidies each question's {RANKED} candidates into passages "
+                    "(near duplicates by word trigrams). "
                     "*Read afresh*: nothing remembered between answers; *remembered*: "
                     "after one pass over the pool, as in a burst of questions about the same "
                     f"documents. Median of three passes of {args.answers} answers."
