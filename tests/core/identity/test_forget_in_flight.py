@@ -31,14 +31,6 @@ async def graph(tmp_path: Path) -> AsyncIterator[tuple[FakeGraph, str]]:
         yield fake, ca_file
 
 
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    await client.flushdb()
-    yield client
-    await client.aclose()
-
-
 def settings(graph: tuple[FakeGraph, str]) -> AppSettings:
     fake, ca_file = graph
     return AppSettings(

@@ -15,7 +15,6 @@ from tests.core.identity.test_forget_in_flight import (  # noqa: F401 (fixtures)
     TTL,
     graph,
     lookups,
-    redis,
     settings,
 )
 

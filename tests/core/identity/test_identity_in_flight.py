@@ -6,9 +6,8 @@ Redis; the platform is a stand-in at its seam (``IdentityResolver``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
-import pytest
 from redis.asyncio import Redis
 
 from core.events import Person
@@ -33,14 +32,6 @@ class BusyPlatform:
         self.lookups += 1
         await self.turn.wait()
         return Identity(email="erin@example.com", locale="en-GB")
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    await client.flushdb()
-    yield client
-    await client.aclose()
 
 
 async def test_a_lookup_put_off_at_the_question_does_not_write_back_a_forgotten_person(
