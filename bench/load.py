@@ -727,6 +727,7 @@ def render_stores(results: list[Result]) -> str:
             f"{r.others.get('fakes_cores', 0):.2f}",
             f"{r.others.get('load_average', 0):.1f}",
             f"{r.others.get('burst_cpu_ms_per_delivery', 0):.2f}",
+            f"{sum(r.cpu_cores) * r.wall_s * 1000 / max(r.conversations, 1):.1f}",
         )
         for r in results
     ]
@@ -749,6 +750,7 @@ def render_stores(results: list[Result]) -> str:
             "fakes CPU cores",
             "load average",
             "replica CPU ms / delivery until acked",
+            "replica CPU ms / answer",
         ],
         rows,
     )
@@ -794,7 +796,9 @@ def describe(args: argparse.Namespace) -> str:
         "doubled*: conversations without exactly one complete answer (in Slack: the message "
         "with the 👍/👎 buttons; in Postgres: one question and one answer). *Idle / peak MiB*: "
         "each replica's RSS before the burst and its peak; *CPU cores*: each replica's CPU "
-        "time over the wall time; Postgres's the same for its server and backends."
+        "time over the wall time; Postgres's the same for its server and backends. *Replica "
+        "CPU ms / answer*: every replica's CPU time over the run (the model's stream read "
+        "included) per conversation."
     )
     return "\n\n".join([f"`{command_line()}` on {machine()}.", setup, columns])
 
