@@ -72,7 +72,7 @@ def tidy(
     ``content``: the question's content words the hits measured (``Hit.found_lexemes``);
     each passage then carries what it holds of them. ``shingles``: how a chunk's word trigrams
     are read (``shingles_of``, or a ``core.memo.Memo`` of it that remembers them across
-    questions); it must not be handed a set it later changes.
+    questions); the sets it returns are never changed here.
     """
     read = shingles if shingles is not None else shingles_of  # an empty Memo is falsy
     kept: list[tuple[Hit, set[int]]] = []
