@@ -9,13 +9,14 @@ cost. A lone event waits one turn of the event loop and goes alone.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
+
+from store.batched import MAX_BATCH, Batched
 
 # One statement for the whole batch; a key seen before (or twice in the batch) is skipped —
 # the event key, or the message key when the same message came under another event id — and
@@ -41,24 +42,18 @@ RETURNING claim
 """
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Row:
     event_key: str
     platform: str
     payload: Mapping[str, Any]
     claim: str
-    message_key: str | None = None
-    done: asyncio.Future[bool] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-
-
-# Rows one INSERT writes at most.
-MAX_BATCH = 200
+    message_key: str | None
+    timeout: float
 
 
 class Arrivals:
-    """Writes new inbox rows in batches of up to ``max_batch``."""
+    """Writes new inbox rows in batches of up to ``max_batch`` (``store.batched``)."""
 
     def __init__(
         self, pool: AsyncConnectionPool, *, lease_s: float, owner: str, max_batch: int = MAX_BATCH
@@ -66,9 +61,7 @@ class Arrivals:
         self._pool = pool
         self._lease_s = lease_s
         self._owner = owner
-        self._max_batch = max_batch
-        self._queued: list[_Row] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._batched: Batched[_Row, bool] = Batched(self._write, max_batch=max_batch)
 
     async def insert(
         self,
@@ -82,33 +75,11 @@ class Arrivals:
     ) -> bool:
         """Write the row (state ``working``, claimed with ``claim``); True when it is new,
         False when the key was there already. Raises what the database raised."""
-        row = _Row(event_key, platform, payload, claim, message_key)
-        self._queued.append(row)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_all(timeout))
-        return await asyncio.shield(row.done)
+        return await self._batched(_Row(event_key, platform, payload, claim, message_key, timeout))
 
-    async def _write_all(self, timeout: float) -> None:
-        while self._queued:
-            await asyncio.sleep(0)  # let the rest of this turn's arrivals join
-            batch = self._queued[: self._max_batch]
-            del self._queued[: self._max_batch]
-            try:
-                won = await self._write(batch, timeout)
-            except BaseException as exc:
-                for row in batch:
-                    if not row.done.done():
-                        row.done.set_exception(exc)
-                        row.done.exception()  # the waiter re-raises it; never "unretrieved"
-                if not isinstance(exc, Exception):
-                    raise
-                continue
-            for row in batch:
-                if not row.done.done():
-                    row.done.set_result(row.claim in won)
-
-    async def _write(self, batch: list[_Row], timeout: float) -> set[str]:
-        async with self._pool.connection(timeout=timeout) as conn:
+    async def _write(self, batch: Sequence[_Row]) -> list[bool]:
+        # The batch waits for a connection as long as the first of its rows would.
+        async with self._pool.connection(timeout=batch[0].timeout) as conn:
             cur = await conn.execute(
                 _INSERT,
                 {
@@ -121,4 +92,5 @@ class Arrivals:
                     "messages": [row.message_key for row in batch],
                 },
             )
-            return {str(claim) for (claim,) in await cur.fetchall()}
+            won = {str(claim) for (claim,) in await cur.fetchall()}
+        return [row.claim in won for row in batch]

@@ -20,7 +20,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -31,6 +31,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from core.metrics import Metrics
 from core.worker import ClaimedEvent, QueueDepth
 from store.arrivals import Arrivals
+from store.batched import Batched
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +58,20 @@ UPDATE inbox AS i SET
 FROM due WHERE i.id = due.id
 RETURNING i.event_key, i.platform, i.claim, i.attempts, i.payload, i.progress, i.last_error,
           due.tried >= %(max)s
+"""
+
+# Answered events settled together (``store.batched``): each row only if its claim is still
+# the one given (the fence), locked in key order as every replica does.
+_DONE = """
+WITH mine AS (
+    SELECT i.id FROM inbox i
+    JOIN unnest(%(keys)s::text[], %(claims)s::text[]) AS d(k, c)
+      ON i.event_key = d.k AND i.claim = d.c
+    ORDER BY i.event_key
+    FOR UPDATE OF i)
+UPDATE inbox AS i SET state = 'done', lease_until = NULL, claim = NULL, updated_at = now()
+FROM mine WHERE i.id = mine.id
+RETURNING i.event_key
 """
 
 
@@ -93,6 +108,7 @@ class EventInbox:
         self.accept_timeout_s = accept_timeout_s
         self.replica = replica or replica_name()
         self._arrivals = Arrivals(pool, lease_s=lease_s, owner=self.replica)
+        self._done: Batched[ClaimedEvent, bool] = Batched(self._done_together)
         # Event key -> claim token of every row this process is working on.
         self._held: dict[str, str] = {}
 
@@ -142,7 +158,11 @@ class EventInbox:
     # -- the end of an attempt -----------------------------------------------------------------
 
     async def done(self, claim: ClaimedEvent | str) -> None:
-        """The event was answered (or refused with a reason the user saw)."""
+        """The event was answered (or refused with a reason the user saw). Answers finishing
+        together are settled in one statement."""
+        if isinstance(claim, ClaimedEvent):
+            await self._settle(claim, "done", self._done(claim))
+            return
         await self._finish(
             claim,
             "done",
@@ -213,33 +233,48 @@ class EventInbox:
         self, claim: ClaimedEvent | str, outcome: str, query: str, params: dict[str, Any]
     ) -> None:
         if isinstance(claim, ClaimedEvent):
-            key, platform = claim.event_key, claim.platform
-            params = {**params, "key": key, "token": claim.token}
+            params = {**params, "key": claim.event_key, "token": claim.token}
             query = query.format(fence=" AND claim = %(token)s")
-        else:
-            key, platform = claim, None
-            params = {**params, "key": key}
-            query = query.format(fence="")
+            await self._settle(claim, outcome, self._write_until_done(query, params))
+            return
         try:
-            changed = await self._write_until_done(query, params)
+            await self._write_until_done(query.format(fence=""), {**params, "key": claim})
         finally:
-            self._held.pop(key, None)
-        if not changed and isinstance(claim, ClaimedEvent):
+            self._held.pop(claim, None)
+
+    async def _settle(self, claim: ClaimedEvent, outcome: str, write: Awaitable[bool]) -> None:
+        try:
+            changed = await write
+        finally:
+            self._held.pop(claim.event_key, None)
+        if not changed:
             # Our lease ran out and another attempt holds the event now; it keeps the books.
-            log.warning("inbox_claim_lost", event_key=key, outcome=outcome)
-        if platform is not None:
-            self._count("events_finished", platform=platform, outcome=outcome)
+            log.warning("inbox_claim_lost", event_key=claim.event_key, outcome=outcome)
+        self._count("events_finished", platform=claim.platform, outcome=outcome)
+
+    async def _done_together(self, claims: Sequence[ClaimedEvent]) -> list[bool]:
+        rows = await self._until_done(
+            _DONE,
+            {"keys": [c.event_key for c in claims], "claims": [c.token for c in claims]},
+            rows=True,
+        )
+        settled = {key for (key,) in rows}
+        return [c.event_key in settled for c in claims]
 
     async def _write_until_done(self, query: str, params: dict[str, Any]) -> bool:
+        return bool(await self._until_done(query, params))
+
+    async def _until_done(self, query: str, params: dict[str, Any], *, rows: bool = False) -> Any:
         """Run one bookkeeping statement, retrying while the database is away (up to the lease:
-        after that another replica may claim the event anyway)."""
+        after that another replica may claim the event anyway): the rows it returned with
+        ``rows``, else how many it changed."""
         deadline = time.monotonic() + self.lease_s
         delay = 0.2
         while True:
             try:
                 async with self._pool.connection(timeout=max(1.0, min(10.0, self.lease_s))) as conn:
                     cur = await conn.execute(query, params)
-                    return cur.rowcount > 0
+                    return await cur.fetchall() if rows else cur.rowcount
             except _UNAVAILABLE as exc:
                 if time.monotonic() + delay > deadline:
                     log.error("inbox_write_failed", error=str(exc))

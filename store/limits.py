@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import structlog
@@ -23,6 +23,7 @@ from core.limits import (
     QuestionGate,
 )
 from core.settings import Settings
+from store.batched import Batched
 
 log = structlog.get_logger(__name__)
 
@@ -98,9 +99,10 @@ class RedisTokenBucket:
 class PgSpendLedger:
     """Today's model cost from the stored answers.
 
-    A person's total is one indexed lookup (``messages_user_idx``). A workspace's total reads
-    all of its answers of the day, so it is kept for ``workspace_ttl_s`` seconds (a budget may
-    be overshot by what is spent meanwhile) and computed once however many of its questions
+    A person's total is one indexed lookup (``messages_user_idx``), and the people asking at
+    the same moment are looked up in one statement. A workspace's total reads all of its
+    answers of the day, so it is kept for ``workspace_ttl_s`` seconds (a budget may be
+    overshot by what is spent meanwhile) and computed once however many of its questions
     arrive together.
     """
 
@@ -116,6 +118,7 @@ class PgSpendLedger:
         self._clock = clock
         self._workspaces: dict[tuple[str, str, datetime], tuple[float, float]] = {}
         self._loading: dict[tuple[str, str, datetime], asyncio.Future[float]] = {}
+        self._users: Batched[tuple[Person, datetime], float] = Batched(self._users_spent)
 
     async def spent_since(
         self, person: Person, since: datetime, *, user: bool, workspace: bool
@@ -125,26 +128,40 @@ class PgSpendLedger:
         return DailySpend(user_usd=user_usd, workspace_usd=workspace_usd)
 
     async def _user(self, person: Person, since: datetime) -> float:
+        return await self._users((person, since))
+
+    async def _users_spent(self, asked: Sequence[tuple[Person, datetime]]) -> list[float]:
+        """What each of the people ``asked`` about spent since their time, in one statement
+        for all of them (``store.batched``): a burst's guards share it."""
         async with self._pool.connection() as conn:
             # One person across platforms (``Person.account``): their record is found by
             # email too, so the first question from an account not yet joined to it (no
             # ``users`` row, or no ``same_as`` yet) still counts what they spent elsewhere.
             cur = await conn.execute(
-                """SELECT coalesce(sum(m.cost_usd), 0) FROM messages m
-                   WHERE m.created_at >= %(since)s AND m.role = 'assistant'
-                     AND m.user_id IN (
-                         SELECT coalesce(u.same_as, u.id) FROM users u
-                         WHERE (u.platform = %(platform)s AND u.workspace_id = %(workspace)s
-                                AND u.platform_user_id = %(user)s)
-                            OR (%(account)s::text IS NOT NULL AND u.email IS NOT NULL
-                                AND lower(u.email) = %(account)s))""",
+                """SELECT coalesce((
+                       SELECT sum(m.cost_usd) FROM messages m
+                       WHERE m.created_at >= q.since AND m.role = 'assistant'
+                         AND m.user_id IN (
+                             SELECT coalesce(u.same_as, u.id) FROM users u
+                             WHERE (u.platform = q.platform AND u.workspace_id = q.workspace
+                                    AND u.platform_user_id = q.platform_user)
+                                OR (q.account IS NOT NULL AND u.email IS NOT NULL
+                                    AND lower(u.email) = q.account))), 0)
+                   FROM unnest(%(platforms)s::text[], %(workspaces)s::text[],
+                               %(users)s::text[], %(accounts)s::text[],
+                               %(sinces)s::timestamptz[])
+                        WITH ORDINALITY AS q(platform, workspace, platform_user, account, since, n)
+                   ORDER BY q.n""",
                 {
-                    "platform": person.platform, "workspace": person.workspace_id,
-                    "user": person.user_id, "since": since, "account": person.account,
+                    "platforms": [p.platform for p, _ in asked],
+                    "workspaces": [p.workspace_id for p, _ in asked],
+                    "users": [p.user_id for p, _ in asked],
+                    "accounts": [p.account or None for p, _ in asked],
+                    "sinces": [since for _, since in asked],
                 },
             )
-            row = await cur.fetchone()
-        return float(row[0]) if row else 0.0
+            rows = await cur.fetchall()
+        return [float(spent) for (spent,) in rows]
 
     async def _workspace(self, person: Person, since: datetime) -> float:
         key = (person.platform, person.workspace_id, since)

@@ -59,6 +59,26 @@ async def test_done_and_failed_are_recorded(runtime: Runtime):
     assert await states(runtime) == {"ok": "done", "bad": "failed"}
 
 
+async def test_answers_finishing_together_are_settled_at_once_and_only_where_still_held(
+    runtime: Runtime,
+):
+    inbox = EventInbox(runtime.db.pool, replica="a")
+    claims = [await inbox.accept(f"together{n}", "slack", {}) for n in range(20)]
+    assert all(c is not None for c in claims)
+    # One lease ran out and another replica holds that event now: its books are not ours.
+    async with runtime.db.pool.connection() as conn:
+        await conn.execute("UPDATE inbox SET claim = 'other' WHERE event_key = 'together7'")
+    before = runtime.db.pool.get_stats()["requests_num"]
+
+    await asyncio.gather(*(inbox.done(c) for c in claims if c is not None))
+
+    assert runtime.db.pool.get_stats()["requests_num"] - before == 1
+    states_now = await states(runtime)
+    assert states_now.pop("together7") == "working"
+    assert set(states_now.values()) == {"done"} and len(states_now) == 19
+    assert inbox.held == frozenset()
+
+
 async def test_a_retry_after_a_crash_replaces_the_answer_and_never_duplicates_it(
     runtime: Runtime,
 ):

@@ -162,3 +162,23 @@ async def test_refusals_are_counted_per_person_and_limit_and_named_for_admins(ru
         row = await cur.fetchone()
     assert row is not None and row[0] == 3  # a counter per person and limit, not a row per hit
     assert await limits.hits(now + timedelta(minutes=1), now + timedelta(days=1), 10) == []
+
+
+async def test_people_asking_at_once_get_their_own_spend_from_one_statement(runtime: Runtime):
+    # A burst's guards share one lookup; each still gets their own day's total.
+    people = [person(f"UP{n}") for n in range(30)]
+    for n, who in enumerate(people[:10]):
+        await answered(runtime, who, 0.25 * (n + 1))
+    await answered(runtime, people[3], 9.0, at=MIDNIGHT - timedelta(minutes=1), thread="old")
+    ledger = PgSpendLedger(runtime.db.pool)
+    before = runtime.db.pool.get_stats()["requests_num"]
+
+    spent = await asyncio.gather(
+        *(ledger.spent_since(who, MIDNIGHT, user=True, workspace=False) for who in people)
+    )
+
+    assert [s.user_usd for s in spent] == [0.25 * (n + 1) for n in range(10)] + [0.0] * 20
+    assert runtime.db.pool.get_stats()["requests_num"] - before == 1
+    # Later, alone, the same answer.
+    alone = await ledger.spent_since(people[9], MIDNIGHT, user=True, workspace=False)
+    assert alone.user_usd == 2.5
