@@ -74,6 +74,19 @@ FROM mine WHERE i.id = mine.id
 RETURNING i.event_key
 """
 
+# What attempts in flight want kept for the next one, merged into each row still theirs. A
+# reply's writes come one after another, so a row appears once in a statement.
+_PROGRESS = """
+WITH mine AS (
+    SELECT i.id, d.p FROM inbox i
+    JOIN unnest(%(keys)s::text[], %(claims)s::text[], %(progress)s::jsonb[]) AS d(k, c, p)
+      ON i.event_key = d.k AND i.claim = d.c
+    ORDER BY i.event_key
+    FOR UPDATE OF i)
+UPDATE inbox AS i SET progress = i.progress || mine.p
+FROM mine WHERE i.id = mine.id
+"""
+
 
 def replica_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -109,6 +122,9 @@ class EventInbox:
         self.replica = replica or replica_name()
         self._arrivals = Arrivals(pool, lease_s=lease_s, owner=self.replica)
         self._done: Batched[ClaimedEvent, bool] = Batched(self._done_together)
+        self._progress: Batched[tuple[ClaimedEvent, dict[str, Any]], None] = Batched(
+            self._progress_together
+        )
         # Event key -> claim token of every row this process is working on.
         self._held: dict[str, str] = {}
 
@@ -218,16 +234,25 @@ class EventInbox:
 
     async def progress(self, claim: ClaimedEvent, data: Mapping[str, Any]) -> None:
         """Remember ``data`` (merged into the row's progress) for a later attempt. Best effort:
-        an answer never waits long for it."""
+        an answer never waits long for it. Writes made together share one statement."""
         try:
-            async with self._pool.connection(timeout=2) as conn:
-                await conn.execute(
-                    "UPDATE inbox SET progress = progress || %s "
-                    "WHERE event_key = %s AND claim = %s",
-                    (Jsonb(dict(data)), claim.event_key, claim.token),
-                )
+            await self._progress((claim, dict(data)))
         except _UNAVAILABLE as exc:
             log.warning("inbox_progress_not_saved", event_key=claim.event_key, error=str(exc))
+
+    async def _progress_together(
+        self, writes: Sequence[tuple[ClaimedEvent, dict[str, Any]]]
+    ) -> list[None]:
+        async with self._pool.connection(timeout=2) as conn:
+            await conn.execute(
+                _PROGRESS,
+                {
+                    "keys": [claim.event_key for claim, _ in writes],
+                    "claims": [claim.token for claim, _ in writes],
+                    "progress": [Jsonb(data) for _, data in writes],
+                },
+            )
+        return [None] * len(writes)
 
     async def _finish(
         self, claim: ClaimedEvent | str, outcome: str, query: str, params: dict[str, Any]

@@ -79,6 +79,28 @@ async def test_answers_finishing_together_are_settled_at_once_and_only_where_sti
     assert inbox.held == frozenset()
 
 
+async def test_progress_written_together_reaches_each_row_still_held(runtime: Runtime):
+    inbox = EventInbox(runtime.db.pool, replica="a")
+    claims = [await inbox.accept(f"streaming{n}", "slack", {}) for n in range(12)]
+    assert all(c is not None for c in claims)
+    async with runtime.db.pool.connection() as conn:
+        await conn.execute("UPDATE inbox SET claim = 'other' WHERE event_key = 'streaming4'")
+    before = runtime.db.pool.get_stats()["requests_num"]
+
+    await asyncio.gather(
+        *(inbox.progress(c, {"ts": f"17000.{n}"}) for n, c in enumerate(claims) if c is not None)
+    )
+
+    assert runtime.db.pool.get_stats()["requests_num"] - before == 1
+    async with runtime.db.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT event_key, progress FROM inbox WHERE event_key LIKE 'streaming%'"
+        )
+        kept = dict(await cur.fetchall())
+    assert kept.pop("streaming4") == {}
+    assert kept == {f"streaming{n}": {"ts": f"17000.{n}"} for n in range(12) if n != 4}
+
+
 async def test_a_retry_after_a_crash_replaces_the_answer_and_never_duplicates_it(
     runtime: Runtime,
 ):
