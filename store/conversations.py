@@ -11,6 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 from core.answers import Answer
 from core.conversations import Asked, Turn, UserRecord
 from core.events import Person, ThreadRef
+from store.batched import Batched
 from store.people import one_person
 
 # A question's whole bookkeeping before it is answered, in one statement and one commit: the
@@ -67,11 +68,47 @@ CROSS JOIN LATERAL (
 """
 
 
+# Answers stored together: each row's id is drawn before the insert, so the ids come back in
+# the order the answers were given (RETURNING promises no order).
+_ADD_ANSWERS = """
+WITH given AS MATERIALIZED (
+    SELECT nextval(pg_get_serial_sequence('messages', 'id')) AS id, g.*
+    FROM unnest(%(conversations)s::bigint[], %(users)s::bigint[], %(texts)s::text[],
+                %(citations)s::jsonb[], %(sources)s::jsonb[], %(routes)s::jsonb[],
+                %(models)s::text[], %(input_tokens)s::integer[], %(output_tokens)s::integer[],
+                %(costs)s::numeric[], %(retrieval_ms)s::real[], %(ttft_ms)s::real[],
+                %(total_ms)s::real[], %(statuses)s::text[], %(event_keys)s::text[])
+         WITH ORDINALITY AS g(conversation_id, user_id, text, citations, sources, route, model,
+                             input_tokens, output_tokens, cost_usd, retrieval_ms, ttft_ms,
+                             total_ms, status, event_key, n)),
+added AS (
+    INSERT INTO messages
+        (id, conversation_id, user_id, role, text, citations, sources, route, model,
+         input_tokens, output_tokens, cost_usd, retrieval_ms, ttft_ms, total_ms, status,
+         event_key)
+    SELECT id, conversation_id, user_id, 'assistant', text, citations, sources, route, model,
+           input_tokens, output_tokens, cost_usd, retrieval_ms, ttft_ms, total_ms, status,
+           event_key
+    FROM given)
+SELECT id FROM given ORDER BY n
+"""
+
+
+def _sources(answer: Answer) -> list[dict[str, object]]:
+    return [
+        {"chunk_id": p.chunk_id, "document_id": p.document_id, "score": round(p.score, 6)}
+        for p in answer.sources
+    ]
+
+
 class PgConversationStore:
     """People, conversations and messages in Postgres."""
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
+        self._answers: Batched[tuple[int, Answer, int | None, str | None], int] = Batched(
+            self._add_answers
+        )
 
     async def upsert_user(self, person: Person) -> UserRecord:
         """The person's user record; with ``Person.account``, the one record of everyone with
@@ -196,40 +233,34 @@ class PgConversationStore:
         user_id: int | None = None,
         event_key: str | None = None,
     ) -> int:
-        usage = answer.usage
-        sources = [
-            {"chunk_id": p.chunk_id, "document_id": p.document_id, "score": round(p.score, 6)}
-            for p in answer.sources
-        ]
+        """Store ``answer``; its message id. Answers finishing together share one statement."""
+        return await self._answers((conversation_id, answer, user_id, event_key))
+
+    async def _add_answers(
+        self, stored: Sequence[tuple[int, Answer, int | None, str | None]]
+    ) -> list[int]:
+        answers = [answer for _, answer, _, _ in stored]
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                """INSERT INTO messages
-                       (conversation_id, user_id, role, text, citations, sources, route, model,
-                        input_tokens, output_tokens, cost_usd, retrieval_ms, ttft_ms, total_ms,
-                        status, event_key)
-                   VALUES (%s, %s, 'assistant', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-                           %s)
-                   RETURNING id""",
-                (
-                    conversation_id,
-                    user_id,
-                    answer.text,
-                    Jsonb([c.to_dict() for c in answer.citations]),
-                    Jsonb(sources),
-                    Jsonb(answer.route.to_dict()) if answer.route else None,
-                    usage.model,
-                    usage.input_tokens,
-                    usage.output_tokens,
-                    usage.cost_usd,
-                    usage.retrieval_ms,
-                    usage.ttft_ms,
-                    usage.total_ms,
-                    answer.status,
-                    event_key,
-                ),
+                _ADD_ANSWERS,
+                {
+                    "conversations": [conversation for conversation, _, _, _ in stored],
+                    "users": [user for _, _, user, _ in stored],
+                    "texts": [a.text for a in answers],
+                    "citations": [Jsonb([c.to_dict() for c in a.citations]) for a in answers],
+                    "sources": [Jsonb(_sources(a)) for a in answers],
+                    "routes": [Jsonb(a.route.to_dict()) if a.route else None for a in answers],
+                    "models": [a.usage.model for a in answers],
+                    "input_tokens": [a.usage.input_tokens for a in answers],
+                    "output_tokens": [a.usage.output_tokens for a in answers],
+                    "costs": [a.usage.cost_usd for a in answers],
+                    "retrieval_ms": [a.usage.retrieval_ms for a in answers],
+                    "ttft_ms": [a.usage.ttft_ms for a in answers],
+                    "total_ms": [a.usage.total_ms for a in answers],
+                    "statuses": [a.status for a in answers],
+                    "event_keys": [key for _, _, _, key in stored],
+                },
             )
-            row = await cur.fetchone()
-        assert row is not None
-        return int(row[0])
+            return [int(message_id) for (message_id,) in await cur.fetchall()]
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bots.runtime import Runtime
-from core.answers import Answer
+from core.answers import Answer, Citation, Passage, RouteDecision, Usage
 from core.events import ConversationKind, Person, ThreadRef
 from tests.support.conversations import rows
 
@@ -62,3 +64,61 @@ async def test_an_account_with_a_known_email_asks_as_that_person(runtime: Runtim
     assert await rows(
         runtime.db.pool, "SELECT DISTINCT user_id FROM messages"
     ) == [(on_slack.id,)]
+
+
+async def test_answers_stored_together_each_get_their_own_row_and_id(runtime: Runtime):
+    # A burst's answers finish at about the same moment and share one statement; each
+    # answer's id is the one its row got, whatever order the rows were written in.
+    store = runtime.conversations
+    asked = [
+        await store.ask(
+            Person("slack", "T1", f"U{n}"), ThreadRef("slack", "T1", f"D{n}", "", THREAD.kind),
+            title="", text=f"Question {n}?", event_key=f"Ev{n}", turns=10,
+        )
+        for n in range(8)
+    ]
+    answers = [
+        Answer(
+            text=f"Answer {n} [1].",
+            citations=[Citation(n=1, title=f"Doc {n}", snippet="s", document_id=n)]
+            if n % 2 else [],
+            sources=[Passage(n, n, f"Doc {n}", "t", "hr", 0.5)]
+            if n % 2 else [],
+            route=RouteDecision(("hr",), 0.9, "lexical") if n % 3 else None,
+            usage=Usage(model="m" if n else None, input_tokens=n, output_tokens=2 * n,
+                        cost_usd=0.001 * n, ttft_ms=None if n == 5 else 10.0 * n),
+            status="complete" if n != 6 else "incomplete",
+        )
+        for n in range(8)
+    ]
+    before = runtime.db.pool.get_stats()["requests_num"]
+
+    ids = await asyncio.gather(
+        *(
+            store.add_answer(a.conversation_id, answer, user_id=a.user.id, event_key=f"Ev{n}")
+            for n, (a, answer) in enumerate(zip(asked, answers, strict=True))
+        )
+    )
+
+    assert runtime.db.pool.get_stats()["requests_num"] - before == 1
+    assert len(set(ids)) == 8
+    stored = {
+        row[0]: row[1:]
+        for row in await rows(
+            runtime.db.pool,
+            "SELECT id, conversation_id, text, event_key, status, input_tokens, ttft_ms, "
+            "jsonb_array_length(citations), model FROM messages WHERE role = 'assistant'",
+        )
+    }
+    for n, message_id in enumerate(ids):
+        assert stored[message_id] == (
+            asked[n].conversation_id, f"Answer {n} [1].", f"Ev{n}",
+            "incomplete" if n == 6 else "complete", n, None if n == 5 else 10.0 * n,
+            1 if n % 2 else 0, "m" if n else None,
+        )
+    # Each conversation reads back its own answer after its question.
+    follow_up = await store.ask(
+        Person("slack", "T1", "U3"), ThreadRef("slack", "T1", "D3", "", THREAD.kind),
+        title="", text="And?", event_key="Ev9", turns=10,
+    )
+    assert [t.text for t in follow_up.history] == ["Question 3?", "Answer 3 [1]."]
