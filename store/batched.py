@@ -7,6 +7,12 @@ the pool's connections rather than for the database (docs/benchmarks.md, latency
 fifteen). ``Batched`` queues each call; a writer sends what queued during one turn of the loop
 (at most ``max_batch`` items) as one statement and gives each caller its own result, or the
 statement's error. A lone call waits one turn of the loop and goes alone.
+
+One bad item must not fail the others: when a statement of several is refused for what it
+holds (``psycopg.DataError``, ``psycopg.IntegrityError``: a row whose conversation was just
+deleted by a forget-me, a value Postgres cannot store), each item is sent again alone, so only
+its own caller hears the error. A database that is away fails them all at once, as it would
+have failed each.
 """
 
 from __future__ import annotations
@@ -16,11 +22,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+import psycopg
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 # Items one statement takes at most.
 MAX_BATCH = 200
+# What a statement is refused for because of one of its items.
+_ITEM_ERRORS = (psycopg.DataError, psycopg.IntegrityError)
 
 
 @dataclass(slots=True)
@@ -58,14 +68,34 @@ class Batched(Generic[T, R]):
             del self._queued[: self._max_batch]
             try:
                 results = await self._run([call.item for call in batch])
+            except _ITEM_ERRORS as exc:
+                if len(batch) > 1:
+                    await self._one_by_one(batch)  # only the bad item's caller hears of it
+                else:
+                    self._fail(batch, exc)
+                continue
             except BaseException as exc:
-                for call in batch:
-                    if not call.result.done():
-                        call.result.set_exception(exc)
-                        call.result.exception()  # the caller re-raises it; never "unretrieved"
+                self._fail(batch, exc)
                 if not isinstance(exc, Exception):
                     raise
                 continue
             for call, result in zip(batch, results, strict=True):
                 if not call.result.done():
                     call.result.set_result(result)
+
+    async def _one_by_one(self, batch: list[_Call[T, R]]) -> None:
+        for call in batch:
+            try:
+                (result,) = await self._run([call.item])
+            except Exception as exc:  # noqa: BLE001 — handed to its caller, who raises it
+                self._fail([call], exc)
+            else:
+                if not call.result.done():
+                    call.result.set_result(result)
+
+    @staticmethod
+    def _fail(calls: list[_Call[T, R]], exc: BaseException) -> None:
+        for call in calls:
+            if not call.result.done():
+                call.result.set_exception(exc)
+                call.result.exception()  # the caller re-raises it; never "unretrieved"

@@ -11,6 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 from core.answers import Answer
 from core.conversations import Asked, Turn, UserRecord
 from core.events import Person, ThreadRef
+from core.text import storable
 from store.batched import Batched
 from store.people import one_person
 
@@ -246,7 +247,7 @@ class PgConversationStore:
                 {
                     "conversations": [conversation for conversation, _, _, _ in stored],
                     "users": [user for _, _, user, _ in stored],
-                    "texts": [a.text for a in answers],
+                    "texts": [storable(a.text) for a in answers],
                     "citations": [Jsonb([c.to_dict() for c in a.citations]) for a in answers],
                     "sources": [Jsonb(_sources(a)) for a in answers],
                     "routes": [Jsonb(a.route.to_dict()) if a.route else None for a in answers],

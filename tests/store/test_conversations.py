@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import psycopg
+
 from bots.runtime import Runtime
 from core.answers import Answer, Citation, Passage, RouteDecision, Usage
 from core.events import ConversationKind, Person, ThreadRef
@@ -122,3 +124,34 @@ async def test_answers_stored_together_each_get_their_own_row_and_id(runtime: Ru
         title="", text="And?", event_key="Ev9", turns=10,
     )
     assert [t.text for t in follow_up.history] == ["Question 3?", "Answer 3 [1]."]
+
+
+async def test_an_answer_that_cannot_be_stored_fails_alone_not_with_those_beside_it(
+    runtime: Runtime,
+):
+    store = runtime.conversations
+    asked = [
+        await store.ask(
+            Person("slack", "T1", f"U{n}"), ThreadRef("slack", "T1", f"D{n}", "", THREAD.kind),
+            title="", text=f"Question {n}?", event_key=f"Ev{n}", turns=10,
+        )
+        for n in range(4)
+    ]
+    # Forget-me removed one person's conversation while their answer was being written.
+    async with runtime.db.pool.connection() as conn:
+        await conn.execute("DELETE FROM conversations WHERE id = %s", (asked[2].conversation_id,))
+
+    outcomes = await asyncio.gather(
+        *(
+            store.add_answer(a.conversation_id, Answer(text=f"Answer\x00 {n}."), user_id=None)
+            for n, a in enumerate(asked)
+        ),
+        return_exceptions=True,
+    )
+
+    assert isinstance(outcomes[2], psycopg.errors.ForeignKeyViolation)
+    assert all(isinstance(outcomes[n], int) for n in (0, 1, 3))
+    # A NUL the model wrote is dropped rather than losing the answer.
+    assert sorted(
+        await rows(runtime.db.pool, "SELECT text FROM messages WHERE role = 'assistant'")
+    ) == [("Answer 0.",), ("Answer 1.",), ("Answer 3.",)]
