@@ -8,7 +8,9 @@ import psycopg
 
 from bots.runtime import Runtime
 from core.answers import Answer, Citation, Passage, RouteDecision, Usage
+from core.conversations import Asked
 from core.events import ConversationKind, Person, ThreadRef
+from store.conversations import PgConversationStore
 from tests.support.conversations import rows
 
 THREAD = ThreadRef("slack", "T1", "D1", "", ConversationKind.DM)
@@ -68,17 +70,22 @@ async def test_an_account_with_a_known_email_asks_as_that_person(runtime: Runtim
     ) == [(on_slack.id,)]
 
 
+async def asked_in_dms(store: PgConversationStore, n: int) -> list[Asked]:
+    """A question from each of ``n`` people, each in their own DM."""
+    return [
+        await store.ask(
+            Person("slack", "T1", f"U{i}"), ThreadRef("slack", "T1", f"D{i}", "", THREAD.kind),
+            title="", text=f"Question {i}?", event_key=f"Ev{i}", turns=10,
+        )
+        for i in range(n)
+    ]
+
+
 async def test_answers_stored_together_each_get_their_own_row_and_id(runtime: Runtime):
     # A burst's answers finish at about the same moment and share one statement; each
     # answer's id is the one its row got, whatever order the rows were written in.
     store = runtime.conversations
-    asked = [
-        await store.ask(
-            Person("slack", "T1", f"U{n}"), ThreadRef("slack", "T1", f"D{n}", "", THREAD.kind),
-            title="", text=f"Question {n}?", event_key=f"Ev{n}", turns=10,
-        )
-        for n in range(8)
-    ]
+    asked = await asked_in_dms(store, 8)
     answers = [
         Answer(
             text=f"Answer {n} [1].",
@@ -130,13 +137,7 @@ async def test_an_answer_that_cannot_be_stored_fails_alone_not_with_those_beside
     runtime: Runtime,
 ):
     store = runtime.conversations
-    asked = [
-        await store.ask(
-            Person("slack", "T1", f"U{n}"), ThreadRef("slack", "T1", f"D{n}", "", THREAD.kind),
-            title="", text=f"Question {n}?", event_key=f"Ev{n}", turns=10,
-        )
-        for n in range(4)
-    ]
+    asked = await asked_in_dms(store, 4)
     # Forget-me removed one person's conversation while their answer was being written.
     async with runtime.db.pool.connection() as conn:
         await conn.execute("DELETE FROM conversations WHERE id = %s", (asked[2].conversation_id,))

@@ -7,6 +7,7 @@ import asyncio
 from bots.runtime import Runtime
 from core.answers import Answer
 from core.events import ConversationKind, Person, ThreadRef
+from core.worker import ClaimedEvent
 from store.inbox import EventInbox
 from tests.support.conversations import rows
 
@@ -59,18 +60,28 @@ async def test_done_and_failed_are_recorded(runtime: Runtime):
     assert await states(runtime) == {"ok": "done", "bad": "failed"}
 
 
+async def accepted_with_one_taken_over(
+    runtime: Runtime, inbox: EventInbox, prefix: str, n: int, *, taken: int
+) -> list[ClaimedEvent]:
+    """``n`` events accepted by ``inbox``; the lease of number ``taken`` ran out and another
+    replica holds that event now: its books are not ``inbox``'s to keep."""
+    claims = [await inbox.accept(f"{prefix}{i}", "slack", {}) for i in range(n)]
+    async with runtime.db.pool.connection() as conn:
+        await conn.execute(
+            "UPDATE inbox SET claim = 'other' WHERE event_key = %s", (f"{prefix}{taken}",)
+        )
+    assert all(c is not None for c in claims)
+    return [c for c in claims if c is not None]
+
+
 async def test_answers_finishing_together_are_settled_at_once_and_only_where_still_held(
     runtime: Runtime,
 ):
     inbox = EventInbox(runtime.db.pool, replica="a")
-    claims = [await inbox.accept(f"together{n}", "slack", {}) for n in range(20)]
-    assert all(c is not None for c in claims)
-    # One lease ran out and another replica holds that event now: its books are not ours.
-    async with runtime.db.pool.connection() as conn:
-        await conn.execute("UPDATE inbox SET claim = 'other' WHERE event_key = 'together7'")
+    claims = await accepted_with_one_taken_over(runtime, inbox, "together", 20, taken=7)
     before = runtime.db.pool.get_stats()["requests_num"]
 
-    await asyncio.gather(*(inbox.done(c) for c in claims if c is not None))
+    await asyncio.gather(*(inbox.done(c) for c in claims))
 
     assert runtime.db.pool.get_stats()["requests_num"] - before == 1
     states_now = await states(runtime)
@@ -81,15 +92,10 @@ async def test_answers_finishing_together_are_settled_at_once_and_only_where_sti
 
 async def test_progress_written_together_reaches_each_row_still_held(runtime: Runtime):
     inbox = EventInbox(runtime.db.pool, replica="a")
-    claims = [await inbox.accept(f"streaming{n}", "slack", {}) for n in range(12)]
-    assert all(c is not None for c in claims)
-    async with runtime.db.pool.connection() as conn:
-        await conn.execute("UPDATE inbox SET claim = 'other' WHERE event_key = 'streaming4'")
+    claims = await accepted_with_one_taken_over(runtime, inbox, "streaming", 12, taken=4)
     before = runtime.db.pool.get_stats()["requests_num"]
 
-    await asyncio.gather(
-        *(inbox.progress(c, {"ts": f"17000.{n}"}) for n, c in enumerate(claims) if c is not None)
-    )
+    await asyncio.gather(*(inbox.progress(c, {"ts": f"17000.{n}"}) for n, c in enumerate(claims)))
 
     assert runtime.db.pool.get_stats()["requests_num"] - before == 1
     async with runtime.db.pool.connection() as conn:
