@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
@@ -95,6 +96,13 @@ SELECT id FROM given ORDER BY n
 """
 
 
+class _NewAnswer(NamedTuple):
+    conversation_id: int
+    answer: Answer
+    user_id: int | None
+    event_key: str | None
+
+
 def _sources(answer: Answer) -> list[dict[str, object]]:
     return [
         {"chunk_id": p.chunk_id, "document_id": p.document_id, "score": round(p.score, 6)}
@@ -107,9 +115,7 @@ class PgConversationStore:
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
-        self._answers: Batched[tuple[int, Answer, int | None, str | None], int] = Batched(
-            self._add_answers
-        )
+        self._answers: Batched[_NewAnswer, int] = Batched(self._add_answers)
 
     async def upsert_user(self, person: Person) -> UserRecord:
         """The person's user record; with ``Person.account``, the one record of everyone with
@@ -235,18 +241,16 @@ class PgConversationStore:
         event_key: str | None = None,
     ) -> int:
         """Store ``answer``; its message id. Answers finishing together share one statement."""
-        return await self._answers((conversation_id, answer, user_id, event_key))
+        return await self._answers(_NewAnswer(conversation_id, answer, user_id, event_key))
 
-    async def _add_answers(
-        self, stored: Sequence[tuple[int, Answer, int | None, str | None]]
-    ) -> list[int]:
-        answers = [answer for _, answer, _, _ in stored]
+    async def _add_answers(self, stored: Sequence[_NewAnswer]) -> list[int]:
+        answers = [new.answer for new in stored]
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 _ADD_ANSWERS,
                 {
-                    "conversations": [conversation for conversation, _, _, _ in stored],
-                    "users": [user for _, _, user, _ in stored],
+                    "conversations": [new.conversation_id for new in stored],
+                    "users": [new.user_id for new in stored],
                     "texts": [storable(a.text) for a in answers],
                     "citations": [Jsonb([c.to_dict() for c in a.citations]) for a in answers],
                     "sources": [Jsonb(_sources(a)) for a in answers],
@@ -259,7 +263,7 @@ class PgConversationStore:
                     "ttft_ms": [a.usage.ttft_ms for a in answers],
                     "total_ms": [a.usage.total_ms for a in answers],
                     "statuses": [a.status for a in answers],
-                    "event_keys": [key for _, _, _, key in stored],
+                    "event_keys": [new.event_key for new in stored],
                 },
             )
             return [int(message_id) for (message_id,) in await cur.fetchall()]

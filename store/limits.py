@@ -123,12 +123,9 @@ class PgSpendLedger:
     async def spent_since(
         self, person: Person, since: datetime, *, user: bool, workspace: bool
     ) -> DailySpend:
-        user_usd = await self._user(person, since) if user else 0.0
+        user_usd = await self._users((person, since)) if user else 0.0
         workspace_usd = await self._workspace(person, since) if workspace else 0.0
         return DailySpend(user_usd=user_usd, workspace_usd=workspace_usd)
-
-    async def _user(self, person: Person, since: datetime) -> float:
-        return await self._users((person, since))
 
     async def _users_spent(self, asked: Sequence[tuple[Person, datetime]]) -> list[float]:
         """What each of the people ``asked`` about spent since their time, in one statement
